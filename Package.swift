@@ -1,0 +1,56 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "directord",
+    products: [
+        .executable(name: "directord", targets: ["directord"]),
+        .executable(name: "directord-bench", targets: ["directord-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0")
+    ],
+    targets: [
+        // MARK: C libraries from Debian, located with pkg-config
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
+        .systemLibrary(name: "CNetlink", pkgConfig: "libnl-genl-3.0", providers: [.apt(["libnl-genl-3-dev"])]),
+
+        // MARK: Pure core: the config language, health, tables. No C, no I/O.
+        .target(name: "DirectordCore"),
+
+        // MARK: Edges
+        // The operating system: name resolution, files. Kept out of the core so the core stays pure.
+        .target(name: "DirectordSystem", dependencies: ["DirectordCore"]),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "directord",
+            dependencies: [
+                "DirectordCore", "DirectordSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "directord-bench",
+            dependencies: [
+                "DirectordCore", "DirectordSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "DirectordCoreTests", dependencies: ["DirectordCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DirectordSystemTests", dependencies: ["DirectordCore", "DirectordSystem"]),
+        .testTarget(name: "CompatibilityTests", dependencies: ["DirectordCore", "DirectordSystem"]),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CCurl", "CMariaDB", "CNetlink"]),
+    ]
+)
+
+for target in package.targets where [.regular, .executable, .test].contains(target.type) {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+    target.swiftSettings = settings
+}

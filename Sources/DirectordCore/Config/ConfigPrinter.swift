@@ -1,0 +1,123 @@
+/// Prints a configuration back as an ldirectord.cf with every value resolved: addresses and
+/// ports numeric, ranges expanded, each virtual service's merged values written in its block.
+///
+/// The output is stable (same configuration, same bytes) and parses back to an equal
+/// configuration. Unless directord's extensions (`cafile`, `sniname`) are used, ldirectord
+/// reads it with the same meaning.
+public enum ConfigPrinter {
+    public static func print(_ configuration: Configuration) -> String {
+        var out: [String] = []
+        let globals = configuration.globals
+        out.append("# Global directives")
+        out.append("checkinterval=\(globals.checkInterval)")
+        out.append("autoreload=\(yesNo(globals.autoreload))")
+        if let callback = globals.callback { out.append("callback=\(quoted(callback))") }
+        out.append("logfile=\(quoted(globals.logTarget.configValue))")
+        for file in globals.execute { out.append("execute=\(bare(file))") }
+        out.append("fork=\(yesNo(globals.fork))")
+        out.append("supervised=\(yesNo(globals.supervised))")
+        out.append("readdquiescent=\(yesNo(globals.readdQuiescent))")
+        if let directory = globals.maintenanceDirectory { out.append("maintenancedir=\(bare(directory))") }
+        if let from = globals.emailAlertFrom { out.append("emailalertfrom=\(bare(from))") }
+
+        let defaults = globals.defaults
+        if let value = defaults.checkTimeout { out.append("checktimeout=\(value)") }
+        if let value = defaults.negotiateTimeout { out.append("negotiatetimeout=\(value)") }
+        if let value = defaults.checkCount, value != 1 { out.append("checkcount=\(value)") }
+        if let value = defaults.failureCount { out.append("failurecount=\(value)") }
+        if let value = defaults.quiescent { out.append("quiescent=\(yesNo(value))") }
+        if let value = defaults.cleanStop { out.append("cleanstop=\(yesNo(value))") }
+        if let value = defaults.fallback { out.append("fallback=\(fallbackText(value))") }
+        if let value = defaults.fallback6 { out.append("fallback6=\(fallbackText(value))") }
+        if let value = defaults.fallbackCommand { out.append("fallbackcommand=\(bare(value))") }
+        if let value = defaults.emailAlert { out.append("emailalert=\(bare(value))") }
+        if let value = defaults.emailAlertFrequency { out.append("emailalertfreq=\(value)") }
+        if let value = defaults.emailAlertStatus { out.append("emailalertstatus=\(value.configValue)") }
+        if let value = defaults.smtp { out.append("smtp=\(value)") }
+
+        for service in configuration.virtualServices {
+            out.append("")
+            block(service, fork: globals.fork, into: &out)
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    static func block(_ service: VirtualService, fork: Bool, into out: inout [String]) {
+        let v6 = service.family == .ipv6
+        let suffix = v6 ? "6" : ""
+        func add(_ line: String) { out.append("\t" + line) }
+
+        out.append("virtual\(suffix)=\(service.key)")
+        for real in service.realServers {
+            var line = "real\(suffix)=\(real.address.bracketed)"
+            if let port = real.configuredPort { line += ":\(port)" }
+            line += " \(real.forwarding.rawValue) \(real.weight)"
+            if real.hasOwnRequest { line += " \"\(real.request)\", \"\(real.receive)\"" }
+            if real.lowerThreshold > 0 { line += " l:\(real.lowerThreshold)" }
+            if real.upperThreshold > 0 { line += " u:\(real.upperThreshold)" }
+            add(line)
+        }
+        if let fallback = service.fallback { add("fallback\(suffix)=\(fallbackText(fallback))") }
+        add("protocol=\(service.protocol.rawValue)")
+        add("scheduler=\(service.scheduler)")
+        let flags = service.schedulerFlags.names(for: service.scheduler)
+        if !flags.isEmpty { add("schedflags=\(flags.joined(separator: ","))") }
+        if let persistence = service.persistence {
+            add("persistent=\(persistence.timeout)")
+            add("netmask=\(persistence.netmaskText(for: service.family))")
+        }
+        if service.onePacket { add("ops=yes") }
+
+        add("checktype=\(service.checkType.configValue)")
+        add("service=\(service.service.rawValue)")
+        if service.checkCommand != "/bin/true" { add("checkcommand=\(bare(service.checkCommand))") }
+        if let port = service.checkPort { add("checkport=\(port)") }
+        add("request=\(quoted(service.request))")
+        if !service.receive.isEmpty { add("receive=\(quoted(service.receive))") }
+        add("httpmethod=\(service.httpMethod.rawValue)")
+        if let host = service.virtualHost { add("virtualhost=\(quoted(host))") }
+        if !service.login.isEmpty { add("login=\(quoted(service.login))") }
+        if !service.password.isEmpty { add("passwd=\(quoted(service.password))") }
+        if !service.database.isEmpty { add("database=\(quoted(service.database))") }
+        if !service.secret.isEmpty { add("secret=\(quoted(service.secret))") }
+        if let load = service.load { add("load=\(quoted(load))") }
+        if let caFile = service.caFile { add("cafile=\(bare(caFile))") }
+        if let sniName = service.sniName { add("sniname=\(bare(sniName))") }
+
+        add("checktimeout=\(service.checkTimeout)")
+        add("negotiatetimeout=\(service.negotiateTimeout)")
+        if service.checkCount != 1 { add("checkcount=\(service.checkCount)") }
+        add("failurecount=\(service.failureCount)")
+        if fork { add("checkinterval=\(service.checkInterval)") }
+        add("quiescent=\(yesNo(service.quiescent))")
+        add("cleanstop=\(yesNo(service.cleanStop))")
+        if let command = service.fallbackCommand { add("fallbackcommand=\(bare(command))") }
+        if let alert = service.emailAlert {
+            add("emailalert=\(bare(alert.recipients))")
+            add("emailalertfreq=\(alert.frequency)")
+            add("emailalertstatus=\(alert.statuses.configValue)")
+            if let smtp = alert.smtp { add("smtp=\(smtp)") }
+        }
+        if let file = service.monitorFile { add("monitorfile=\(bare(file))") }
+        if let name = service.serviceName { add("servicename=\(bare(name))") }
+        if let comment = service.comment { add("comment=\(bare(comment))") }
+    }
+
+    static func fallbackText(_ fallback: FallbackServer) -> String {
+        let port = fallback.port.map { ":\($0)" } ?? ""
+        return "\(fallback.address.bracketed)\(port) \(fallback.forwarding.rawValue)"
+    }
+
+    static func yesNo(_ value: Bool) -> String { value ? "yes" : "no" }
+
+    static func quoted(_ value: String) -> String { "\"\(value)\"" }
+
+    /// Unquoted where ldirectord would keep quotes as part of the value, unless the value
+    /// would not survive being read back bare.
+    static func bare(_ value: String) -> String {
+        let needsQuotes =
+            value.isEmpty || value.contains("#") || value.first == "\"" || value.last == "\""
+            || value.first == " " || value.first == "\t" || value.last == " " || value.last == "\t"
+        return needsQuotes ? quoted(value) : value
+    }
+}

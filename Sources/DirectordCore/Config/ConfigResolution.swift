@@ -1,0 +1,329 @@
+extension ParseSession {
+    /// Phase 2: resolves names, merges defaults, expands ranges and checks what only the whole
+    /// file can tell (duplicates, services that will never be checked).
+    mutating func resolve() -> Configuration {
+        for (family, (spec, line)) in globalFallback {
+            // ldirectord resolves a global fallback for tcp and udp at once; a name that
+            // resolves for neither is an error even when no virtual service uses it.
+            guard let fallback = resolveFallback(spec, line: line, family: family, protocol: "tcp"),
+                resolveFallback(spec, line: line, family: family, protocol: "udp") != nil
+            else { continue }
+            if family == .ipv4 { globals.defaults.fallback = fallback } else { globals.defaults.fallback6 = fallback }
+        }
+        var services: [VirtualService] = []
+        var firstLine: [ServiceKey: Int] = [:]
+        for draft in drafts {
+            guard let service = resolveVirtual(draft) else { continue }
+            if let first = firstLine[service.key] {
+                error(draft.line, .duplicateVirtualService(id: service.id, firstLine: first))
+                continue
+            }
+            firstLine[service.key] = draft.line.number
+            services.append(service)
+        }
+        return Configuration(globals: globals, virtualServices: services)
+    }
+
+    // MARK: Names
+
+    /// A numeric address, or the first address a name resolves to in the family.
+    mutating func resolveHost(
+        _ text: Substring, family: AddressFamily, what: String, line: ConfigLine
+    ) -> IPAddress? {
+        if let address = IPAddress(text, family: family) { return address }
+        if let other = IPAddress(text), other.family != family {
+            invalid(
+                line, "\(text) is an \(other.family == .ipv4 ? "IPv4" : "IPv6") address",
+                expected: family == .ipv4
+                    ? "an IPv4 address: IPv6 services are written virtual6=, real6=, fallback6="
+                    : "an IPv6 address in brackets: IPv4 services are written virtual=, real=, fallback=")
+            return nil
+        }
+        if let address = resolver.addresses(ofHost: String(text), family: family).first { return address }
+        error(line, .unresolvableHost(String(text), what: what, family: family))
+        return nil
+    }
+
+    /// ldirectord's `ld_getservbyname`: a number below 65536, or a service name.
+    mutating func resolvePort(_ text: Substring, protocol: String?, what: String, line: ConfigLine) -> UInt16? {
+        if text.isAllDigits {
+            if text.count <= 5, let port = Int(text), port <= 65535 { return UInt16(port) }
+        } else if let port = resolver.port(ofService: String(text), protocol: `protocol`) {
+            return port
+        }
+        error(line, .unresolvablePort(String(text), what: what))
+        return nil
+    }
+
+    mutating func resolveFallback(
+        _ spec: FallbackSpec, line: ConfigLine, family: AddressFamily, protocol: String
+    ) -> FallbackServer? {
+        guard let address = resolveHost(spec.host, family: family, what: "fallback server", line: line) else {
+            return nil
+        }
+        var port: UInt16?
+        if let text = spec.port {
+            guard let resolved = resolvePort(text, protocol: `protocol`, what: "fallback server", line: line) else {
+                return nil
+            }
+            port = resolved
+        }
+        return FallbackServer(address: address, port: port, forwarding: spec.forwarding)
+    }
+
+    // MARK: Virtual services
+
+    mutating func resolveVirtual(_ draft: VirtualDraft) -> VirtualService? {
+        var service = draft.service
+        let line = draft.line
+        switch draft.target {
+        case .mark(let mark):
+            service.key = .firewallMark(mark, draft.family)
+        case .address(let host, let portText):
+            // ldirectord makes port 53 (written "53" or "domain") a UDP service.
+            let implied: ServiceProtocol = portText == "53" || portText == "domain" ? .udp : .tcp
+            let proto = draft.protocolWritten ?? implied
+            guard let address = resolveHost(host, family: draft.family, what: "virtual server", line: line),
+                let port = resolvePort(portText, protocol: proto.rawValue, what: "virtual server", line: line)
+            else { return nil }
+            service.key = .inet(proto == .udp ? .udp : .tcp, address, port: port)
+            if !draft.serviceWritten { service.service = .implied(byPort: port) }
+        }
+
+        if let timeout = draft.persistentTimeout {
+            service.persistence = Persistence(
+                timeout: timeout, netmask: draft.netmask?.0 ?? Persistence.defaultNetmask(for: draft.family))
+        } else if let (_, netmaskLine) = draft.netmask {
+            warn(netmaskLine, "netmask has no effect without persistent=, as in ldirectord")
+        }
+        if case .inet(_, _, 0) = service.key, service.persistence == nil {
+            invalid(
+                line, "port 0 (every port) without persistent=",
+                expected: "persistent=SECONDS in this block: the kernel accepts a port-0 service only when it is persistent")
+            return nil
+        }
+        if service.onePacket, service.protocol != .udp {
+            service.onePacket = false
+            if let opsLine = draft.opsLine {
+                warn(opsLine, "one-packet scheduling is only for UDP services; ldirectord ignores it here")
+            }
+        }
+
+        mergeDefaults(draft, into: &service)
+        service.fallback = resolvedFallback(for: draft, service: service)
+        service.realServers = resolveRealServers(draft, service: service)
+        warnAboutChecks(service, line: line)
+        return service
+    }
+
+    /// ldirectord's `ld_setup`: checktimeout and negotiatetimeout fall back to each other, then
+    /// to the globals in the same crossed order, then to 5 and 30.
+    mutating func mergeDefaults(_ draft: VirtualDraft, into service: inout VirtualService) {
+        let global = globals.defaults
+        service.checkTimeout =
+            draft.checkTimeout ?? draft.negotiateTimeout ?? global.checkTimeout ?? global.negotiateTimeout ?? 5
+        service.negotiateTimeout =
+            draft.negotiateTimeout ?? draft.checkTimeout ?? global.negotiateTimeout ?? global.checkTimeout ?? 30
+        service.checkCount = draft.checkCount ?? global.checkCount ?? 1
+        service.failureCount = draft.failureCount ?? global.failureCount ?? 1
+        service.quiescent = draft.quiescent ?? global.quiescent ?? false
+        service.cleanStop = draft.cleanStop ?? global.cleanStop ?? true
+        service.fallbackCommand = draft.fallbackCommand ?? global.fallbackCommand
+        if globals.fork {
+            service.checkInterval = draft.checkInterval ?? globals.checkInterval
+        } else {
+            service.checkInterval = globals.checkInterval
+            if let intervalLine = draft.checkIntervalLine {
+                warn(intervalLine, "checkinterval in virtual service \(service.id) ignored when fork=no")
+            }
+        }
+        if let recipients = draft.emailAlert ?? global.emailAlert {
+            service.emailAlert = EmailAlert(
+                recipients: recipients,
+                frequency: draft.emailAlertFrequency ?? global.emailAlertFrequency ?? 0,
+                statuses: draft.emailAlertStatus ?? global.emailAlertStatus ?? .all,
+                smtp: draft.smtp ?? global.smtp)
+        }
+    }
+
+    /// The virtual's own fallback, else the global one of its family, with the virtual's port
+    /// where none was written (ldirectord's `fallback_find`). ldirectord loses the global
+    /// fallback of a firewall-mark service; directord applies it.
+    mutating func resolvedFallback(for draft: VirtualDraft, service: VirtualService) -> FallbackServer? {
+        let proto = service.protocol == .udp ? "udp" : "tcp"
+        var fallback: FallbackServer?
+        if let (spec, fallbackLine) = draft.fallback {
+            fallback = resolveFallback(spec, line: fallbackLine, family: draft.family, protocol: proto)
+        } else if let (spec, fallbackLine) = globalFallback[draft.family] {
+            // Re-resolved for this protocol: a service name's port can differ between tcp and udp.
+            let errorsBefore = errors.count
+            fallback = resolveFallback(spec, line: fallbackLine, family: draft.family, protocol: proto)
+            // Already reported while resolving the global line.
+            if errors.count > errorsBefore { errors.removeLast(errors.count - errorsBefore) }
+        }
+        if fallback != nil && fallback?.port == nil { fallback?.port = service.key.port }
+        return fallback
+    }
+
+    // MARK: Real servers
+
+    mutating func resolveRealServers(_ draft: VirtualDraft, service: VirtualService) -> [RealServer] {
+        var reals: [RealServer] = []
+        var firstLine: [String: Int] = [:]
+        for line in draft.reals {
+            let parsed: RealServerLine
+            do {
+                parsed = try RealServerLine(line.value)
+            } catch {
+                guard case .format(let message) = error else { continue }
+                invalid(line, "invalid real server", expected: message)
+                continue
+            }
+            for real in expand(parsed, line: line, service: service) {
+                if let first = firstLine[real.endpoint] {
+                    error(line, .duplicateRealServer(endpoint: real.endpoint, firstLine: first))
+                    continue
+                }
+                firstLine[real.endpoint] = line.number
+                reals.append(real)
+            }
+        }
+        return reals
+    }
+
+    mutating func expand(_ parsed: RealServerLine, line: ConfigLine, service: VirtualService) -> [RealServer] {
+        let family = service.family
+        guard let first = resolveHost(parsed.first, family: family, what: "real server", line: line) else { return [] }
+        var addresses = [first]
+        if let lastText = parsed.last {
+            guard family == .ipv4 else {
+                invalid(line, "Address range for IPv6 is not supported yet", expected: "one real6 line per address")
+                return []
+            }
+            guard let last = resolveHost(lastText, family: family, what: "end of the real server range", line: line),
+                case .v4(let low) = first, case .v4(let high) = last
+            else { return [] }
+            guard low <= high else {
+                invalid(
+                    line, "Invalid Range: \(first)-\(last)", expected: "the first address not above the last")
+                return []
+            }
+            guard high - low < UInt32(Self.maximumRangeSize) else {
+                invalid(
+                    line, "range \(first)->\(last) has \(UInt64(high - low) + 1) addresses",
+                    expected: "at most \(Self.maximumRangeSize) addresses in one range")
+                return []
+            }
+            addresses = (low...high).map { IPAddress.v4($0) }
+        }
+        var configuredPort: UInt16?
+        if let text = parsed.port {
+            guard let port = resolvePort(text, protocol: nil, what: "real server", line: line) else { return [] }
+            configuredPort = port
+        }
+        if let lower = parsed.lowerThreshold, lower > (parsed.upperThreshold ?? 0) {
+            invalid(
+                line, "l:\(lower) is above u:\(parsed.upperThreshold ?? 0)",
+                expected:
+                    "a lower threshold not above the upper one (the kernel refuses it; with l: also give a larger u:)")
+            return []
+        }
+        if parsed.thresholdsReversed {
+            invalid(
+                line, "u: is written before l:",
+                expected: "l:N before u:N (ldirectord reads a u: before l: as no u: at all)")
+            return []
+        }
+
+        let kernelPort: UInt16
+        if case .inet(_, _, let virtualPort) = service.key, parsed.forwarding.keepsVirtualPort {
+            kernelPort = virtualPort
+            if let configuredPort, configuredPort != 0, configuredPort != virtualPort {
+                warn(
+                    line,
+                    "\(parsed.forwarding.rawValue) forwards to the virtual service's port \(virtualPort), not \(configuredPort) (as ipvsadm does); checks still use port \(configuredPort)"
+                )
+            }
+        } else {
+            kernelPort = configuredPort ?? 0
+        }
+        let checkPort = service.checkPort ?? configuredPort.flatMap { $0 > 0 ? $0 : nil } ?? service.service.wellKnownPort
+
+        var request = service.request
+        var receive = service.receive
+        let ownRequest = parsed.request != nil
+        if let ownRequestText = parsed.request, let ownReceive = parsed.receive {
+            request = ownRequestText.hasPrefix("/") ? String(ownRequestText) : "/" + ownRequestText
+            receive = String(ownReceive)
+        }
+        return addresses.map { address in
+            var real = RealServer(
+                line: line.number, address: address, port: kernelPort, configuredPort: configuredPort,
+                forwarding: parsed.forwarding, weight: parsed.weight ?? 1, checkPort: checkPort,
+                request: request, receive: receive,
+                checkURL: Self.checkURL(
+                    service: service.service, request: request, ownRequest: ownRequest, address: address,
+                    port: checkPort))
+            real.lowerThreshold = parsed.lowerThreshold ?? 0
+            real.upperThreshold = parsed.upperThreshold ?? 0
+            real.hasOwnRequest = ownRequest
+            return real
+        }
+    }
+
+    /// The URL ldirectord's `ld_setup` builds for HTTP checks. A per-real request that already
+    /// holds `SCHEME://` is used as it is; for http_proxy the virtual's request is the URL.
+    static func checkURL(
+        service: ServiceType, request: String, ownRequest: Bool, address: IPAddress, port: UInt16?
+    ) -> String {
+        let scheme = service == .httpProxy ? "http" : service.rawValue
+        let uri = request.hasPrefix("/") ? String(request.dropFirst()) : request
+        if ownRequest ? request.contains("\(scheme)://") : service == .httpProxy {
+            return uri
+        }
+        let portText = port.map { ":\($0)" } ?? ":"
+        return "\(scheme)://\(address.bracketed)\(portText)/\(uri)"
+    }
+
+    // MARK: Warnings about checks
+
+    mutating func warnAboutChecks(_ service: VirtualService, line: ConfigLine) {
+        let usesNegotiate: Bool
+        switch service.checkType {
+        case .negotiate, .combined: usesNegotiate = true
+        default: usesNegotiate = false
+        }
+        if usesNegotiate && service.service == .none {
+            let why: String
+            switch service.key {
+            case .firewallMark: why = "a firewall-mark service has service=none unless one is given"
+            case .inet(_, _, let port): why = "port \(port) implies no service"
+            }
+            warn(
+                line: line.number, text: String(line.text),
+                "real servers of \(service.id) are never checked and always count as up: checktype=\(service.checkType.configValue) with service=none (\(why)); set service= or another checktype"
+            )
+        }
+        if case .external = service.checkType, service.checkCommand == "/bin/true" {
+            warn(
+                line: line.number, text: String(line.text),
+                "checktype=external without checkcommand runs /bin/true: real servers of \(service.id) always count as up"
+            )
+        }
+        let needsPort: Bool
+        switch service.checkType {
+        case .connect: needsPort = service.protocol != .udp
+        case .negotiate, .combined: needsPort = service.service != .none
+        default: needsPort = false
+        }
+        if needsPort, let real = service.realServers.first(where: { $0.checkPort == nil }) {
+            warn(
+                line: real.line,
+                "the check of real server \(real.address) has no port: give the real server a port, checkport= or a service=; until then its checks fail"
+            )
+        }
+        if service.realServers.isEmpty {
+            warn(line: line.number, text: String(line.text), "virtual service \(service.id) has no real servers")
+        }
+    }
+}

@@ -1,0 +1,133 @@
+/// A parsed ldirectord.cf with every default resolved.
+///
+/// Values are final: each ``VirtualService`` carries its own timeouts, counts, quiescence and
+/// fallback, already merged from the global directives, so nothing downstream re-derives a
+/// default. ``globals`` keeps what only makes sense for the whole daemon, plus the global
+/// defaults as written (for printing the file back).
+public struct Configuration: Hashable, Sendable, Codable {
+    public var globals: GlobalSettings
+    public var virtualServices: [VirtualService]
+
+    public init(globals: GlobalSettings = GlobalSettings(), virtualServices: [VirtualService] = []) {
+        self.globals = globals
+        self.virtualServices = virtualServices
+    }
+
+    /// Every real server of every virtual service.
+    public var realServerCount: Int { virtualServices.reduce(0) { $0 + $1.realServers.count } }
+}
+
+/// Where ldirectord's log lines go (`logfile`).
+public enum LogTarget: Hashable, Sendable, Codable {
+    /// A file path (the value starts with `/`).
+    case file(String)
+    /// A syslog facility such as `local0` (any other value).
+    case syslog(facility: String)
+
+    public static let ldirectordDefault = LogTarget.file("/var/log/ldirectord.log")
+
+    public var configValue: String {
+        switch self {
+        case .file(let path): path
+        case .syslog(let facility): facility
+        }
+    }
+}
+
+/// The directives that apply to the daemon as a whole.
+public struct GlobalSettings: Hashable, Sendable, Codable {
+    /// Seconds between checks (`checkinterval`, default 10).
+    public var checkInterval: Int = 10
+    /// Re-read the file when its content changes (`autoreload`, default no).
+    public var autoreload: Bool = false
+    /// Run with the file's path when it changes on disk (`callback`).
+    public var callback: String?
+    /// `logfile`, default /var/log/ldirectord.log.
+    public var logTarget: LogTarget = .ldirectordDefault
+    /// Other configuration files to run an instance for (`execute`, repeatable).
+    public var execute: [String] = []
+    /// Stay in the foreground, logging to stdout (`supervised`).
+    public var supervised: Bool = false
+    /// Check each virtual service in its own process, honouring per-virtual `checkinterval`
+    /// (`fork`). directord never forks; it keeps the directive's effect on intervals.
+    public var fork: Bool = false
+    /// Re-add a failed real server that is missing from the kernel with weight 0 instead of
+    /// leaving it out, when quiescent (`readdquiescent`).
+    public var readdQuiescent: Bool = false
+    /// Files named after real servers here take them out of service (`maintenancedir`).
+    public var maintenanceDirectory: String?
+    /// `emailalertfrom`.
+    public var emailAlertFrom: String?
+
+    /// The global defaults as written, or nil where the file did not set them. Each virtual
+    /// service already holds the merged value; these exist so the file can be printed back.
+    public var defaults = Defaults()
+
+    public init() {}
+
+    public struct Defaults: Hashable, Sendable, Codable {
+        public var checkTimeout: Int?
+        public var negotiateTimeout: Int?
+        public var checkCount: Int?
+        public var failureCount: Int?
+        public var quiescent: Bool?
+        public var cleanStop: Bool?
+        public var fallback: FallbackServer?
+        public var fallback6: FallbackServer?
+        public var fallbackCommand: String?
+        public var emailAlert: String?
+        public var emailAlertFrequency: Int?
+        public var emailAlertStatus: DaemonStatusSet?
+        public var smtp: String?
+        public init() {}
+    }
+}
+
+/// The server that takes the traffic of a virtual service while none of its real servers is
+/// up (`fallback`, `fallback6`). Always weight 1, no thresholds; never quiesced.
+public struct FallbackServer: Hashable, Sendable, Codable {
+    public var address: IPAddress
+    /// The port as written; nil means the virtual service's port.
+    public var port: UInt16?
+    public var forwarding: ForwardingMethod
+
+    public init(address: IPAddress, port: UInt16?, forwarding: ForwardingMethod) {
+        self.address = address
+        self.port = port
+        self.forwarding = forwarding
+    }
+}
+
+/// Persistence of a virtual service (`persistent`, `netmask`).
+public struct Persistence: Hashable, Sendable, Codable {
+    /// Seconds a client sticks to its real server.
+    public var timeout: UInt32
+    /// Clients whose addresses agree under this mask share a real server: an IPv4 mask in host
+    /// byte order (0xffffffff by default) or an IPv6 prefix length (128 by default).
+    public var netmask: UInt32
+
+    public init(timeout: UInt32, netmask: UInt32) {
+        self.timeout = timeout
+        self.netmask = netmask
+    }
+
+    public static func defaultNetmask(for family: AddressFamily) -> UInt32 {
+        family == .ipv4 ? 0xffff_ffff : 128
+    }
+
+    /// The mask as ldirectord.cf and `ipvsadm -Ln` write it.
+    public func netmaskText(for family: AddressFamily) -> String {
+        family == .ipv4 ? IPAddress.v4(netmask).description : "\(netmask)"
+    }
+}
+
+/// E-mail alerts for a virtual service, merged from the global and per-virtual directives.
+public struct EmailAlert: Hashable, Sendable, Codable {
+    /// Recipient addresses, as written (`emailalert`).
+    public var recipients: String
+    /// Seconds between repeated alerts for a real server still down; 0 = no repeats.
+    public var frequency: Int
+    public var statuses: DaemonStatusSet
+    /// The SMTP server; nil means the local mail command.
+    public var smtp: String?
+}

@@ -1,0 +1,199 @@
+/// The `protocol` of a virtual service as ldirectord.cf writes it.
+public enum ServiceProtocol: String, Hashable, Sendable, Codable {
+    case tcp, udp, fwm
+}
+
+/// One `virtual=` or `virtual6=` block, every value resolved.
+public struct VirtualService: Hashable, Sendable, Codable {
+    /// The line of the `virtual=` directive.
+    public var line: Int
+    /// The kernel identity of the service.
+    public var key: ServiceKey
+
+    // MARK: The kernel service
+    public var scheduler: Scheduler = .ldirectordDefault
+    public var schedulerFlags: SchedulerFlags = []
+    /// nil when the service is not persistent.
+    public var persistence: Persistence?
+    /// One-packet scheduling; only ever true for a UDP service (`ops`).
+    public var onePacket: Bool = false
+    public var realServers: [RealServer] = []
+    /// Present whenever a per-virtual or global fallback applies, with its port resolved.
+    public var fallback: FallbackServer?
+
+    // MARK: Checks
+    public var checkType: CheckType = .negotiate
+    public var service: ServiceType = .none
+    public var checkCommand: String = "/bin/true"
+    /// `checkport` as written; each real server holds the port its check really uses.
+    public var checkPort: UInt16?
+    public var request: String = "/"
+    public var receive: String = ""
+    public var httpMethod: HTTPMethod = .get
+    public var virtualHost: String?
+    public var login: String = ""
+    public var password: String = ""
+    public var database: String = ""
+    public var secret: String = ""
+    /// `load`: accepted by ldirectord, used by nothing.
+    public var load: String?
+    /// directord extension `cafile`: HTTPS checks verify the server against this CA bundle.
+    public var caFile: String?
+    /// directord extension `sniname`: the TLS server name an HTTPS check sends and verifies.
+    public var sniName: String?
+
+    // MARK: Timing, merged with the global directives
+    public var checkTimeout: Int = 5
+    public var negotiateTimeout: Int = 30
+    public var checkInterval: Int = 10
+    public var checkCount: Int = 1
+    public var failureCount: Int = 1
+
+    // MARK: Behaviour, merged with the global directives
+    public var quiescent: Bool = false
+    public var cleanStop: Bool = true
+    public var fallbackCommand: String?
+    public var emailAlert: EmailAlert?
+    public var monitorFile: String?
+    public var serviceName: String?
+    public var comment: String?
+
+    public init(line: Int, key: ServiceKey) {
+        self.line = line
+        self.key = key
+    }
+
+    public var family: AddressFamily { key.family }
+
+    public var `protocol`: ServiceProtocol {
+        switch key {
+        case .inet(.udp, _, _): .udp
+        case .inet: .tcp
+        case .firewallMark: .fwm
+        }
+    }
+
+    /// ldirectord's `get_virtual_id_str`: `tcp:1.2.3.4:80`, `fwm:1`, `fwm6:1`.
+    public var id: String {
+        switch key {
+        case .firewallMark(let mark, let family): "fwm\(family == .ipv6 ? "6" : ""):\(mark)"
+        case .inet: "\(self.protocol.rawValue):\(key)"
+        }
+    }
+
+    /// Everything a checker needs to check one of this service's real servers.
+    public func healthCheck(for real: RealServer) -> HealthCheck {
+        let virtualServer: String =
+            switch key {
+            case .inet(_, let address, _): address.bracketed
+            case .firewallMark(let mark, _): "\(mark)"
+            }
+        return HealthCheck(
+            type: checkType,
+            service: service,
+            protocol: self.protocol,
+            address: real.address,
+            port: real.checkPort,
+            request: real.request,
+            receive: real.receive,
+            url: real.checkURL,
+            virtualHost: virtualHost,
+            httpMethod: httpMethod,
+            checkTimeout: checkTimeout,
+            negotiateTimeout: negotiateTimeout,
+            checkCount: checkCount,
+            login: login,
+            password: password,
+            database: database,
+            secret: secret,
+            checkCommand: checkCommand,
+            externalArguments: [
+                virtualServer, "\(key.port)", real.address.bracketed, "\(real.configuredPort ?? 0)",
+            ],
+            caFile: caFile,
+            sniName: sniName)
+    }
+}
+
+/// One real server of a virtual service (ranges are expanded), every value resolved.
+public struct RealServer: Hashable, Sendable, Codable {
+    /// The line of its `real=` directive.
+    public var line: Int
+    public var address: IPAddress
+    /// The destination port in the kernel table. For gate and ipip on an address service this
+    /// is always the virtual service's port, as `ipvsadm` enforces; a real written without a
+    /// port uses the virtual service's port.
+    public var port: UInt16
+    /// The port as written on the `real=` line; nil when none was.
+    public var configuredPort: UInt16?
+    public var forwarding: ForwardingMethod
+    public var weight: Int
+    /// `l:N`: below this many connections an overloaded server takes traffic again; 0 = none.
+    public var lowerThreshold: UInt32 = 0
+    /// `u:N`: the most connections the server is given; 0 = no limit.
+    public var upperThreshold: UInt32 = 0
+
+    // MARK: Its check, resolved
+    /// The port the check connects to: `checkport`, else the port written on the real line,
+    /// else the service's well-known port; nil when none of these exists.
+    public var checkPort: UInt16?
+    public var request: String
+    public var receive: String
+    /// The URL an HTTP(S) check fetches, built as ldirectord builds it.
+    public var checkURL: String
+    /// True when the real line itself gave the request and receive strings.
+    public var hasOwnRequest: Bool = false
+
+    public init(
+        line: Int, address: IPAddress, port: UInt16, configuredPort: UInt16?, forwarding: ForwardingMethod,
+        weight: Int, checkPort: UInt16?, request: String, receive: String, checkURL: String
+    ) {
+        self.line = line
+        self.address = address
+        self.port = port
+        self.configuredPort = configuredPort
+        self.forwarding = forwarding
+        self.weight = weight
+        self.checkPort = checkPort
+        self.request = request
+        self.receive = receive
+        self.checkURL = checkURL
+    }
+
+    /// `IP:PORT` with the kernel port, IPv6 in brackets, as ldirectord's log lines write it.
+    public var endpoint: String { "\(address.bracketed):\(port)" }
+}
+
+/// Everything needed to check one real server of one virtual service.
+///
+/// Built by ``VirtualService/healthCheck(for:)`` from resolved values only; checkers never look
+/// at the configuration.
+public struct HealthCheck: Hashable, Sendable, Codable {
+    public var type: CheckType
+    public var service: ServiceType
+    /// The protocol of the virtual service: a connect check on a UDP service pings.
+    public var `protocol`: ServiceProtocol
+    public var address: IPAddress
+    public var port: UInt16?
+    public var request: String
+    public var receive: String
+    public var url: String
+    public var virtualHost: String?
+    public var httpMethod: HTTPMethod
+    /// Seconds a connect, ping or external check may take.
+    public var checkTimeout: Int
+    /// Seconds a negotiate check may take.
+    public var negotiateTimeout: Int
+    /// Ping attempts.
+    public var checkCount: Int
+    public var login: String
+    public var password: String
+    public var database: String
+    public var secret: String
+    public var checkCommand: String
+    /// ldirectord's arguments to an external check: virtual server (or mark), virtual port,
+    /// real server, real port as written (0 when none was).
+    public var externalArguments: [String]
+    public var caFile: String?
+    public var sniName: String?
+}

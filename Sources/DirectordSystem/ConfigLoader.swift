@@ -1,0 +1,72 @@
+public import DirectordCore
+import Glibc
+
+/// Finds, reads and parses a configuration file, adding the checks that need the file system.
+public struct ConfigLoader: Sendable {
+    public var parser: ConfigParser
+
+    public init(resolver: any NameResolving = SystemNameResolver()) {
+        self.parser = ConfigParser(resolver: resolver)
+    }
+
+    /// Where ldirectord looks for a configuration named on its command line:
+    /// /etc/ha.d/NAME, then /etc/ha.d/conf/NAME, then NAME as given.
+    public static func locate(_ name: String, searchDirectories: [String] = ["/etc/ha.d", "/etc/ha.d/conf"]) -> String {
+        for directory in searchDirectories {
+            let candidate = "\(directory)/\(name)"
+            if FileSystem.isRegularFile(candidate) { return candidate }
+        }
+        return name
+    }
+
+    /// ldirectord's configuration name: the file name, used in log lines and the pid file.
+    public static func configName(of path: String) -> String {
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        return base.isEmpty ? "ldirectord" : base
+    }
+
+    /// Reads and parses the file at `path`. A file that cannot be read is an error outcome.
+    public func load(path: String) -> ConfigParser.Outcome {
+        let text: String
+        switch FileSystem.readFile(path) {
+        case .success(let content):
+            text = content
+        case .failure(let problem):
+            return ConfigParser.Outcome(
+                configuration: nil,
+                errors: [ConfigError(file: path, line: 0, text: "", reason: .unreadable(problem.description))],
+                warnings: [])
+        }
+        var outcome = parser.parse(text, file: path)
+        if let configuration = outcome.configuration {
+            outcome.warnings += environmentWarnings(for: configuration, path: path)
+            outcome.warnings.sort { $0.line < $1.line }
+        }
+        return outcome
+    }
+
+    /// What ldirectord checks on disk, as warnings: secrets in a file others can read, a
+    /// missing maintenance directory, log and monitor files that cannot be opened.
+    func environmentWarnings(for configuration: Configuration, path: String) -> [ConfigWarning] {
+        var warnings: [ConfigWarning] = []
+        func warn(_ line: Int, _ message: String) {
+            warnings.append(ConfigWarning(file: path, line: line, text: "", message: message))
+        }
+        let holdsSecrets = configuration.virtualServices.contains { !$0.password.isEmpty || !$0.secret.isEmpty }
+        if holdsSecrets, let mode = FileSystem.mode(of: path), mode & 0o004 != 0 {
+            warn(0, "the file holds a passwd or secret and every user can read it: chmod o-r \(path)")
+        }
+        if let directory = configuration.globals.maintenanceDirectory, !FileSystem.isDirectory(directory) {
+            warn(0, "maintenance directory does not exist: \(directory)")
+        }
+        if case .file(let logPath) = configuration.globals.logTarget, !FileSystem.canAppend(logPath) {
+            warn(0, "unable to open logfile: \(logPath)")
+        }
+        for service in configuration.virtualServices {
+            if let monitorFile = service.monitorFile, !FileSystem.canAppend(monitorFile) {
+                warn(service.line, "unable to open monitorfile \(monitorFile)")
+            }
+        }
+        return warnings
+    }
+}
