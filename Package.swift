@@ -15,6 +15,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .systemLibrary(name: "CNetlink", pkgConfig: "libnl-genl-3.0", providers: [.apt(["libnl-genl-3-dev"])]),
+        // GNU extensions Swift's Glibc module does not import (setns, recvmmsg).
+        .target(name: "CIPVSShims"),
 
         // MARK: Pure core: the config language, health, tables. No C, no I/O.
         .target(name: "DirectordCore"),
@@ -22,19 +24,21 @@ let package = Package(
         // MARK: Edges
         // The operating system: name resolution, files. Kept out of the core so the core stays pure.
         .target(name: "DirectordSystem", dependencies: ["DirectordCore"]),
+        // The kernel's IPVS table over generic netlink (libnl-genl-3).
+        .target(name: "DirectordIPVS", dependencies: ["DirectordCore", "CNetlink", "CIPVSShims"]),
 
         // MARK: Executables
         .executableTarget(
             name: "directord",
             dependencies: [
-                "DirectordCore", "DirectordSystem",
+                "DirectordCore", "DirectordSystem", "DirectordIPVS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "directord-bench",
             dependencies: [
-                "DirectordCore", "DirectordSystem",
+                "DirectordCore", "DirectordSystem", "DirectordIPVS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -44,6 +48,8 @@ let package = Package(
         .testTarget(name: "DirectordSystemTests", dependencies: ["DirectordCore", "DirectordSystem"]),
         .testTarget(name: "CompatibilityTests", dependencies: ["DirectordCore", "DirectordSystem"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CCurl", "CMariaDB", "CNetlink"]),
+        // Golden netlink bytes on the host; kernel tests that run only inside lab/run.
+        .testTarget(name: "DirectordIPVSTests", dependencies: ["DirectordCore", "DirectordIPVS", "CNetlink"]),
     ]
 )
 
