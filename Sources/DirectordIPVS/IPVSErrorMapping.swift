@@ -65,6 +65,7 @@ enum IPVSErrorMapping {
 
     /// What the kernel objects to in a destination it answers EINVAL for.
     private static func destinationReason(_ destination: IPVSDestination, service: ServiceKey) -> String {
+        if let reason = IPVSError.thresholdReason(destination) { return reason }
         if destination.address.family != service.family && destination.forwarding != .ipip {
             return "an \(destination.address.family == .ipv4 ? "IPv4" : "IPv6") destination in an "
                 + "\(service.family == .ipv4 ? "IPv4" : "IPv6") service needs tunnelling (ipip)"

@@ -34,6 +34,8 @@ enum Netlink {
     /// `NLMSG_OVERRUN`
     static let typeOverrun: UInt16 = 4
 
+    /// `NLA_F_NESTED`
+    static let attributeNested: UInt16 = 0x8000
     /// `NLA_F_NESTED | NLA_F_NET_BYTEORDER`: flag bits of an attribute type.
     static let attributeTypeFlags: UInt16 = 0xc000
     /// `NLMSGERR_ATTR_MSG`: the kernel's extended-ack error text.
@@ -76,6 +78,20 @@ struct NetlinkWriter {
         append(UInt16(0))
     }
 
+    /// A bare `NLMSG_NOOP` request asking for an acknowledgement. The kernel handles a
+    /// datagram's messages in order and acknowledges a no-op without calling any family, so
+    /// its acknowledgement proves every earlier request of the datagram has been handled, even
+    /// one whose acknowledgement the kernel skipped (it skips it when a handler returns
+    /// `-EINTR`).
+    mutating func appendBarrier(sequence: UInt32) {
+        precondition(messageStart == nil, "a netlink message is already open")
+        append(UInt32(Netlink.headerSize))
+        append(Netlink.typeNoop)
+        append(Netlink.flagRequest | Netlink.flagAck)
+        append(sequence)
+        append(UInt32(0))
+    }
+
     /// Closes the open message, writing its length.
     mutating func endMessage() {
         guard let start = messageStart else { preconditionFailure("no open netlink message") }
@@ -108,12 +124,12 @@ struct NetlinkWriter {
         appendAttribute(type, Array(string.utf8) + [0])
     }
 
-    /// Opens a nested attribute (`nla_nest_start`; like libnl and the IPVS code in the kernel,
-    /// without the `NLA_F_NESTED` bit, which the IPVS family's parser does not need).
+    /// Opens a nested attribute, flagged `NLA_F_NESTED` as libnl 3.7's `nla_nest_start` does
+    /// (the kernel's own IPVS replies leave the flag off; its parser accepts both).
     mutating func beginNested(_ type: UInt16) {
         nestStarts.append(bytes.count)
         append(UInt16(0))
-        append(type)
+        append(type | Netlink.attributeNested)
     }
 
     mutating func endNested() {

@@ -78,10 +78,18 @@ public final class NetlinkIPVSClient: IPVSControl {
 
     public func stopSyncDaemon(_ role: IPVSSyncDaemon.Role) throws(IPVSError) {
         try connection.withLock { (connection: inout IPVSConnection) throws(IPVSError) in
-            try connection.simpleCommand(
-                operation: "stop the \(role.rawValue) sync daemon", errors: [ESRCH: .syncDaemonNotRunning(role)]
-            ) { encoder, sequence, writer in
-                encoder.encodeStopDaemon(role, sequence: sequence, flags: IPVSConnection.requestFlags, into: &writer)
+            do throws(IPVSError) {
+                try connection.simpleCommand(
+                    operation: "stop the \(role.rawValue) sync daemon", errors: [ESRCH: .syncDaemonNotRunning(role)]
+                ) { encoder, sequence, writer in
+                    encoder.encodeStopDaemon(role, sequence: sequence, flags: IPVSConnection.requestFlags, into: &writer)
+                }
+            } catch .kernel(errno: EINTR, _, _) {
+                // kthread_stop() on a sync thread that has not run yet returns -EINTR, and the
+                // kernel then sends no acknowledgement although the daemon is stopped.
+                if try connection.syncDaemons().contains(where: { $0.role == role }) {
+                    throw .kernel(errno: EINTR, message: "the kernel was interrupted stopping it", operation: "stop the \(role.rawValue) sync daemon")
+                }
             }
         }
     }
@@ -109,6 +117,9 @@ struct IPVSConnection: ~Copyable {
     private var socket: NetlinkSocket
     private var sequence: UInt32 = 0
     var statistics = NetlinkIPVSClient.TransportStatistics()
+    /// `DIRECTORD_NETLINK_TRACE=1` writes every message header sent and received to standard
+    /// error, for debugging a conversation with the kernel.
+    private let tracing = getenv("DIRECTORD_NETLINK_TRACE").map { String(cString: $0) == "1" } ?? false
 
     static let requestFlags = Netlink.flagRequest | Netlink.flagAck
 
@@ -174,19 +185,30 @@ struct IPVSConnection: ~Copyable {
 
     mutating func apply(_ operations: [TableOperation]) throws(IPVSError) {
         guard !operations.isEmpty else { return }
-        let encoder = self.encoder
-        let outcomes = try execute(count: operations.count) { index, sequence, writer in
-            encoder.encode(operations[index], sequence: sequence, flags: Self.requestFlags, into: &writer)
-        }
         var failures: [IPVSOperationFailure] = []
-        for (index, outcome) in outcomes.enumerated() where outcome.error != 0 {
+        var sent: [Int] = []
+        for (index, operation) in operations.enumerated() {
+            if let refusal = operation.refusal {
+                failures.append(IPVSOperationFailure(index: index, operation: operation, error: refusal))
+            } else {
+                sent.append(index)
+            }
+        }
+        let encoder = self.encoder
+        let outcomes = try execute(count: sent.count) { position, sequence, writer in
+            encoder.encode(operations[sent[position]], sequence: sequence, flags: Self.requestFlags, into: &writer)
+        }
+        for (position, outcome) in outcomes.enumerated() where outcome.error != 0 {
+            let index = sent[position]
             let operation = operations[index]
             failures.append(
                 IPVSOperationFailure(
                     index: index, operation: operation,
                     error: IPVSErrorMapping.error(-outcome.error, for: operation, kernelMessage: outcome.message)))
         }
-        if !failures.isEmpty { throw .operationsFailed(failures, attempted: operations.count) }
+        if !failures.isEmpty {
+            throw .operationsFailed(failures.sorted { $0.index < $1.index }, attempted: operations.count)
+        }
     }
 
     /// One request answered by an acknowledgement; errors mapped by `errors`, else generically.
@@ -206,43 +228,54 @@ struct IPVSConnection: ~Copyable {
 
     /// Sends `count` requests, each asking for an acknowledgement, `batchWindow` per datagram,
     /// and returns each request's outcome (error 0 for success, else a negated errno).
+    ///
+    /// Each datagram ends with a no-op barrier (see ``NetlinkWriter/appendBarrier(sequence:)``):
+    /// once its acknowledgement is in, every request before it has been handled, and one
+    /// without an acknowledgement was interrupted (`EINTR`). So a skipped acknowledgement can
+    /// never leave the client waiting.
     private mutating func execute(
         count: Int, encode: (Int, UInt32, inout NetlinkWriter) -> Void
     ) throws(IPVSError) -> [(error: Int32, message: String?)] {
-        var outcomes = [(error: Int32, message: String?)](repeating: (0, nil), count: count)
+        var outcomes = [(error: Int32, message: String?)?](repeating: nil, count: count)
         var start = 0
         while start < count {
             let end = min(start + NetlinkIPVSClient.batchWindow, count)
-            var writer = NetlinkWriter(reservingCapacity: (end - start) * 160)
+            var writer = NetlinkWriter(reservingCapacity: (end - start) * 160 + Netlink.headerSize)
             var sequenceToIndex: [UInt32: Int] = [:]
             for index in start..<end {
                 let sequence = nextSequence()
                 sequenceToIndex[sequence] = index
                 encode(index, sequence, &writer)
             }
-            try socket.send(writer.bytes)
+            let barrier = nextSequence()
+            writer.appendBarrier(sequence: barrier)
+            try send(writer.bytes)
             statistics.sendCalls += 1
             statistics.requests += end - start
 
-            var pending = end - start
-            while pending > 0 {
-                let datagrams = try socket.receive(slots: pending, slotSize: NetlinkSocket.smallDatagram)
+            var barrierSeen = false
+            while !barrierSeen {
+                let datagrams = try receive(slots: sequenceToIndex.count + 1, slotSize: NetlinkSocket.smallDatagram)
                 statistics.receiveCalls += 1
                 statistics.datagramsReceived += datagrams.count
                 for datagram in datagrams {
                     let messages = try decode { () throws(NetlinkDecodingError) in try NetlinkMessage.parse(datagram[...]) }
                     for message in messages where message.type == Netlink.typeError {
                         let reply = try decode { () throws(NetlinkDecodingError) in try message.errorReply() }
-                        // A late answer to an earlier, abandoned request is not ours.
-                        guard let index = sequenceToIndex.removeValue(forKey: reply.sequence) else { continue }
-                        outcomes[index] = (reply.error, reply.message)
-                        pending -= 1
+                        if reply.sequence == barrier {
+                            barrierSeen = true
+                        } else if let index = sequenceToIndex.removeValue(forKey: reply.sequence) {
+                            outcomes[index] = (reply.error, reply.message)
+                        }
+                        // Anything else answers an earlier, abandoned request: not ours.
                     }
                 }
             }
             start = end
         }
-        return outcomes
+        return outcomes.map {
+            $0 ?? (-EINTR, "the kernel handled the request but did not acknowledge it (interrupted)")
+        }
     }
 
     /// Sends one request and collects the messages that answer it: for a dump, everything up to
@@ -257,14 +290,14 @@ struct IPVSConnection: ~Copyable {
             var writer = NetlinkWriter()
             let sequence = nextSequence()
             encode(encoder, sequence, &writer)
-            try socket.send(writer.bytes)
+            try send(writer.bytes)
             statistics.sendCalls += 1
             statistics.requests += 1
 
             var replies: [NetlinkMessage] = []
             var interrupted = false
             receiving: while true {
-                let datagrams = try socket.receive(slots: 4, slotSize: NetlinkSocket.largeDatagram)
+                let datagrams = try receive(slots: 4, slotSize: NetlinkSocket.largeDatagram)
                 statistics.receiveCalls += 1
                 statistics.datagramsReceived += datagrams.count
                 for datagram in datagrams {
@@ -299,6 +332,32 @@ struct IPVSConnection: ~Copyable {
             }
             return replies
         }
+    }
+
+    private func send(_ bytes: [UInt8]) throws(IPVSError) {
+        if tracing { trace("send", bytes) }
+        try socket.send(bytes)
+    }
+
+    private mutating func receive(slots: Int, slotSize: Int) throws(IPVSError) -> [[UInt8]] {
+        let datagrams = try socket.receive(slots: slots, slotSize: slotSize)
+        if tracing { for datagram in datagrams { trace("recv", datagram) } }
+        return datagrams
+    }
+
+    private func trace(_ direction: String, _ datagram: [UInt8]) {
+        var line = "netlink \(direction) \(datagram.count) bytes:"
+        for message in (try? NetlinkMessage.parse(datagram[...])) ?? [] {
+            line += " [type \(message.type) flags 0x\(String(message.flags, radix: 16)) seq \(message.sequence)"
+            if message.type == Netlink.typeError, let reply = try? message.errorReply() {
+                line += " error \(reply.error) for seq \(reply.sequence)"
+            } else if message.type >= 0x10, let command = message.payload.first {
+                line += " cmd \(command)"
+            }
+            line += "]"
+        }
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 
     private func decode<T>(_ body: () throws(NetlinkDecodingError) -> T) throws(IPVSError) -> T {

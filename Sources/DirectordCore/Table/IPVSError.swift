@@ -47,6 +47,24 @@ public enum IPVSError: Error, Hashable, Sendable {
     case operationsFailed([IPVSOperationFailure], attempted: Int)
 }
 
+extension IPVSError {
+    static let markZeroReason = "firewall mark 0 is not a mark (the kernel would make the service TCP 0.0.0.0:0)"
+
+    /// The kernel's reason for refusing an upper threshold above `INT_MAX` (`EINVAL`, before
+    /// the thresholds' order is checked). A lower threshold has no limit of its own: it must not
+    /// be above the upper one.
+    public static func thresholdReason(_ destination: IPVSDestination) -> String? {
+        let limit = UInt32(Int32.max)
+        if destination.upperThreshold > limit { return "upper threshold \(destination.upperThreshold) is above \(limit)" }
+        return nil
+    }
+
+    /// The longest persistence timeout directord sends: `ipvsadm`'s maximum, 31 days. The
+    /// kernel counts it in jiffies in 32 bits and silently wraps a longer one (above
+    /// 17,179,869 s with Debian's HZ=250, above 4,294,967 s with HZ=1000).
+    public static let longestPersistenceTimeout: UInt32 = 31 * 86400
+}
+
 /// One failed operation of a batch given to ``IPVSControl/apply(_:)``.
 public struct IPVSOperationFailure: Hashable, Sendable {
     /// The position of the operation in the batch.

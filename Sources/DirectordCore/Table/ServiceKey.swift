@@ -43,21 +43,23 @@ extension ServiceKey: CustomStringConvertible {
 }
 
 extension ServiceKey: Comparable {
-    /// The order `ipvsadm -Ln` lists services in: TCP, UDP, SCTP, then firewall marks;
-    /// IPv4 before IPv6; then address and port, or mark.
+    /// The order `ipvsadm -Ln` lists services in (as checked against ipvsadm 1.31 in the lab):
+    /// address services, then firewall marks; address services by family (IPv4 first), then
+    /// protocol (TCP, UDP, SCTP), address and port; marks by number, then family.
+    /// (``IPVSListing`` reproduces `ipvsadm`'s own comparison, which also wraps around for
+    /// addresses 2^31 apart; this is the total order it approximates.)
     public static func < (lhs: ServiceKey, rhs: ServiceKey) -> Bool {
         switch (lhs, rhs) {
         case (.inet(let p1, let a1, let port1), .inet(let p2, let a2, let port2)):
-            let rank1 = TransportProtocol.allCases.firstIndex(of: p1)!
-            let rank2 = TransportProtocol.allCases.firstIndex(of: p2)!
-            if rank1 != rank2 { return rank1 < rank2 }
+            if a1.family != a2.family { return a1.family == .ipv4 }
+            if p1 != p2 { return p1.ipProtocolNumber < p2.ipProtocolNumber }
             if a1 != a2 { return a1 < a2 }
             return port1 < port2
         case (.inet, .firewallMark): return true
         case (.firewallMark, .inet): return false
         case (.firewallMark(let m1, let f1), .firewallMark(let m2, let f2)):
-            if f1 != f2 { return f1 == .ipv4 }
-            return m1 < m2
+            if m1 != m2 { return m1 < m2 }
+            return f1 == .ipv4 && f2 == .ipv6
         }
     }
 }

@@ -32,6 +32,36 @@ public enum TableOperation: Hashable, Sendable, Codable {
     }
 }
 
+extension TableOperation {
+    /// Why directord refuses this operation before the kernel sees it, or nil.
+    ///
+    /// - Firewall mark 0 is not a mark: the kernel takes a mark-0 service for TCP 0.0.0.0:0 and
+    ///   lists it so, after which the table never matches the one asked for.
+    /// - A persistence timeout above ``IPVSError/longestPersistenceTimeout`` would be wrapped
+    ///   by the kernel into a shorter one, silently.
+    public var refusal: IPVSError? {
+        switch self {
+        case .addService(let service), .editService(let service), .deleteService(let service):
+            if case .firewallMark(0, _) = service.key {
+                return .invalidService(service, reason: IPVSError.markZeroReason)
+            }
+            if case .deleteService = self { return nil }
+            if let timeout = service.persistence?.timeout, timeout > IPVSError.longestPersistenceTimeout {
+                return .invalidService(
+                    service,
+                    reason: "persistence timeout \(timeout) s is above \(IPVSError.longestPersistenceTimeout) s (31 days); "
+                        + "the kernel would wrap it")
+            }
+        case .addDestination(let destination, let key), .editDestination(let destination, let key),
+            .deleteDestination(let destination, let key):
+            if case .firewallMark(0, _) = key {
+                return .invalidDestination(destination, service: key, reason: IPVSError.markZeroReason)
+            }
+        }
+        return nil
+    }
+}
+
 extension TableOperation: CustomStringConvertible {
     /// A line for a log: `add destination 10.0.0.2:80 (Route, weight 1) to TCP 10.0.0.1:80`.
     public var description: String {
