@@ -16,6 +16,6 @@ struct Directord: ParsableCommand {
             start|stop|restart|try-restart|reload|force-reload|status
             """,
         version: "0.1.0",
-        subcommands: [CheckConfig.self]
+        subcommands: [CheckConfig.self, TableCommand.self]
     )
 }
