@@ -109,14 +109,33 @@ struct NetlinkWriter {
         padToAlignment()
     }
 
-    mutating func appendAttribute(_ type: UInt16, u8 value: UInt8) { appendAttribute(type, [value]) }
-    mutating func appendAttribute(_ type: UInt16, u16 value: UInt16) { appendAttribute(type, Self.native(value)) }
-    mutating func appendAttribute(_ type: UInt16, u32 value: UInt32) { appendAttribute(type, Self.native(value)) }
-    mutating func appendAttribute(_ type: UInt16, u64 value: UInt64) { appendAttribute(type, Self.native(value)) }
+    mutating func appendAttribute(_ type: UInt16, u8 value: UInt8) {
+        appendHeader(type, payload: 1)
+        bytes.append(value)
+        padToAlignment()
+    }
+
+    mutating func appendAttribute(_ type: UInt16, u16 value: UInt16) { appendInteger(type, value) }
+    mutating func appendAttribute(_ type: UInt16, u32 value: UInt32) { appendInteger(type, value) }
+    mutating func appendAttribute(_ type: UInt16, u64 value: UInt64) { appendInteger(type, value) }
 
     /// A 16-bit value in network byte order (`nla_put_be16`), as ports travel.
     mutating func appendAttribute(_ type: UInt16, be16 value: UInt16) {
-        appendAttribute(type, [UInt8(value >> 8), UInt8(truncatingIfNeeded: value)])
+        appendHeader(type, payload: 2)
+        bytes.append(UInt8(value >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: value))
+        padToAlignment()
+    }
+
+    private mutating func appendInteger<T: FixedWidthInteger>(_ type: UInt16, _ value: T) {
+        appendHeader(type, payload: MemoryLayout<T>.size)
+        append(value)
+        padToAlignment()
+    }
+
+    private mutating func appendHeader(_ type: UInt16, payload: Int) {
+        append(UInt16(Netlink.attributeHeaderSize + payload))
+        append(type)
     }
 
     /// A NUL-terminated string (`nla_put_string`).
@@ -141,12 +160,26 @@ struct NetlinkWriter {
         while bytes.count % 4 != 0 { bytes.append(0) }
     }
 
+    /// Appends an integer in host byte order, without an intermediate array (the writer is on
+    /// the hot path of a batch).
     private mutating func append<T: FixedWidthInteger>(_ value: T) {
-        bytes.append(contentsOf: Self.native(value))
+        let size = MemoryLayout<T>.size
+        #if _endian(big)
+        for index in (0..<size).reversed() { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * index))) }
+        #else
+        for index in 0..<size { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * index))) }
+        #endif
     }
 
     private mutating func patch<T: FixedWidthInteger>(_ value: T, at offset: Int) {
-        for (index, byte) in Self.native(value).enumerated() { bytes[offset + index] = byte }
+        let size = MemoryLayout<T>.size
+        for index in 0..<size {
+            #if _endian(big)
+            bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * (size - 1 - index)))
+            #else
+            bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * index))
+            #endif
+        }
     }
 
     /// The bytes of an integer in host byte order.
