@@ -69,7 +69,14 @@ public enum ConfigPrinter {
         if service.onePacket { add("ops=yes") }
 
         add("checktype=\(service.checkType.configValue)")
-        add("service=\(service.service.rawValue)")
+        // Written only when the port does not imply it: service=ftp and service=sip, when
+        // written, fill in default logins, which are printed explicitly below anyway.
+        let impliedService: ServiceType =
+            switch service.key {
+            case .inet(_, _, let port): .implied(byPort: port)
+            case .firewallMark: .none
+            }
+        if service.service != impliedService { add("service=\(service.service.rawValue)") }
         if service.checkCommand != "/bin/true" { add("checkcommand=\(bare(service.checkCommand))") }
         if let port = service.checkPort { add("checkport=\(port)") }
         add("request=\(quoted(service.request))")

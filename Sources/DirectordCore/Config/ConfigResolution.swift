@@ -77,6 +77,8 @@ extension ParseSession {
         var service = draft.service
         let line = draft.line
         switch draft.target {
+        case .invalid:
+            return nil
         case .mark(let mark):
             service.key = .firewallMark(mark, draft.family)
         case .address(let host, let portText):

@@ -4,6 +4,9 @@ struct VirtualDraft {
         /// `host:port`, both still text: the port's meaning depends on the final protocol.
         case address(host: Substring, port: Substring)
         case mark(UInt32)
+        /// The virtual= line was wrong (already reported). Its block is still read, so its own
+        /// lines are checked, and then dropped.
+        case invalid
     }
 
     let line: ConfigLine
@@ -37,13 +40,20 @@ struct VirtualDraft {
 }
 
 extension ParseSession {
+    mutating func startVirtual(_ line: ConfigLine) -> VirtualDraft {
+        let family: AddressFamily = line.name == "virtual" ? .ipv4 : .ipv6
+        let target = virtualTarget(line, family: family)
+        var service = VirtualService(line: line.number, key: .firewallMark(0, family))
+        if case .mark = target { service.service = .none }
+        return VirtualDraft(line: line, family: family, target: target, service: service)
+    }
+
     /// ldirectord's `virtual=` patterns, tried in its order: `IPv4:port`, `name:port`, a
     /// firewall mark, `[IPv6]:port`.
-    mutating func startVirtual(_ line: ConfigLine) -> VirtualDraft? {
-        let family: AddressFamily = line.name == "virtual" ? .ipv4 : .ipv6
+    mutating func virtualTarget(_ line: ConfigLine, family: AddressFamily) -> VirtualDraft.Target {
         guard line.hasEquals, let value = unquoted(line) else {
             if !line.hasEquals { invalid(line, "missing \"=\"", expected: "\(line.name)=ADDRESS:PORT") }
-            return nil
+            return .invalid
         }
         let expected =
             family == .ipv4
@@ -65,12 +75,12 @@ extension ParseSession {
                 let after = token[token.index(after: close)...]
                 if family == .ipv4 {
                     error(line, .wrongAddressFamily(written: "virtual", use: "virtual6"))
-                    return nil
+                    return .invalid
                 }
                 if after.first == ":", !after.dropFirst().isEmpty, after.dropFirst().allSatisfy(portCharacter) {
                     guard IPAddress(inner, family: .ipv6) != nil else {
                         invalid(line, "invalid ipv6 address for virtual server", expected: expected)
-                        return nil
+                        return .invalid
                     }
                     target = .address(host: inner, port: after.dropFirst())
                 }
@@ -85,7 +95,7 @@ extension ParseSession {
             let digits = token.prefix { $0.isASCIIDigit }
             guard let mark = UInt32(digits), mark > 0 else {
                 invalid(line, "invalid firewall mark \"\(digits)\"", expected: "a firewall mark from 1 to 4294967295")
-                return nil
+                return .invalid
             }
             if digits.count != token.count {
                 let looksLikeAddress = IPAddress(token) != nil || token.contains(".")
@@ -99,11 +109,9 @@ extension ParseSession {
         }
         guard let target else {
             invalid(line, "invalid address for virtual server \"\(value)\"", expected: expected)
-            return nil
+            return .invalid
         }
-        var service = VirtualService(line: line.number, key: .firewallMark(0, family))
-        if case .mark = target { service.service = .none }
-        return VirtualDraft(line: line, family: family, target: target, service: service)
+        return target
     }
 
     mutating func readVirtualDirective(_ line: ConfigLine, into draft: inout VirtualDraft) {
@@ -334,6 +342,8 @@ extension ParseSession {
             return
         }
         switch draft.target {
+        case .invalid:
+            break
         case .mark:
             if word != "fwm" {
                 invalid(
