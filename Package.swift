@@ -42,7 +42,9 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "DirectordCoreTests", dependencies: ["DirectordCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DirectordSystemTests", dependencies: ["DirectordCore", "DirectordSystem"]),
-        .testTarget(name: "CompatibilityTests", dependencies: ["DirectordCore", "DirectordSystem"]),
+        .testTarget(
+            name: "CompatibilityTests", dependencies: ["DirectordCore", "DirectordSystem"],
+            resources: [.copy("Resources")]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CCurl", "CMariaDB", "CNetlink"]),
     ]
 )

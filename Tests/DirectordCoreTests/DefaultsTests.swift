@@ -47,7 +47,7 @@ struct DefaultsTests {
         #expect(real.checkPort == 80)
         #expect(real.request == "/" && real.receive == "")
         #expect(real.checkURL == "http://10.0.0.1:80/")
-        #expect(real.hasOwnRequest == false)
+        #expect(real.ownCheckStrings == .none)
     }
 
     @Test("global defaults")

@@ -188,24 +188,44 @@ struct RealServerTests {
     @Test("weight, per-real request and receive, thresholds")
     func fullLine() throws {
         let service = try virtualService(
-            "virtual=10.0.0.10:80", "real=10.0.0.1:80 masq 5 \"/alive\", \"I am here\" l:10 u:100",
+            "virtual=10.0.0.10:80", "real=10.0.0.1:80 masq 5 \"alive\", \"I am here\" l:10 u:100",
             "real=10.0.0.2:80 masq 0 \"check.php\",\"a, \\\"b\\\"\"", "real=10.0.0.3:80 ipip 65535 u:50",
             "request=\"/index.html\"", "receive=\"Welcome\"")
         let reals = service.realServers
         #expect(reals.map(\.weight) == [5, 0, 65535])
         #expect(reals.map(\.forwarding) == [.masq, .masq, .ipip])
-        #expect(reals[0].request == "/alive" && reals[0].receive == "I am here" && reals[0].hasOwnRequest)
+        #expect(reals[0].request == "/alive" && reals[0].receive == "I am here")
+        #expect(reals[0].ownCheckStrings == .requestAndReceive)
         #expect(reals[0].lowerThreshold == 10 && reals[0].upperThreshold == 100)
-        #expect(reals[1].request == "/check.php" && reals[1].receive == "a, \\\"b\\\"")
-        #expect(reals[2].request == "/index.html" && reals[2].receive == "Welcome" && !reals[2].hasOwnRequest)
-        #expect(reals[2].upperThreshold == 50 && reals[2].lowerThreshold == 0)
         #expect(reals[0].checkURL == "http://10.0.0.1:80/alive")
+        #expect(reals[1].request == "/check.php" && reals[1].receive == "a, \\\"b\\\"")
+        #expect(reals[2].request == "/index.html" && reals[2].receive == "Welcome" && reals[2].ownCheckStrings == .none)
+        #expect(reals[2].upperThreshold == 50 && reals[2].lowerThreshold == 0)
+    }
+
+    /// ldirectord's add_real_server tests the request against /^\// after capturing; that match
+    /// succeeds and resets $2 and $3, so the receive string and the thresholds are lost.
+    @Test("a per-real request starting with / loses its receive string and thresholds, as in ldirectord")
+    func slashRequestQuirk() throws {
+        let outcome = parse(
+            "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 masq 5 \"/alive\", \"I am here\" l:10 u:100",
+            "\trequest=\"/index.html\"", "\treceive=\"Welcome\"")
+        let real = try #require(outcome.configuration?.virtualServices.first?.realServers.first)
+        #expect(real.request == "/alive")
+        #expect(real.receive == "Welcome")
+        #expect(real.checkURL == "http://10.0.0.1:80/index.html")
+        #expect(real.lowerThreshold == 0 && real.upperThreshold == 0)
+        #expect(real.weight == 5)
+        #expect(real.ownCheckStrings == .requestOnly)
+        #expect(outcome.warnings.map(\.message) == [
+            "ldirectord loses the receive string \"I am here\" and the l:/u: thresholds of a real server whose request starts with \"/\"; its HTTP check uses the virtual's request and receive string. directord reads it the same way; write \"alive\" without the leading \"/\" to have them used"
+        ])
     }
 
     @Test("ldirectord's greedy reading of \"request\", \"receive\": the receive string ends at the last quote")
     func greedyRequest() throws {
         let service = try virtualService(
-            "virtual=10.0.0.10:80", "real=10.0.0.1:80 gate \"/a\", \"b\", \"c\"")
+            "virtual=10.0.0.10:80", "real=10.0.0.1:80 gate \"a\", \"b\", \"c\"")
         // /\s+"(.*)"[, ]\s*"(.*)"(.*)/ makes the first group as long as possible.
         #expect(service.realServers[0].request == "/a\", \"b")
         #expect(service.realServers[0].receive == "c")

@@ -144,7 +144,7 @@ struct ConfigGenerator {
                 if let realPort { line += ":\(realPort)" }
                 line += " \(forwarding)"
                 if chance(60) { line += " \(int(0...65535))" }
-                if chance(20) { line += " \"/r\(host)\", \"ok \(host)\"" }
+                if chance(20) { line += chance(50) ? " \"r\(host)\", \"ok \(host)\"" : " \"/r\(host)\", \"ok \(host)\"" }
                 if chance(20) {
                     let lower = int(0...100)
                     line += " l:\(lower) u:\(lower + int(0...100))"

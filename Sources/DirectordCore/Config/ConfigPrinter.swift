@@ -52,7 +52,13 @@ public enum ConfigPrinter {
             var line = "real\(suffix)=\(real.address.bracketed)"
             if let port = real.configuredPort { line += ":\(port)" }
             line += " \(real.forwarding.rawValue) \(real.weight)"
-            if real.hasOwnRequest { line += " \"\(real.request)\", \"\(real.receive)\"" }
+            switch real.ownCheckStrings {
+            case .none: break
+            // The parser added the "/"; written without it, both strings are used.
+            case .requestAndReceive: line += " \"\(real.request.dropFirst())\", \"\(real.receive)\""
+            // Written with it, ldirectord's reading comes back: the receive string is lost.
+            case .requestOnly: line += " \"\(real.request)\", \"\(real.receive)\""
+            }
             if real.lowerThreshold > 0 { line += " l:\(real.lowerThreshold)" }
             if real.upperThreshold > 0 { line += " u:\(real.upperThreshold)" }
             add(line)
