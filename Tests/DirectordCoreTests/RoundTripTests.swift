@@ -77,6 +77,19 @@ struct RoundTripTests {
             """)
     }
 
+    /// Found by fuzz/run: a value holding both '"' and '#' reads back only in one of its forms.
+    @Test(
+        "values with quotes and hashes round-trip",
+        arguments: [
+            "emailalert=\u{ff}\"lvs-ad# x", "emailalert=\"a\"b#c\"", "comment=a\"b#c", "servicename=\"  padded  \"",
+            "fallbackcommand=\"/bin/x\" # c", "smtp=relay", "checkcommand=\"#\"", "checkcommand=a\"#\"b",
+        ])
+    func trickyValues(line: String) throws {
+        let global = !line.hasPrefix("comment") && !line.hasPrefix("servicename") && !line.hasPrefix("checkcommand")
+        let text = global ? line : "virtual=10.0.0.1:80\n\treal=10.0.0.2 gate\n\t" + line
+        try Self.assertRoundTrip(text, name: line)
+    }
+
     @Test("generated configurations round-trip", arguments: 0..<40)
     func generated(seed: UInt64) throws {
         var generator = ConfigGenerator(seed: seed)
