@@ -46,6 +46,8 @@ let package = Package(
             name: "CompatibilityTests", dependencies: ["DirectordCore", "DirectordSystem"],
             resources: [.copy("Resources")]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CCurl", "CMariaDB", "CNetlink"]),
+        // Runs the built directord executable.
+        .testTarget(name: "CommandLineTests"),
     ]
 )
 

@@ -170,7 +170,7 @@ struct ConfigErrorTests {
     @Test("malformed real server lines are errors, not silent guesses", arguments: invalidReals)
     func invalidRealLines(line: String, message: String) throws {
         let error = try onlyError("virtual=10.0.0.10:80", "\t" + line)
-        #expect(error.reason == .invalidValue(problem: "invalid real server", expected: message))
+        #expect(error.reason == .invalidRealServer(message))
         #expect(error.line == 2)
     }
 

@@ -114,7 +114,7 @@ extension ParseSession {
         mergeDefaults(draft, into: &service)
         service.fallback = resolvedFallback(for: draft, service: service)
         service.realServers = resolveRealServers(draft, service: service)
-        warnAboutChecks(service, line: line)
+        warnAboutChecks(service, draft: draft)
         return service
     }
 
@@ -176,9 +176,9 @@ extension ParseSession {
             let parsed: RealServerLine
             do {
                 parsed = try RealServerLine(line.value)
-            } catch {
-                guard case .format(let message) = error else { continue }
-                invalid(line, "invalid real server", expected: message)
+            } catch let problem {
+                guard case .format(let message) = problem else { continue }
+                error(line, .invalidRealServer(message))
                 continue
             }
             for real in expand(parsed, line: line, service: service) {
@@ -308,7 +308,8 @@ extension ParseSession {
 
     // MARK: Warnings about checks
 
-    mutating func warnAboutChecks(_ service: VirtualService, line: ConfigLine) {
+    mutating func warnAboutChecks(_ service: VirtualService, draft: VirtualDraft) {
+        let line = draft.line
         let usesNegotiate: Bool
         switch service.checkType {
         case .negotiate, .combined: usesNegotiate = true
@@ -343,7 +344,7 @@ extension ParseSession {
                 "the check of real server \(real.address) has no port: give the real server a port, checkport= or a service=; until then its checks fail"
             )
         }
-        if service.realServers.isEmpty {
+        if service.realServers.isEmpty && draft.reals.isEmpty {
             warn(line: line.number, text: String(line.text), "virtual service \(service.id) has no real servers")
         }
     }

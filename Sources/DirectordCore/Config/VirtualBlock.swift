@@ -129,20 +129,8 @@ extension ParseSession {
             } else {
                 draft.reals.append(line)
             }
-        case "request":
-            if let value = text(line, problem: "no request string specified", expected: "a request such as \"/\"") {
-                draft.service.request = value.hasPrefix("/") ? value : "/" + value
-            }
-        case "receive":
-            if let value = text(line, problem: "invalid receive string", expected: "a non-empty string") {
-                draft.service.receive = value
-            }
         case "checktype":
             if let value = checkType(line) { draft.service.checkType = value }
-        case "checkcommand":
-            if let value = text(line, problem: "invalid check command", expected: "a command") {
-                draft.service.checkCommand = value
-            }
         case "checktimeout":
             draft.checkTimeout = number(
                 line, problem: "invalid check timeout", expected: seconds, range: 1...Int(Int32.max))
@@ -166,22 +154,12 @@ extension ParseSession {
             {
                 draft.service.checkPort = UInt16(value)
             }
-        case "login":
-            if let value = text(line, problem: "invalid login string", expected: "a user name") {
-                draft.service.login = value
-            }
-        case "passwd":
-            if let value = text(line, problem: "invalid password", expected: "a password") {
-                draft.service.password = value
-            }
-        case "database":
-            if let value = text(line, problem: "invalid database", expected: "a database name") {
-                draft.service.database = value
-            }
-        case "secret":
-            if let value = text(line, problem: "invalid secret", expected: "a RADIUS shared secret") {
-                draft.service.secret = value
-            }
+        case "login", "passwd", "database", "secret", "request", "receive", "checkcommand":
+            guard let (field, problem, expected) = Self.requiredStrings[String(line.name)],
+                let value = text(line, problem: problem, expected: expected)
+            else { break }
+            // ldirectord adds the "/" a request lacks.
+            draft.service[keyPath: field] = line.name == "request" && !value.hasPrefix("/") ? "/" + value : value
         case "load":
             if let value = unquoted(line), let word = value.split(whereSeparator: { !$0.isWordCharacter }).first {
                 draft.service.load = String(word)
@@ -288,6 +266,18 @@ extension ParseSession {
             break
         }
     }
+
+    /// Directives whose value must be a non-empty string, with ldirectord's message for an
+    /// empty one.
+    static let requiredStrings: [String: (any WritableKeyPath<VirtualService, String> & Sendable, String, String)] = [
+        "request": (\.request, "no request string specified", "a request such as \"/\""),
+        "receive": (\.receive, "invalid receive string", "a non-empty string"),
+        "checkcommand": (\.checkCommand, "invalid check command", "a command"),
+        "login": (\.login, "invalid login string", "a user name"),
+        "passwd": (\.password, "invalid password", "a password"),
+        "database": (\.database, "invalid database", "a database name"),
+        "secret": (\.secret, "invalid secret", "a RADIUS shared secret"),
+    ]
 
     /// ldirectord tries `/(\d+)/` first (a number anywhere makes a combined check), then the
     /// first word.
