@@ -46,8 +46,12 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "DirectordCoreTests", dependencies: ["DirectordCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DirectordSystemTests", dependencies: ["DirectordCore", "DirectordSystem"]),
-        .testTarget(name: "CompatibilityTests", dependencies: ["DirectordCore", "DirectordSystem"]),
+        .testTarget(
+            name: "CompatibilityTests", dependencies: ["DirectordCore", "DirectordSystem"],
+            resources: [.copy("Resources")]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CCurl", "CMariaDB", "CNetlink"]),
+        // Runs the built directord executable.
+        .testTarget(name: "CommandLineTests"),
         // Golden netlink bytes on the host; kernel tests that run only inside lab/run.
         .testTarget(name: "DirectordIPVSTests", dependencies: ["DirectordCore", "DirectordIPVS", "CNetlink"]),
     ]
