@@ -146,7 +146,8 @@ struct IPVSRequestEncoder {
     }
 
     /// `IPVS_CMD_NEW_DAEMON`.
-    func encodeStartDaemon(_ daemon: IPVSSyncDaemon, sequence: UInt32, flags: UInt16, into writer: inout NetlinkWriter) {
+    func encodeStartDaemon(_ daemon: IPVSSyncDaemon, sequence: UInt32, flags: UInt16, into writer: inout NetlinkWriter)
+    {
         begin(.newDaemon, sequence: sequence, flags: flags, into: &writer)
         writer.beginNested(IPVSAttribute.commandDaemon)
         writer.appendAttribute(IPVSAttribute.daemonState, u32: daemon.role.kernelValue)
@@ -165,7 +166,9 @@ struct IPVSRequestEncoder {
     }
 
     /// `IPVS_CMD_DEL_DAEMON`.
-    func encodeStopDaemon(_ role: IPVSSyncDaemon.Role, sequence: UInt32, flags: UInt16, into writer: inout NetlinkWriter) {
+    func encodeStopDaemon(
+        _ role: IPVSSyncDaemon.Role, sequence: UInt32, flags: UInt16, into writer: inout NetlinkWriter
+    ) {
         begin(.deleteDaemon, sequence: sequence, flags: flags, into: &writer)
         writer.beginNested(IPVSAttribute.commandDaemon)
         writer.appendAttribute(IPVSAttribute.daemonState, u32: role.kernelValue)
@@ -199,9 +202,11 @@ struct IPVSRequestEncoder {
             }
             // struct ip_vs_flags { u32 flags; u32 mask; }: every bit is ours to set.
             writer.appendAttribute(
-                IPVSAttribute.serviceFlags, NetlinkWriter.native(service.flags.rawValue) + NetlinkWriter.native(~UInt32(0)))
+                IPVSAttribute.serviceFlags,
+                NetlinkWriter.native(service.flags.rawValue) + NetlinkWriter.native(~UInt32(0)))
             writer.appendAttribute(IPVSAttribute.serviceTimeout, u32: service.persistence?.timeout ?? 0)
-            writer.appendAttribute(IPVSAttribute.serviceNetmask, Self.netmaskBytes(service.effectiveNetmask, family: key.family))
+            writer.appendAttribute(
+                IPVSAttribute.serviceNetmask, Self.netmaskBytes(service.effectiveNetmask, family: key.family))
         }
         writer.endNested()
     }
@@ -283,7 +288,8 @@ enum IPVSReplyDecoder {
 
         let flags = IPVSServiceFlags(rawValue: flagWord & mask)
         let netmask: UInt32 =
-            family == .ipv4 ? netmaskAttribute.be32! : NativeBytes.read(UInt32.self, from: netmaskAttribute.payload, at: 0)!
+            family == .ipv4
+            ? netmaskAttribute.be32! : NativeBytes.read(UInt32.self, from: netmaskAttribute.payload, at: 0)!
         let engine = nested[IPVSAttribute.servicePersistenceEngine]?.string
         let service = IPVSService(
             key: key,
@@ -292,7 +298,10 @@ enum IPVSReplyDecoder {
             persistence: flags.contains(.persistent) ? Persistence(timeout: timeout, netmask: netmask) : nil,
             onePacket: flags.contains(.onePacket),
             persistenceEngine: engine.flatMap { $0.isEmpty ? nil : $0 })
-        return IPVSSnapshot.Service(service, statistics: try statistics(in: nested, stats64: IPVSAttribute.serviceStats64, stats: IPVSAttribute.serviceStats))
+        return IPVSSnapshot.Service(
+            service,
+            statistics: try statistics(
+                in: nested, stats64: IPVSAttribute.serviceStats64, stats: IPVSAttribute.serviceStats))
     }
 
     /// One destination of a destination dump; `serviceFamily` stands in for a missing
@@ -360,7 +369,9 @@ enum IPVSReplyDecoder {
             port: nested[IPVSAttribute.daemonPort]?.u16, ttl: nested[IPVSAttribute.daemonTTL]?.u8)
     }
 
-    private static func address(_ attribute: NetlinkAttribute, family: AddressFamily) throws(NetlinkDecodingError) -> IPAddress {
+    private static func address(_ attribute: NetlinkAttribute, family: AddressFamily) throws(NetlinkDecodingError)
+        -> IPAddress
+    {
         let size = family == .ipv4 ? 4 : 16
         guard attribute.payload.count >= size, let address = IPAddress(bytes: attribute.payload.prefix(size)) else {
             throw NetlinkDecodingError("address of \(attribute.payload.count) bytes for \(family)")

@@ -165,9 +165,9 @@ struct NetlinkWriter {
     private mutating func append<T: FixedWidthInteger>(_ value: T) {
         let size = MemoryLayout<T>.size
         #if _endian(big)
-        for index in (0..<size).reversed() { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * index))) }
+            for index in (0..<size).reversed() { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * index))) }
         #else
-        for index in 0..<size { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * index))) }
+            for index in 0..<size { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * index))) }
         #endif
     }
 
@@ -175,9 +175,9 @@ struct NetlinkWriter {
         let size = MemoryLayout<T>.size
         for index in 0..<size {
             #if _endian(big)
-            bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * (size - 1 - index)))
+                bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * (size - 1 - index)))
             #else
-            bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * index))
+                bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * index))
             #endif
         }
     }
@@ -191,7 +191,7 @@ struct NetlinkWriter {
             result[index] = UInt8(truncatingIfNeeded: little >> (8 * index))
         }
         #if _endian(big)
-        result.reverse()
+            result.reverse()
         #endif
         return result
     }
@@ -214,9 +214,9 @@ enum NativeBytes {
         var little: T = 0
         for index in 0..<size {
             #if _endian(big)
-            let byte = bytes[start + size - 1 - index]
+                let byte = bytes[start + size - 1 - index]
             #else
-            let byte = bytes[start + index]
+                let byte = bytes[start + index]
             #endif
             little |= T(truncatingIfNeeded: byte) << (8 * index)
         }
@@ -247,7 +247,8 @@ struct NetlinkMessage: Equatable {
                 let port = NativeBytes.read(UInt32.self, from: slice, at: 12)
             else { throw NetlinkDecodingError("truncated message header") }
             guard Int(length) >= Netlink.headerSize, Int(length) <= datagram.count - offset else {
-                throw NetlinkDecodingError("message length \(length) does not fit the \(datagram.count - offset) bytes left")
+                throw NetlinkDecodingError(
+                    "message length \(length) does not fit the \(datagram.count - offset) bytes left")
             }
             messages.append(
                 NetlinkMessage(
@@ -339,7 +340,8 @@ struct NetlinkAttributes {
                 let rawType = NativeBytes.read(UInt16.self, from: bytes, at: offset + 2)
             else { throw NetlinkDecodingError("truncated attribute header") }
             guard Int(length) >= Netlink.attributeHeaderSize, Int(length) <= bytes.count - offset else {
-                throw NetlinkDecodingError("attribute length \(length) does not fit the \(bytes.count - offset) bytes left")
+                throw NetlinkDecodingError(
+                    "attribute length \(length) does not fit the \(bytes.count - offset) bytes left")
             }
             let type = rawType & ~Netlink.attributeTypeFlags
             byType[type] = NetlinkAttribute(

@@ -82,13 +82,16 @@ public final class NetlinkIPVSClient: IPVSControl {
                 try connection.simpleCommand(
                     operation: "stop the \(role.rawValue) sync daemon", errors: [ESRCH: .syncDaemonNotRunning(role)]
                 ) { encoder, sequence, writer in
-                    encoder.encodeStopDaemon(role, sequence: sequence, flags: IPVSConnection.requestFlags, into: &writer)
+                    encoder.encodeStopDaemon(
+                        role, sequence: sequence, flags: IPVSConnection.requestFlags, into: &writer)
                 }
             } catch .kernel(errno: EINTR, _, _) {
                 // kthread_stop() on a sync thread that has not run yet returns -EINTR, and the
                 // kernel then sends no acknowledgement although the daemon is stopped.
                 if try connection.syncDaemons().contains(where: { $0.role == role }) {
-                    throw .kernel(errno: EINTR, message: "the kernel was interrupted stopping it", operation: "stop the \(role.rawValue) sync daemon")
+                    throw .kernel(
+                        errno: EINTR, message: "the kernel was interrupted stopping it",
+                        operation: "stop the \(role.rawValue) sync daemon")
                 }
             }
         }
@@ -142,13 +145,16 @@ struct IPVSConnection: ~Copyable {
             encoder.encodeBare(.getInfo, sequence: sequence, flags: Self.requestFlags, into: &writer)
         }
         guard let reply = messages.first else { throw .malformedReply("no answer to IPVS_CMD_GET_INFO") }
-        return try decode { () throws(NetlinkDecodingError) in try IPVSReplyDecoder.info(reply.genericPayload().attributes) }
+        return try decode { () throws(NetlinkDecodingError) in
+            try IPVSReplyDecoder.info(reply.genericPayload().attributes)
+        }
     }
 
     mutating func snapshot() throws(IPVSError) -> IPVSSnapshot {
         let info = try info()
         let serviceMessages = try exchange(operation: "list IPVS services", dump: true) { encoder, sequence, writer in
-            encoder.encodeBare(.getService, sequence: sequence, flags: Netlink.flagRequest | Netlink.flagDump, into: &writer)
+            encoder.encodeBare(
+                .getService, sequence: sequence, flags: Netlink.flagRequest | Netlink.flagDump, into: &writer)
         }
         var services = try decode { () throws(NetlinkDecodingError) in
             try serviceMessages.map { message throws(NetlinkDecodingError) in
@@ -172,7 +178,8 @@ struct IPVSConnection: ~Copyable {
 
     mutating func syncDaemons() throws(IPVSError) -> [IPVSSyncDaemon] {
         let messages = try exchange(operation: "list sync daemons", dump: true) { encoder, sequence, writer in
-            encoder.encodeBare(.getDaemon, sequence: sequence, flags: Netlink.flagRequest | Netlink.flagDump, into: &writer)
+            encoder.encodeBare(
+                .getDaemon, sequence: sequence, flags: Netlink.flagRequest | Netlink.flagDump, into: &writer)
         }
         return try decode { () throws(NetlinkDecodingError) in
             try messages.map { message throws(NetlinkDecodingError) in
@@ -259,7 +266,9 @@ struct IPVSConnection: ~Copyable {
                 statistics.receiveCalls += 1
                 statistics.datagramsReceived += datagrams.count
                 for datagram in datagrams {
-                    let messages = try decode { () throws(NetlinkDecodingError) in try NetlinkMessage.parse(datagram[...]) }
+                    let messages = try decode { () throws(NetlinkDecodingError) in
+                        try NetlinkMessage.parse(datagram[...])
+                    }
                     for message in messages where message.type == Netlink.typeError {
                         let reply = try decode { () throws(NetlinkDecodingError) in try message.errorReply() }
                         if reply.sequence == barrier {
@@ -301,19 +310,23 @@ struct IPVSConnection: ~Copyable {
                 statistics.receiveCalls += 1
                 statistics.datagramsReceived += datagrams.count
                 for datagram in datagrams {
-                    let messages = try decode { () throws(NetlinkDecodingError) in try NetlinkMessage.parse(datagram[...]) }
+                    let messages = try decode { () throws(NetlinkDecodingError) in
+                        try NetlinkMessage.parse(datagram[...])
+                    }
                     for message in messages where message.sequence == sequence {
                         if message.flags & Netlink.flagDumpInterrupted != 0 { interrupted = true }
                         switch message.type {
                         case Netlink.typeError:
                             let reply = try decode { () throws(NetlinkDecodingError) in try message.errorReply() }
                             if reply.error != 0 {
-                                throw IPVSErrorMapping.generic(-reply.error, operation: operation, kernelMessage: reply.message)
+                                throw IPVSErrorMapping.generic(
+                                    -reply.error, operation: operation, kernelMessage: reply.message)
                             }
                             if !dump { break receiving }
                         case Netlink.typeDone:
                             if message.doneStatus < 0 {
-                                throw IPVSErrorMapping.generic(-message.doneStatus, operation: operation, kernelMessage: nil)
+                                throw IPVSErrorMapping.generic(
+                                    -message.doneStatus, operation: operation, kernelMessage: nil)
                             }
                             break receiving
                         case Netlink.typeNoop:

@@ -86,7 +86,9 @@ struct NetlinkSocket: ~Copyable {
         }
         if sent < 0 { throw Self.systemError(errno, operation: "send to the kernel") }
         if sent != bytes.count {
-            throw .kernel(errno: EMSGSIZE, message: "short send (\(sent) of \(bytes.count) bytes)", operation: "send to the kernel")
+            throw .kernel(
+                errno: EMSGSIZE, message: "short send (\(sent) of \(bytes.count) bytes)",
+                operation: "send to the kernel")
         }
     }
 
@@ -111,7 +113,8 @@ struct NetlinkSocket: ~Copyable {
             let code = errno
             switch code {
             case EAGAIN, EWOULDBLOCK:
-                throw .kernel(errno: ETIMEDOUT, message: "the kernel did not answer", operation: "receive from the kernel")
+                throw .kernel(
+                    errno: ETIMEDOUT, message: "the kernel did not answer", operation: "receive from the kernel")
             case ENOBUFS:
                 throw .kernel(
                     errno: ENOBUFS,

@@ -38,8 +38,10 @@ struct IPVSBench: ParsableCommand {
     var strace = "/usr/bin/strace"
 
     func validate() throws {
-        for (name, value) in [("--changes", changes), ("--ipvsadm-changes", ipvsadmChanges ?? changes),
-            ("--ipvsadm-strace-changes", ipvsadmStraceChanges ?? ipvsadmChanges ?? changes)] {
+        for (name, value) in [
+            ("--changes", changes), ("--ipvsadm-changes", ipvsadmChanges ?? changes),
+            ("--ipvsadm-strace-changes", ipvsadmStraceChanges ?? ipvsadmChanges ?? changes),
+        ] {
             guard value >= 100, value <= 10_000, value % 100 == 0 else {
                 throw ValidationError("\(name) must be a multiple of 100 from 100 to 10000")
             }
@@ -63,7 +65,10 @@ struct IPVSBench: ParsableCommand {
         func side(_ mode: String, count: Int, traced: Bool) throws -> ChildFigures {
             try workload.reset(client)
             let result = "\(directory)/\(mode)-\(count)-\(traced).result"
-            var arguments = [CommandLine.arguments[0], "ipvs-apply", "--client", mode, "--changes", "\(count)", "--result", result, "--ipvsadm", ipvsadm]
+            var arguments = [
+                CommandLine.arguments[0], "ipvs-apply", "--client", mode, "--changes", "\(count)", "--result", result,
+                "--ipvsadm", ipvsadm,
+            ]
             let traceDirectory = "\(directory)/\(mode)-\(count).trace"
             if traced {
                 mkdir(traceDirectory, 0o700)
@@ -76,7 +81,9 @@ struct IPVSBench: ParsableCommand {
             let start = clock.now
             let status = try spawnAndWait(arguments)
             let wall = clock.now - start
-            guard status == 0 else { throw ValidationError("\(arguments.joined(separator: " ")) exited with \(status)") }
+            guard status == 0 else {
+                throw ValidationError("\(arguments.joined(separator: " ")) exited with \(status)")
+            }
             guard try client.table() == workload.expected(changes: count) else {
                 throw ValidationError("\(mode): the table after \(count) changes is not the expected one")
             }
@@ -108,7 +115,8 @@ struct IPVSBench: ParsableCommand {
 
         let oursCalls = oursTraced.parentCalls!
         guard theirsTraced.childProcesses == tracedIpvsadm, startUp.childProcesses == 0 else {
-            throw ValidationError("expected \(tracedIpvsadm) traced ipvsadm processes, found \(theirsTraced.childProcesses)")
+            throw ValidationError(
+                "expected \(tracedIpvsadm) traced ipvsadm processes, found \(theirsTraced.childProcesses)")
         }
         let perProcess = Double(theirsTraced.childCalls) / Double(tracedIpvsadm)
         let perSpawn = Double(theirsTraced.parentCalls! - startUp.parentCalls!) / Double(tracedIpvsadm)
@@ -117,18 +125,29 @@ struct IPVSBench: ParsableCommand {
 
         print("")
         print(benchPad("", 26) + benchPadLeft("wall time", 14) + benchPadLeft("system calls", 16))
-        print(benchPad("directord (netlink)", 26) + benchPadLeft(fixed(ours.wallSeconds, 2) + " s", 14) + benchPadLeft("\(oursCalls)", 16))
-        print(benchPad("ipvsadm, one per change", 26) + benchPadLeft(fixed(theirsWall, 1) + " s", 14) + benchPadLeft("\(Int(theirsCalls.rounded()))", 16))
-        print(benchPad("ratio", 26) + benchPadLeft(fixed(theirsWall / ours.wallSeconds, 0) + " x", 14) + benchPadLeft(fixed(theirsCalls / Double(oursCalls), 0) + " x", 16))
+        print(
+            benchPad("directord (netlink)", 26) + benchPadLeft(fixed(ours.wallSeconds, 2) + " s", 14)
+                + benchPadLeft("\(oursCalls)", 16))
+        print(
+            benchPad("ipvsadm, one per change", 26) + benchPadLeft(fixed(theirsWall, 1) + " s", 14)
+                + benchPadLeft("\(Int(theirsCalls.rounded()))", 16))
+        print(
+            benchPad("ratio", 26) + benchPadLeft(fixed(theirsWall / ours.wallSeconds, 0) + " x", 14)
+                + benchPadLeft(fixed(theirsCalls / Double(oursCalls), 0) + " x", 16))
         print("")
-        print("directord: one process applying \(changes) changes; \(fixed(ours.applySeconds * 1000, 1)) ms from opening the client "
-            + "to the last acknowledgement; \(fixed(Double(oursCalls) / Double(changes), 3)) system calls per change, its start-up included "
-            + "(strace -f -c; \(fixed(oursTraced.wallSeconds, 2)) s under strace)")
-        print("ipvsadm: \(timedIpvsadm) processes timed" + (timedIpvsadm == changes ? "" : " and projected to \(changes)")
-            + " (\(fixed(theirs.wallSeconds / Double(timedIpvsadm) * 1000, 0)) ms each); \(tracedIpvsadm) traced (strace -f -ff): "
-            + "\(fixed(perProcess, 1)) system calls per ipvsadm from its execve, \(fixed(perSpawn, 1)) in the parent to spawn and wait, "
-            + "\(startUp.parentCalls!) for the parent's start-up" + (tracedIpvsadm == changes ? "" : "; projected to \(changes)"))
-        print("every run left the expected table (\(try client.table().destinationCount) destinations in \(try client.table().serviceCount) services)")
+        print(
+            "directord: one process applying \(changes) changes; \(fixed(ours.applySeconds * 1000, 1)) ms from opening the client "
+                + "to the last acknowledgement; \(fixed(Double(oursCalls) / Double(changes), 3)) system calls per change, its start-up included "
+                + "(strace -f -c; \(fixed(oursTraced.wallSeconds, 2)) s under strace)")
+        print(
+            "ipvsadm: \(timedIpvsadm) processes timed" + (timedIpvsadm == changes ? "" : " and projected to \(changes)")
+                + " (\(fixed(theirs.wallSeconds / Double(timedIpvsadm) * 1000, 0)) ms each); \(tracedIpvsadm) traced (strace -f -ff): "
+                + "\(fixed(perProcess, 1)) system calls per ipvsadm from its execve, \(fixed(perSpawn, 1)) in the parent to spawn and wait, "
+                + "\(startUp.parentCalls!) for the parent's start-up"
+                + (tracedIpvsadm == changes ? "" : "; projected to \(changes)"))
+        print(
+            "every run left the expected table (\(try client.table().destinationCount) destinations in \(try client.table().serviceCount) services)"
+        )
         try client.flush()
     }
 
@@ -174,7 +193,8 @@ struct IPVSBenchApply: ParsableCommand {
                 }
             }
         case .ipvsadm:
-            for operation in operations where try spawnAndWait([ipvsadm] + BenchWorkload.ipvsadmArguments(operation)) != 0 {
+            for operation in operations
+            where try spawnAndWait([ipvsadm] + BenchWorkload.ipvsadmArguments(operation)) != 0 {
                 failures += 1
             }
         }
@@ -191,7 +211,9 @@ struct BenchWorkload {
 
     static func key(_ service: Int) -> ServiceKey { .inet(.tcp, .v4(0x0a00_0001 | UInt32(service) << 8), port: 80) }
     static func destination(_ service: Int, _ host: Int, weight: Int32) -> IPVSDestination {
-        IPVSDestination(address: .v4(0x0a00_0000 | UInt32(100 + service) << 16 | UInt32(host)), port: 80, forwarding: .gate, weight: weight)
+        IPVSDestination(
+            address: .v4(0x0a00_0000 | UInt32(100 + service) << 16 | UInt32(host)), port: 80, forwarding: .gate,
+            weight: weight)
     }
 
     var initial: IPVSTable {
@@ -249,7 +271,9 @@ func spawnAndWait(_ arguments: [String]) throws -> Int32 {
     let argv = arguments.map { strdup($0) } + [nil]
     defer { for pointer in argv { free(pointer) } }
     let spawned = posix_spawn(&pid, arguments[0], nil, nil, argv, environ)
-    guard spawned == 0 else { throw ValidationError("cannot run \(arguments[0]): \(String(cString: strerror(spawned)))") }
+    guard spawned == 0 else {
+        throw ValidationError("cannot run \(arguments[0]): \(String(cString: strerror(spawned)))")
+    }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 {
         guard errno == EINTR else { throw ValidationError("waitpid: \(String(cString: strerror(errno)))") }
@@ -324,5 +348,9 @@ func fixed(_ value: Double, _ digits: Int) -> String {
     digits == 0 ? "\(Int(value.rounded()))" : format(value, digits)
 }
 
-func benchPad(_ text: String, _ width: Int) -> String { text.count >= width ? text : text + String(repeating: " ", count: width - text.count) }
-func benchPadLeft(_ text: String, _ width: Int) -> String { text.count >= width ? text : String(repeating: " ", count: width - text.count) + text }
+func benchPad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+}
+func benchPadLeft(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+}

@@ -81,7 +81,9 @@ struct TableCommand: ParsableCommand {
                 case .persistentConn: .persistentConnections
                 case .save: .rules
                 }
-            print(IPVSListing.format(snapshot, options: .init(style: style, exact: exact, sorted: !noSort)), terminator: "")
+            print(
+                IPVSListing.format(snapshot, options: .init(style: style, exact: exact, sorted: !noSort)),
+                terminator: "")
         } catch let error as IPVSError {
             printError("directord: \(error)")
             throw ExitCode(1)

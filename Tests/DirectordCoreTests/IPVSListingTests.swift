@@ -10,25 +10,50 @@ struct IPVSListingTests {
     /// The table the captured listings show, entered in a scrambled order (the formatter sorts
     /// as ipvsadm does).
     static let snapshot: IPVSSnapshot = {
-        func real(_ address: String, _ port: UInt16, _ forwarding: ForwardingMethod, _ weight: Int32, _ upper: UInt32 = 0, _ lower: UInt32 = 0) -> IPVSSnapshot.Destination {
-            IPVSSnapshot.Destination(IPVSDestination(address: IPAddress(address)!, port: port, forwarding: forwarding, weight: weight, upperThreshold: upper, lowerThreshold: lower))
+        func real(
+            _ address: String, _ port: UInt16, _ forwarding: ForwardingMethod, _ weight: Int32, _ upper: UInt32 = 0,
+            _ lower: UInt32 = 0
+        ) -> IPVSSnapshot.Destination {
+            IPVSSnapshot.Destination(
+                IPVSDestination(
+                    address: IPAddress(address)!, port: port, forwarding: forwarding, weight: weight,
+                    upperThreshold: upper, lowerThreshold: lower))
         }
-        func service(_ key: ServiceKey, _ scheduler: String, flags: SchedulerFlags = [], persistence: Persistence? = nil, onePacket: Bool = false) -> IPVSService {
-            IPVSService(key: key, scheduler: Scheduler(uncheckedName: scheduler), schedulerFlags: flags, persistence: persistence, onePacket: onePacket)
+        func service(
+            _ key: ServiceKey, _ scheduler: String, flags: SchedulerFlags = [], persistence: Persistence? = nil,
+            onePacket: Bool = false
+        ) -> IPVSService {
+            IPVSService(
+                key: key, scheduler: Scheduler(uncheckedName: scheduler), schedulerFlags: flags,
+                persistence: persistence, onePacket: onePacket)
         }
         return IPVSSnapshot(
             info: IPVSInfo(version: 0x010201, connectionTableSize: 4096),
             services: [
-                IPVSSnapshot.Service(service(.firewallMark(2, .ipv6), "mh", flags: [.flag2], persistence: Persistence(timeout: 60, netmask: 64))),
-                IPVSSnapshot.Service(service(.inet(.udp, IPAddress("10.0.0.1")!, port: 53), "rr", onePacket: true), destinations: [real("10.0.2.1", 53, .ipip, 2)]),
                 IPVSSnapshot.Service(
-                    service(.inet(.tcp, IPAddress("10.0.0.1")!, port: 80), "wrr", persistence: Persistence(timeout: 300, netmask: 0xffff_ff00)),
+                    service(
+                        .firewallMark(2, .ipv6), "mh", flags: [.flag2],
+                        persistence: Persistence(timeout: 60, netmask: 64))),
+                IPVSSnapshot.Service(
+                    service(.inet(.udp, IPAddress("10.0.0.1")!, port: 53), "rr", onePacket: true),
+                    destinations: [real("10.0.2.1", 53, .ipip, 2)]),
+                IPVSSnapshot.Service(
+                    service(
+                        .inet(.tcp, IPAddress("10.0.0.1")!, port: 80), "wrr",
+                        persistence: Persistence(timeout: 300, netmask: 0xffff_ff00)),
                     destinations: [real("10.0.1.2", 8080, .masq, 0, 100, 10), real("10.0.1.1", 80, .gate, 65535)]),
-                IPVSSnapshot.Service(service(.firewallMark(1, .ipv4), "sh", flags: [.flag1, .flag2]), destinations: [real("10.0.4.1", 0, .gate, 4)]),
-                IPVSSnapshot.Service(service(.inet(.tcp, IPAddress("2001:db8::1")!, port: 443), "lc"), destinations: [real("2001:db8::2", 443, .masq, 1, 7, 3)]),
-                IPVSSnapshot.Service(service(.inet(.sctp, IPAddress("10.0.0.4")!, port: 3868), "rr", flags: [.flag1, .flag3])),
                 IPVSSnapshot.Service(
-                    service(.inet(.tcp, IPAddress("10.0.0.3")!, port: 0), "rr", persistence: Persistence(timeout: 360, netmask: 0xffff_ffff)),
+                    service(.firewallMark(1, .ipv4), "sh", flags: [.flag1, .flag2]),
+                    destinations: [real("10.0.4.1", 0, .gate, 4)]),
+                IPVSSnapshot.Service(
+                    service(.inet(.tcp, IPAddress("2001:db8::1")!, port: 443), "lc"),
+                    destinations: [real("2001:db8::2", 443, .masq, 1, 7, 3)]),
+                IPVSSnapshot.Service(
+                    service(.inet(.sctp, IPAddress("10.0.0.4")!, port: 3868), "rr", flags: [.flag1, .flag3])),
+                IPVSSnapshot.Service(
+                    service(
+                        .inet(.tcp, IPAddress("10.0.0.3")!, port: 0), "rr",
+                        persistence: Persistence(timeout: 360, netmask: 0xffff_ffff)),
                     destinations: [real("10.0.3.1", 0, .gate, 1)]),
             ])
     }()
@@ -43,7 +68,9 @@ struct IPVSListingTests {
     func rate() { #expect(IPVSListing.format(Self.snapshot, options: .init(style: .rate)) == Captured.rate) }
 
     @Test("ipvsadm -Ln --thresholds")
-    func thresholds() { #expect(IPVSListing.format(Self.snapshot, options: .init(style: .thresholds)) == Captured.thresholds) }
+    func thresholds() {
+        #expect(IPVSListing.format(Self.snapshot, options: .init(style: .thresholds)) == Captured.thresholds)
+    }
 
     @Test("ipvsadm -Ln --persistent-conn")
     func persistent() {
@@ -54,7 +81,9 @@ struct IPVSListingTests {
     func rules() { #expect(IPVSListing.format(Self.snapshot, options: .init(style: .rules)) == Captured.rules) }
 
     @Test("ipvsadm -Ln --stats --exact")
-    func exact() { #expect(IPVSListing.format(Self.snapshot, options: .init(style: .stats, exact: true)) == Captured.exactstats) }
+    func exact() {
+        #expect(IPVSListing.format(Self.snapshot, options: .init(style: .stats, exact: true)) == Captured.exactstats)
+    }
 
     @Test("an empty table is the banner and the titles")
     func empty() {
@@ -93,26 +122,35 @@ struct IPVSListingTests {
             99_999_999_999_999, 100_000_000_000_000, UInt64.max,
         ] as [UInt64])
     func largeNumbers(_ value: UInt64) {
-        #expect(IPVSListing.format(Self.counterSnapshot(value), options: .init(style: .stats)).hasSuffix(
-            "TCP  10.0.0.1:80                 " + String(repeating: Self.printLargeNumber(value, exact: false), count: 5) + "\n"
-                + "  -> 10.0.1.1:80                 " + String(repeating: Self.printLargeNumber(value, exact: false), count: 5) + "\n"))
-        #expect(IPVSListing.format(Self.counterSnapshot(value), options: .init(style: .stats, exact: true)).hasSuffix(
-            "  -> 10.0.1.1:80                 " + String(repeating: Self.printLargeNumber(value, exact: true), count: 5) + "\n"))
+        #expect(
+            IPVSListing.format(Self.counterSnapshot(value), options: .init(style: .stats)).hasSuffix(
+                "TCP  10.0.0.1:80                 "
+                    + String(repeating: Self.printLargeNumber(value, exact: false), count: 5) + "\n"
+                    + "  -> 10.0.1.1:80                 "
+                    + String(repeating: Self.printLargeNumber(value, exact: false), count: 5) + "\n"))
+        #expect(
+            IPVSListing.format(Self.counterSnapshot(value), options: .init(style: .stats, exact: true)).hasSuffix(
+                "  -> 10.0.1.1:80                 "
+                    + String(repeating: Self.printLargeNumber(value, exact: true), count: 5) + "\n"))
     }
 
     static func counterSnapshot(_ value: UInt64) -> IPVSSnapshot {
         let statistics = IPVSStatistics(
-            connections: value, incomingPackets: value, outgoingPackets: value, incomingBytes: value, outgoingBytes: value,
-            connectionRate: value, incomingPacketRate: value, outgoingPacketRate: value, incomingByteRate: value, outgoingByteRate: value)
+            connections: value, incomingPackets: value, outgoingPackets: value, incomingBytes: value,
+            outgoingBytes: value,
+            connectionRate: value, incomingPacketRate: value, outgoingPacketRate: value, incomingByteRate: value,
+            outgoingByteRate: value)
         return IPVSSnapshot(
             info: IPVSInfo(version: 0x010201, connectionTableSize: 4096),
             services: [
                 IPVSSnapshot.Service(
-                    IPVSService(key: .inet(.tcp, IPAddress("10.0.0.1")!, port: 80), scheduler: Scheduler(uncheckedName: "rr")),
+                    IPVSService(
+                        key: .inet(.tcp, IPAddress("10.0.0.1")!, port: 80), scheduler: Scheduler(uncheckedName: "rr")),
                     statistics: statistics,
                     destinations: [
                         IPVSSnapshot.Destination(
-                            IPVSDestination(address: IPAddress("10.0.1.1")!, port: 80, forwarding: .gate, weight: 1), statistics: statistics)
+                            IPVSDestination(address: IPAddress("10.0.1.1")!, port: 80, forwarding: .gate, weight: 1),
+                            statistics: statistics)
                     ])
             ])
     }
@@ -121,8 +159,10 @@ struct IPVSListingTests {
     func rateColumns() {
         let text = IPVSListing.format(Self.counterSnapshot(123_456_789_012), options: .init(style: .rate))
         let destination = text.split(separator: "\n").last!
-        let printed = "  -> " + "10.0.1.1:80".padding(28) + " 123456789012 123456789012 123456789012"
-            + Self.printLargeNumber(123_456_789_012, exact: false) + Self.printLargeNumber(123_456_789_012, exact: false)
+        let printed =
+            "  -> " + "10.0.1.1:80".padding(28) + " 123456789012 123456789012 123456789012"
+            + Self.printLargeNumber(123_456_789_012, exact: false)
+            + Self.printLargeNumber(123_456_789_012, exact: false)
         #expect(String(destination) == printed)
     }
 
@@ -131,18 +171,24 @@ struct IPVSListingTests {
         let snapshot = IPVSSnapshot(
             info: IPVSInfo(version: 0x010201, connectionTableSize: 4096),
             services: [
-                IPVSSnapshot.Service(IPVSService(key: .inet(.tcp, IPAddress("10.0.0.1")!, port: 80), scheduler: Scheduler(uncheckedName: "rr"))),
-                IPVSSnapshot.Service(IPVSService(key: .firewallMark(4_000_000_000, .ipv4), scheduler: Scheduler(uncheckedName: "rr"))),
+                IPVSSnapshot.Service(
+                    IPVSService(
+                        key: .inet(.tcp, IPAddress("10.0.0.1")!, port: 80), scheduler: Scheduler(uncheckedName: "rr"))),
+                IPVSSnapshot.Service(
+                    IPVSService(key: .firewallMark(4_000_000_000, .ipv4), scheduler: Scheduler(uncheckedName: "rr"))),
             ])
         let lines = IPVSListing.format(snapshot).split(separator: "\n").dropFirst(3)
         #expect(Array(lines) == ["FWM  -294967296 rr", "TCP  10.0.0.1:80 rr"])
-        #expect(IPVSListing.format(snapshot, options: .init(style: .rules)) == "-A -f -294967296 -s rr\n-A -t 10.0.0.1:80 -s rr\n")
+        #expect(
+            IPVSListing.format(snapshot, options: .init(style: .rules))
+                == "-A -f -294967296 -s rr\n-A -t 10.0.0.1:80 -s rr\n")
     }
 
     @Test("the sort is glibc's merge sort with ipvsadm's wrapping comparison")
     func wrappingComparison() {
         func key(_ address: String) -> IPVSSnapshot.Service {
-            IPVSSnapshot.Service(IPVSService(key: .inet(.tcp, IPAddress(address)!, port: 80), scheduler: Scheduler(uncheckedName: "rr")))
+            IPVSSnapshot.Service(
+                IPVSService(key: .inet(.tcp, IPAddress(address)!, port: 80), scheduler: Scheduler(uncheckedName: "rr")))
         }
         // 10.0.0.1 - 192.168.0.1 wraps past 2^31 and comes out positive.
         #expect(IPVSListing.compareServices(key("10.0.0.1"), key("192.168.0.1")) > 0)

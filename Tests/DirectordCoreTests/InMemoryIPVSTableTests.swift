@@ -53,13 +53,19 @@ struct InMemoryIPVSTableTests {
     @Test("sync daemon errors")
     func daemonErrors() throws {
         let fake = InMemoryIPVSTable()
-        #expect(throws: IPVSError.interfaceNotFound("eth9")) { try fake.startSyncDaemon(IPVSSyncDaemon(role: .master, interface: "eth9", syncID: 1)) }
+        #expect(throws: IPVSError.interfaceNotFound("eth9")) {
+            try fake.startSyncDaemon(IPVSSyncDaemon(role: .master, interface: "eth9", syncID: 1))
+        }
         #expect(throws: IPVSError.syncDaemonNotRunning(.backup)) { try fake.stopSyncDaemon(.backup) }
         try fake.startSyncDaemon(IPVSSyncDaemon(role: .backup, interface: "eth0", syncID: 1))
         try fake.startSyncDaemon(IPVSSyncDaemon(role: .master, interface: "eth0", syncID: 1))
-        #expect(throws: IPVSError.syncDaemonRunning(.master)) { try fake.startSyncDaemon(IPVSSyncDaemon(role: .master, interface: "eth0", syncID: 2)) }
+        #expect(throws: IPVSError.syncDaemonRunning(.master)) {
+            try fake.startSyncDaemon(IPVSSyncDaemon(role: .master, interface: "eth0", syncID: 2))
+        }
         #expect(try fake.syncDaemons().map(\.role) == [.master, .backup])
-        #expect(try fake.syncDaemons()[0].ipvsadmLine == "master sync daemon (mcast=eth0, syncid=1, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)")
+        #expect(
+            try fake.syncDaemons()[0].ipvsadmLine
+                == "master sync daemon (mcast=eth0, syncid=1, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)")
     }
 
     @Test("reconcile reaches the desired table through the protocol's default implementation")
@@ -67,7 +73,8 @@ struct InMemoryIPVSTableTests {
         let fake = InMemoryIPVSTable()
         var desired = IPVSTable()
         desired.upsert(IPVSService(key: web, scheduler: Scheduler(uncheckedName: "wrr")))
-        desired.upsert(IPVSDestination(address: IPAddress("10.0.1.1")!, port: 80, forwarding: .gate, weight: 1), in: web)
+        desired.upsert(
+            IPVSDestination(address: IPAddress("10.0.1.1")!, port: 80, forwarding: .gate, weight: 1), in: web)
         #expect(try fake.reconcile(to: desired).count == 2)
         #expect(try fake.reconcile(to: desired).isEmpty)
         #expect(fake.appliedBatches == 1)
@@ -83,7 +90,9 @@ struct InMemoryIPVSTableTests {
                     for index in 0..<100 {
                         try fake.apply([
                             .addDestination(
-                                IPVSDestination(address: .v4(0x0a00_0000 + UInt32(task * 1000 + index + 1)), port: 80, forwarding: .gate, weight: 1),
+                                IPVSDestination(
+                                    address: .v4(0x0a00_0000 + UInt32(task * 1000 + index + 1)), port: 80,
+                                    forwarding: .gate, weight: 1),
                                 service: web)
                         ])
                     }

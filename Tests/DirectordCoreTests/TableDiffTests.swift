@@ -5,7 +5,9 @@ private func service(_ key: ServiceKey, _ scheduler: String = "wrr", persistence
     IPVSService(key: key, scheduler: Scheduler(uncheckedName: scheduler), persistence: persistence)
 }
 
-private func real(_ address: String, _ port: UInt16 = 80, weight: Int32 = 1, _ forwarding: ForwardingMethod = .gate) -> IPVSDestination {
+private func real(_ address: String, _ port: UInt16 = 80, weight: Int32 = 1, _ forwarding: ForwardingMethod = .gate)
+    -> IPVSDestination
+{
     IPVSDestination(address: IPAddress(address)!, port: port, forwarding: forwarding, weight: weight)
 }
 
@@ -29,10 +31,14 @@ struct TableDiffTests {
 
     @Test("from empty: each service in key order, followed by its destinations in address order")
     func fromEmpty() {
-        let desired = table([(service(mark), [real("10.0.3.1", 0)]), (service(web), [real("10.0.1.2"), real("10.0.1.1")]), (service(dns), [])])
+        let desired = table([
+            (service(mark), [real("10.0.3.1", 0)]), (service(web), [real("10.0.1.2"), real("10.0.1.1")]),
+            (service(dns), []),
+        ])
         #expect(
             TableDiff.diff(from: IPVSTable(), to: desired) == [
-                .addService(service(web)), .addDestination(real("10.0.1.1"), service: web), .addDestination(real("10.0.1.2"), service: web),
+                .addService(service(web)), .addDestination(real("10.0.1.1"), service: web),
+                .addDestination(real("10.0.1.2"), service: web),
                 .addService(service(dns)),
                 .addService(service(mark)), .addDestination(real("10.0.3.1", 0), service: mark),
             ])
@@ -40,8 +46,13 @@ struct TableDiffTests {
 
     @Test("to empty: each service deleted once, its destinations with it")
     func toEmpty() {
-        let observed = table([(service(web), [real("10.0.1.1"), real("10.0.1.2")]), (service(dns), [real("10.0.2.1", 53)])])
-        #expect(TableDiff.diff(from: observed, to: IPVSTable()) == [.deleteService(service(web)), .deleteService(service(dns))])
+        let observed = table([
+            (service(web), [real("10.0.1.1"), real("10.0.1.2")]), (service(dns), [real("10.0.2.1", 53)]),
+        ])
+        #expect(
+            TableDiff.diff(from: observed, to: IPVSTable()) == [
+                .deleteService(service(web)), .deleteService(service(dns)),
+            ])
     }
 
     @Test("a changed scheduler, persistence or flag edits the service in place; its destinations stay untouched")
@@ -52,7 +63,8 @@ struct TableDiffTests {
             IPVSService(key: web, scheduler: Scheduler(uncheckedName: "wrr"), onePacket: true),
             IPVSService(key: web, scheduler: Scheduler(uncheckedName: "wrr"), schedulerFlags: [.flag1]),
         ] {
-            #expect(TableDiff.diff(from: observed, to: table([(changed, [real("10.0.1.1")])])) == [.editService(changed)])
+            #expect(
+                TableDiff.diff(from: observed, to: table([(changed, [real("10.0.1.1")])])) == [.editService(changed)])
         }
     }
 
@@ -63,7 +75,10 @@ struct TableDiffTests {
             real("10.0.1.1", weight: 0), real("10.0.1.1", 80, .masq),
             IPVSDestination(address: IPAddress("10.0.1.1")!, port: 80, forwarding: .gate, weight: 1, upperThreshold: 9),
         ] {
-            #expect(TableDiff.diff(from: observed, to: table([(service(web), [changed])])) == [.editDestination(changed, service: web)])
+            #expect(
+                TableDiff.diff(from: observed, to: table([(service(web), [changed])])) == [
+                    .editDestination(changed, service: web)
+                ])
         }
     }
 
@@ -73,11 +88,14 @@ struct TableDiffTests {
         let desired = table([(service(web), [real("10.0.1.1", 8080)])])
         #expect(
             TableDiff.diff(from: observed, to: desired) == [
-                .addDestination(real("10.0.1.1", 8080), service: web), .deleteDestination(real("10.0.1.1", 80), service: web),
+                .addDestination(real("10.0.1.1", 8080), service: web),
+                .deleteDestination(real("10.0.1.1", 80), service: web),
             ])
     }
 
-    @Test("order: new services, then per kept service edit, adds, edits, deletes (make before break), then deleted services")
+    @Test(
+        "order: new services, then per kept service edit, adds, edits, deletes (make before break), then deleted services"
+    )
     func order() {
         let gone = ServiceKey.inet(.tcp, IPAddress("10.0.0.9")!, port: 80)
         let observed = table([
@@ -129,10 +147,19 @@ struct TableDiffTests {
         var table = IPVSTable()
         for key in keys where Bool.random(using: &generator) {
             let scheduler = ["rr", "wrr", "sh"].randomElement(using: &generator)!
-            let persistence: Persistence? = Bool.random(using: &generator) ? Persistence(timeout: UInt32.random(in: 1...900, using: &generator), netmask: key.family == .ipv4 ? 0xffff_ff00 : 64) : nil
-            table.upsert(IPVSService(key: key, scheduler: Scheduler(uncheckedName: scheduler), persistence: persistence, onePacket: Bool.random(using: &generator)))
+            let persistence: Persistence? =
+                Bool.random(using: &generator)
+                ? Persistence(
+                    timeout: UInt32.random(in: 1...900, using: &generator),
+                    netmask: key.family == .ipv4 ? 0xffff_ff00 : 64) : nil
+            table.upsert(
+                IPVSService(
+                    key: key, scheduler: Scheduler(uncheckedName: scheduler), persistence: persistence,
+                    onePacket: Bool.random(using: &generator)))
             for host in 1...6 where Bool.random(using: &generator) {
-                let address: IPAddress = key.family == .ipv4 ? .v4(0x0a01_0000 + UInt32(host)) : .v6(high: 0x2001_0db8_0000_0000, low: UInt64(host))
+                let address: IPAddress =
+                    key.family == .ipv4
+                    ? .v4(0x0a01_0000 + UInt32(host)) : .v6(high: 0x2001_0db8_0000_0000, low: UInt64(host))
                 table.upsert(
                     IPVSDestination(
                         address: address, port: [80, 8080].randomElement(using: &generator)!,
@@ -144,7 +171,9 @@ struct TableDiffTests {
         return table
     }
 
-    @Test("for 500 random pairs: the diff, applied by the kernel's rules, gives the desired table, and is minimal", arguments: 0..<5)
+    @Test(
+        "for 500 random pairs: the diff, applied by the kernel's rules, gives the desired table, and is minimal",
+        arguments: 0..<5)
     func randomPairs(seed: UInt64) throws {
         var generator = SplitMix64(state: seed)
         for _ in 0..<100 {

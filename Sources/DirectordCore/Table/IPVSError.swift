@@ -55,7 +55,9 @@ extension IPVSError {
     /// be above the upper one.
     public static func thresholdReason(_ destination: IPVSDestination) -> String? {
         let limit = UInt32(Int32.max)
-        if destination.upperThreshold > limit { return "upper threshold \(destination.upperThreshold) is above \(limit)" }
+        if destination.upperThreshold > limit {
+            return "upper threshold \(destination.upperThreshold) is above \(limit)"
+        }
         return nil
     }
 

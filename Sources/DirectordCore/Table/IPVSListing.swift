@@ -65,13 +65,16 @@ public enum IPVSListing {
             return "Prot LocalAddress:Port Scheduler Flags\n"
                 + "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
         case .stats:
-            return pad(local, 33) + " " + ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"]
+            return pad(local, 33) + " "
+                + ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"]
                 .map { padLeft($0, 8) }.joined(separator: " ") + "\n" + remote
         case .rate:
-            return pad(local, 33) + " " + ["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"]
+            return pad(local, 33) + " "
+                + ["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"]
                 .map { padLeft($0, 8) }.joined(separator: " ") + "\n" + remote
         case .thresholds:
-            return pad(local, 33) + " " + ["Uthreshold", "Lthreshold", "ActiveConn", "InActConn"]
+            return pad(local, 33) + " "
+                + ["Uthreshold", "Lthreshold", "ActiveConn", "InActConn"]
                 .map { pad($0, 10) }.joined(separator: " ") + "\n" + remote
         case .persistentConnections:
             return pad(local, 33) + " " + pad("Weight", 9) + " " + pad("PersistConn", 11) + " "
@@ -110,8 +113,10 @@ public enum IPVSListing {
         case .rate:
             let s = entry.statistics
             out = pad(name, 33)
-            for value in [s.connectionRate, s.incomingPacketRate, s.outgoingPacketRate, s.incomingByteRate,
-                s.outgoingByteRate] {
+            for value in [
+                s.connectionRate, s.incomingPacketRate, s.outgoingPacketRate, s.incomingByteRate,
+                s.outgoingByteRate,
+            ] {
                 out += largeNumber(value, exact: options.exact)
             }
         case .plain, .thresholds, .persistentConnections:
@@ -147,7 +152,8 @@ public enum IPVSListing {
         let s = entry.statistics
         switch options.style {
         case .rules:
-            var line = "-a \(serviceName(service.key, rules: true)) -r \(name) \(forwardingSwitch(destination.forwarding))"
+            var line =
+                "-a \(serviceName(service.key, rules: true)) -r \(name) \(forwardingSwitch(destination.forwarding))"
             line += " -w \(destination.weight)"
             if destination.forwarding == .ipip { line += " --tun-type ipip" }
             return line + "\n"

@@ -119,6 +119,7 @@ public struct IPVSSnapshot: Hashable, Sendable, Codable {
 
     /// The table without counters.
     public var table: IPVSTable {
-        IPVSTable(services.map { IPVSTable.Entry(service: $0.service, destinations: $0.destinations.map(\.destination)) })
+        IPVSTable(
+            services.map { IPVSTable.Entry(service: $0.service, destinations: $0.destinations.map(\.destination)) })
     }
 }

@@ -110,6 +110,7 @@ extension IPVSTable: Codable {
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(entries.map { CodedEntry(service: $0.service, destinations: $0.destinations) }, forKey: .services)
+        try container.encode(
+            entries.map { CodedEntry(service: $0.service, destinations: $0.destinations) }, forKey: .services)
     }
 }

@@ -224,7 +224,8 @@ public final class InMemoryIPVSTable: IPVSControl {
         if refused {
             throw .invalidDestination(
                 destination, service: key,
-                reason: "\(destination.address) is not a unicast address (multicast, broadcast, unspecified or link-local)")
+                reason:
+                    "\(destination.address) is not a unicast address (multicast, broadcast, unspecified or link-local)")
         }
     }
 }

@@ -49,7 +49,8 @@ extension TableOperation {
             if let timeout = service.persistence?.timeout, timeout > IPVSError.longestPersistenceTimeout {
                 return .invalidService(
                     service,
-                    reason: "persistence timeout \(timeout) s is above \(IPVSError.longestPersistenceTimeout) s (31 days); "
+                    reason:
+                        "persistence timeout \(timeout) s is above \(IPVSError.longestPersistenceTimeout) s (31 days); "
                         + "the kernel would wrap it")
             }
         case .addDestination(let destination, let key), .editDestination(let destination, let key),

@@ -22,7 +22,8 @@ struct KernelCommandLineTests {
             for (ours, theirs) in [
                 ([], ["-Ln"]), (["--stats"], ["-Ln", "--stats"]), (["--rate"], ["-Ln", "--rate"]),
                 (["--thresholds"], ["-Ln", "--thresholds"]), (["--persistent-conn"], ["-Ln", "--persistent-conn"]),
-                (["--save"], ["-Sn"]), (["--stats", "--exact"], ["-Ln", "--stats", "--exact"]), (["--nosort"], ["-Ln", "--nosort"]),
+                (["--save"], ["-Sn"]), (["--stats", "--exact"], ["-Ln", "--stats", "--exact"]),
+                (["--nosort"], ["-Ln", "--nosort"]),
             ] {
                 let expected = try namespace.ipvsadmOK(theirs)
                 let inside = try namespace.exec([Self.directord, "table"] + ours)
@@ -61,6 +62,9 @@ struct KernelCommandLineTests {
         let result = try run(Self.directord, ["table", "--netns", "no-such-namespace"])
         #expect(result.status == 1)
         #expect(result.standardOutput.isEmpty)
-        #expect(result.standardError == "directord: open network namespace /run/netns/no-such-namespace: No such file or directory (errno 2)\n")
+        #expect(
+            result.standardError
+                == "directord: open network namespace /run/netns/no-such-namespace: No such file or directory (errno 2)\n"
+        )
     }
 }

@@ -6,7 +6,8 @@ import Testing
 /// listings, spaces squeezed, against literal expectations written here (so the judge does not
 /// share code with the formatter); and, separately, directord's formatter against `ipvsadm`'s
 /// bytes.
-@Suite("Kernel: operations through netlink, judged by ipvsadm", .tags(.kernel), .enabled(if: Lab.isGuest, Lab.skipReason))
+@Suite(
+    "Kernel: operations through netlink, judged by ipvsadm", .tags(.kernel), .enabled(if: Lab.isGuest, Lab.skipReason))
 struct KernelOperationTests {
     @Test("info reports IPVS 1.2.1 and the connection table size ipvsadm reports")
     func info() throws {
@@ -18,19 +19,36 @@ struct KernelOperationTests {
         }
     }
 
-    @Test("add services of every kind: TCP, UDP, SCTP, firewall marks, IPv4 and IPv6, persistence with netmask, port 0, one-packet, scheduler flags")
+    @Test(
+        "add services of every kind: TCP, UDP, SCTP, firewall marks, IPv4 and IPv6, persistence with netmask, port 0, one-packet, scheduler flags"
+    )
     func addServices() throws {
         try withNamespace { namespace in
             try namespace.client().apply([
                 .addService(IPVSService(key: tcp("10.0.0.1", 80), scheduler: sched("wrr"))),
-                .addService(IPVSService(key: tcp("10.0.0.2", 0), scheduler: sched("wlc"), persistence: Persistence(timeout: 360, netmask: 0xffff_ffff))),
-                .addService(IPVSService(key: tcp("10.0.0.3", 443), scheduler: sched("lblc"), persistence: Persistence(timeout: 900, netmask: 0xffff_fe00))),
+                .addService(
+                    IPVSService(
+                        key: tcp("10.0.0.2", 0), scheduler: sched("wlc"),
+                        persistence: Persistence(timeout: 360, netmask: 0xffff_ffff))),
+                .addService(
+                    IPVSService(
+                        key: tcp("10.0.0.3", 443), scheduler: sched("lblc"),
+                        persistence: Persistence(timeout: 900, netmask: 0xffff_fe00))),
                 .addService(IPVSService(key: udp("10.0.0.4", 53), scheduler: sched("rr"), onePacket: true)),
                 .addService(IPVSService(key: .inet(.sctp, v4("10.0.0.5"), port: 3868), scheduler: sched("lblcr"))),
-                .addService(IPVSService(key: tcp("2001:db8::1", 80), scheduler: sched("dh"), persistence: Persistence(timeout: 60, netmask: 48))),
-                .addService(IPVSService(key: udp("2001:db8::2", 5060), scheduler: sched("sh"), schedulerFlags: [.flag1, .flag2])),
-                .addService(IPVSService(key: .firewallMark(1, .ipv4), scheduler: sched("fo"), persistence: Persistence(timeout: 30, netmask: 0xffff_ff00))),
-                .addService(IPVSService(key: .firewallMark(2, .ipv6), scheduler: sched("ovf"), schedulerFlags: [.flag3])),
+                .addService(
+                    IPVSService(
+                        key: tcp("2001:db8::1", 80), scheduler: sched("dh"),
+                        persistence: Persistence(timeout: 60, netmask: 48))),
+                .addService(
+                    IPVSService(
+                        key: udp("2001:db8::2", 5060), scheduler: sched("sh"), schedulerFlags: [.flag1, .flag2])),
+                .addService(
+                    IPVSService(
+                        key: .firewallMark(1, .ipv4), scheduler: sched("fo"),
+                        persistence: Persistence(timeout: 30, netmask: 0xffff_ff00))),
+                .addService(
+                    IPVSService(key: .firewallMark(2, .ipv6), scheduler: sched("ovf"), schedulerFlags: [.flag3])),
             ])
             #expect(
                 try namespace.squeezedListing() == [
@@ -54,11 +72,19 @@ struct KernelOperationTests {
             let key6 = tcp("2001:db8::1", 443)
             try namespace.client().apply([
                 .addService(IPVSService(key: key, scheduler: sched("wrr"))),
-                .addDestination(IPVSDestination(address: v4("10.0.1.1"), port: 80, forwarding: .gate, weight: 1), service: key),
-                .addDestination(IPVSDestination(address: v4("10.0.1.2"), port: 8080, forwarding: .masq, weight: 0), service: key),
-                .addDestination(IPVSDestination(address: v4("10.0.1.3"), port: 80, forwarding: .ipip, weight: 65535, upperThreshold: 1000, lowerThreshold: 800), service: key),
+                .addDestination(
+                    IPVSDestination(address: v4("10.0.1.1"), port: 80, forwarding: .gate, weight: 1), service: key),
+                .addDestination(
+                    IPVSDestination(address: v4("10.0.1.2"), port: 8080, forwarding: .masq, weight: 0), service: key),
+                .addDestination(
+                    IPVSDestination(
+                        address: v4("10.0.1.3"), port: 80, forwarding: .ipip, weight: 65535, upperThreshold: 1000,
+                        lowerThreshold: 800), service: key),
                 .addService(IPVSService(key: key6, scheduler: sched("nq"))),
-                .addDestination(IPVSDestination(address: v6("2001:db8::2"), port: 8443, forwarding: .masq, weight: 9, upperThreshold: 10), service: key6),
+                .addDestination(
+                    IPVSDestination(
+                        address: v6("2001:db8::2"), port: 8443, forwarding: .masq, weight: 9, upperThreshold: 10),
+                    service: key6),
             ])
             #expect(
                 try namespace.squeezedListing() == [
@@ -97,10 +123,19 @@ struct KernelOperationTests {
             let key = tcp("10.0.0.1", 80)
             try client.apply([
                 .addService(IPVSService(key: key, scheduler: sched("wrr"))),
-                .addDestination(IPVSDestination(address: v4("10.0.1.1"), port: 80, forwarding: .gate, weight: 2), service: key),
+                .addDestination(
+                    IPVSDestination(address: v4("10.0.1.1"), port: 80, forwarding: .gate, weight: 2), service: key),
             ])
-            try client.apply([.editService(IPVSService(key: key, scheduler: sched("sh"), schedulerFlags: [.flag2], persistence: Persistence(timeout: 120, netmask: 0xffff_0000)))])
-            #expect(try namespace.squeezedListing() == ["TCP 10.0.0.1:80 sh (sh-port) persistent 120 mask 255.255.0.0", "-> 10.0.1.1:80 Route 2 0 0"])
+            try client.apply([
+                .editService(
+                    IPVSService(
+                        key: key, scheduler: sched("sh"), schedulerFlags: [.flag2],
+                        persistence: Persistence(timeout: 120, netmask: 0xffff_0000)))
+            ])
+            #expect(
+                try namespace.squeezedListing() == [
+                    "TCP 10.0.0.1:80 sh (sh-port) persistent 120 mask 255.255.0.0", "-> 10.0.1.1:80 Route 2 0 0",
+                ])
             try client.apply([.editService(IPVSService(key: key, scheduler: sched("lc")))])
             #expect(try namespace.squeezedListing() == ["TCP 10.0.0.1:80 lc", "-> 10.0.1.1:80 Route 2 0 0"])
         }
@@ -113,9 +148,15 @@ struct KernelOperationTests {
             let key = udp("10.0.0.1", 53)
             try client.apply([
                 .addService(IPVSService(key: key, scheduler: sched("rr"))),
-                .addDestination(IPVSDestination(address: v4("10.0.1.1"), port: 53, forwarding: .gate, weight: 1), service: key),
+                .addDestination(
+                    IPVSDestination(address: v4("10.0.1.1"), port: 53, forwarding: .gate, weight: 1), service: key),
             ])
-            try client.apply([.editDestination(IPVSDestination(address: v4("10.0.1.1"), port: 53, forwarding: .masq, weight: 0, upperThreshold: 50, lowerThreshold: 5), service: key)])
+            try client.apply([
+                .editDestination(
+                    IPVSDestination(
+                        address: v4("10.0.1.1"), port: 53, forwarding: .masq, weight: 0, upperThreshold: 50,
+                        lowerThreshold: 5), service: key)
+            ])
             #expect(try namespace.squeezedListing() == ["UDP 10.0.0.1:53 rr", "-> 10.0.1.1:53 Masq 0 0 0"])
             #expect(try namespace.squeezedListing("--thresholds") == ["UDP 10.0.0.1:53 rr", "-> 10.0.1.1:53 50 5 0 0"])
         }
@@ -129,13 +170,23 @@ struct KernelOperationTests {
             let b = ServiceKey.firewallMark(9, .ipv6)
             try client.apply([
                 .addService(IPVSService(key: a, scheduler: sched("rr"))),
-                .addDestination(IPVSDestination(address: v4("10.0.1.1"), port: 80, forwarding: .gate, weight: 1), service: a),
-                .addDestination(IPVSDestination(address: v4("10.0.1.2"), port: 80, forwarding: .gate, weight: 1), service: a),
+                .addDestination(
+                    IPVSDestination(address: v4("10.0.1.1"), port: 80, forwarding: .gate, weight: 1), service: a),
+                .addDestination(
+                    IPVSDestination(address: v4("10.0.1.2"), port: 80, forwarding: .gate, weight: 1), service: a),
                 .addService(IPVSService(key: b, scheduler: sched("rr"))),
-                .addDestination(IPVSDestination(address: v6("2001:db8::9"), port: 0, forwarding: .masq, weight: 1), service: b),
+                .addDestination(
+                    IPVSDestination(address: v6("2001:db8::9"), port: 0, forwarding: .masq, weight: 1), service: b),
             ])
-            try client.apply([.deleteDestination(IPVSDestination(address: v4("10.0.1.1"), port: 80, forwarding: .gate, weight: 1), service: a)])
-            #expect(try namespace.squeezedListing() == ["TCP 10.0.0.1:80 rr", "-> 10.0.1.2:80 Route 1 0 0", "FWM 9 IPv6 rr", "-> [2001:db8::9]:0 Masq 1 0 0"])
+            try client.apply([
+                .deleteDestination(
+                    IPVSDestination(address: v4("10.0.1.1"), port: 80, forwarding: .gate, weight: 1), service: a)
+            ])
+            #expect(
+                try namespace.squeezedListing() == [
+                    "TCP 10.0.0.1:80 rr", "-> 10.0.1.2:80 Route 1 0 0", "FWM 9 IPv6 rr",
+                    "-> [2001:db8::9]:0 Masq 1 0 0",
+                ])
             try client.apply([.deleteService(IPVSService(key: b, scheduler: sched("rr")))])
             #expect(try namespace.squeezedListing() == ["TCP 10.0.0.1:80 rr", "-> 10.0.1.2:80 Route 1 0 0"])
             try client.flush()
@@ -152,7 +203,10 @@ struct KernelOperationTests {
                 .addService(IPVSService(key: tcp("2001:db8::1", 80), scheduler: sched(name))),
                 .addService(IPVSService(key: .firewallMark(5, .ipv4), scheduler: sched(name))),
             ])
-            #expect(try namespace.squeezedListing() == ["TCP 10.0.0.1:80 \(name)", "TCP [2001:db8::1]:80 \(name)", "FWM 5 \(name)"])
+            #expect(
+                try namespace.squeezedListing() == [
+                    "TCP 10.0.0.1:80 \(name)", "TCP [2001:db8::1]:80 \(name)", "FWM 5 \(name)",
+                ])
         }
     }
 
@@ -164,7 +218,9 @@ struct KernelOperationTests {
             let web = tcp("192.168.10.1", 443)
             let dns = udp("10.0.0.53", 53)
             let mark = ServiceKey.firewallMark(7, .ipv4)
-            desired.upsert(IPVSService(key: web, scheduler: sched("lc"), persistence: Persistence(timeout: 600, netmask: 0xffff_ff00)))
+            desired.upsert(
+                IPVSService(
+                    key: web, scheduler: sched("lc"), persistence: Persistence(timeout: 600, netmask: 0xffff_ff00)))
             desired.upsert(IPVSDestination(address: v4("10.1.0.1"), port: 443, forwarding: .masq, weight: 3), in: web)
             desired.upsert(IPVSService(key: dns, scheduler: sched("rr"), onePacket: true))
             desired.upsert(IPVSDestination(address: v4("10.1.0.2"), port: 53, forwarding: .gate, weight: 1), in: dns)
@@ -179,7 +235,9 @@ struct KernelOperationTests {
                 (.thresholds, ["-Ln", "--thresholds"]), (.persistentConnections, ["-Ln", "--persistent-conn"]),
                 (.rules, ["-Sn"]),
             ] {
-                #expect(IPVSListing.format(snapshot, options: .init(style: style)) == (try namespace.ipvsadmOK(options)), "\(options)")
+                #expect(
+                    IPVSListing.format(snapshot, options: .init(style: style)) == (try namespace.ipvsadmOK(options)),
+                    "\(options)")
             }
         }
     }
@@ -204,12 +262,18 @@ struct KernelOperationTests {
             #expect(
                 applied == [
                     .editService(IPVSService(key: web, scheduler: sched("wrr"))),
-                    .addDestination(IPVSDestination(address: v4("10.0.1.3"), port: 80, forwarding: .gate, weight: 1), service: web),
-                    .editDestination(IPVSDestination(address: v4("10.0.1.1"), port: 80, forwarding: .gate, weight: 5), service: web),
-                    .deleteDestination(IPVSDestination(address: v4("10.0.1.2"), port: 80, forwarding: .gate, weight: 1), service: web),
+                    .addDestination(
+                        IPVSDestination(address: v4("10.0.1.3"), port: 80, forwarding: .gate, weight: 1), service: web),
+                    .editDestination(
+                        IPVSDestination(address: v4("10.0.1.1"), port: 80, forwarding: .gate, weight: 5), service: web),
+                    .deleteDestination(
+                        IPVSDestination(address: v4("10.0.1.2"), port: 80, forwarding: .gate, weight: 1), service: web),
                     .deleteService(IPVSService(key: gone, scheduler: sched("rr"))),
                 ])
-            #expect(try namespace.squeezedListing() == ["TCP 10.0.0.1:80 wrr", "-> 10.0.1.1:80 Route 5 0 0", "-> 10.0.1.3:80 Route 1 0 0"])
+            #expect(
+                try namespace.squeezedListing() == [
+                    "TCP 10.0.0.1:80 wrr", "-> 10.0.1.1:80 Route 5 0 0", "-> 10.0.1.3:80 Route 1 0 0",
+                ])
             #expect(try client.reconcile(to: desired).isEmpty)
         }
     }
@@ -241,13 +305,15 @@ struct KernelOperationTests {
                     IPVSDestination(address: .v4(0x0a01_0000 + UInt32(index)), port: 80, forwarding: .masq, weight: 2),
                     service: key)
             }
-            edits[7777] = .editDestination(IPVSDestination(address: v4("10.9.9.9"), port: 80, forwarding: .masq, weight: 2), service: key)
+            edits[7777] = .editDestination(
+                IPVSDestination(address: v4("10.9.9.9"), port: 80, forwarding: .masq, weight: 2), service: key)
             #expect {
                 try client.apply(edits)
             } throws: { error in
                 guard case .operationsFailed(let failures, let attempted)? = error as? IPVSError else { return false }
                 return attempted == 10_000 && failures.map(\.index) == [7777]
-                    && failures[0].error == .destinationNotFound(IPVSDestination.Key(address: v4("10.9.9.9"), port: 80), service: key)
+                    && failures[0].error
+                        == .destinationNotFound(IPVSDestination.Key(address: v4("10.9.9.9"), port: 80), service: key)
             }
             let weights = try client.table().destinations(of: key).map(\.weight)
             #expect(weights.filter { $0 == 2 }.count == 9_999)
@@ -266,7 +332,10 @@ struct KernelOperationTests {
                     try client.apply([.addService(IPVSService(key: key, scheduler: sched("rr")))])
                     for index in 0..<50 {
                         try client.apply([
-                            .addDestination(IPVSDestination(address: v4("10.1.\(task).\(index + 1)"), port: 80, forwarding: .gate, weight: 1), service: key)
+                            .addDestination(
+                                IPVSDestination(
+                                    address: v4("10.1.\(task).\(index + 1)"), port: 80, forwarding: .gate, weight: 1),
+                                service: key)
                         ])
                         _ = try client.snapshot()
                     }

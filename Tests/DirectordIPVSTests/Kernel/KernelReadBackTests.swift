@@ -49,21 +49,33 @@ struct KernelReadBackTests {
                 for destination in destinations { expected.upsert(destination, in: service.key) }
             }
             add(
-                IPVSService(key: tcp("10.0.0.1", 80), scheduler: sched("wrr"), persistence: Persistence(timeout: 300, netmask: 0xffff_ff00)),
+                IPVSService(
+                    key: tcp("10.0.0.1", 80), scheduler: sched("wrr"),
+                    persistence: Persistence(timeout: 300, netmask: 0xffff_ff00)),
                 [
                     IPVSDestination(address: v4("10.0.1.1"), port: 80, forwarding: .gate, weight: 0),
-                    IPVSDestination(address: v4("10.0.1.2"), port: 8080, forwarding: .masq, weight: 65535, upperThreshold: 100, lowerThreshold: 10),
+                    IPVSDestination(
+                        address: v4("10.0.1.2"), port: 8080, forwarding: .masq, weight: 65535, upperThreshold: 100,
+                        lowerThreshold: 10),
                     IPVSDestination(address: v4("10.0.1.3"), port: 80, forwarding: .ipip, weight: 3),
                 ])
             add(
-                IPVSService(key: tcp("10.0.0.2", 0), scheduler: sched("lc"), persistence: Persistence(timeout: 1800, netmask: 0xffff_ffff)),
+                IPVSService(
+                    key: tcp("10.0.0.2", 0), scheduler: sched("lc"),
+                    persistence: Persistence(timeout: 1800, netmask: 0xffff_ffff)),
                 [IPVSDestination(address: v4("10.0.2.1"), port: 0, forwarding: .gate, weight: 1)])
             add(
                 IPVSService(key: udp("10.0.0.3", 53), scheduler: sched("rr"), onePacket: true),
                 [IPVSDestination(address: v4("10.0.3.1"), port: 53, forwarding: .masq, weight: 2)])
             add(
-                IPVSService(key: tcp("2001:db8::10", 443), scheduler: sched("sh"), schedulerFlags: [.flag1, .flag2], persistence: Persistence(timeout: 60, netmask: 64)),
-                [IPVSDestination(address: v6("2001:db8::11"), port: 443, forwarding: .masq, weight: 7, upperThreshold: 5, lowerThreshold: 5)])
+                IPVSService(
+                    key: tcp("2001:db8::10", 443), scheduler: sched("sh"), schedulerFlags: [.flag1, .flag2],
+                    persistence: Persistence(timeout: 60, netmask: 64)),
+                [
+                    IPVSDestination(
+                        address: v6("2001:db8::11"), port: 443, forwarding: .masq, weight: 7, upperThreshold: 5,
+                        lowerThreshold: 5)
+                ])
             add(
                 IPVSService(key: .firewallMark(42, .ipv4), scheduler: sched("mh"), schedulerFlags: [.flag2]),
                 [IPVSDestination(address: v4("10.0.4.1"), port: 0, forwarding: .gate, weight: 4)])
@@ -80,10 +92,16 @@ struct KernelReadBackTests {
                 (.thresholds, ["-Ln", "--thresholds"]), (.persistentConnections, ["-Ln", "--persistent-conn"]),
                 (.rules, ["-Sn"]),
             ] {
-                #expect(IPVSListing.format(snapshot, options: .init(style: style)) == (try namespace.ipvsadmOK(options)), "\(options)")
+                #expect(
+                    IPVSListing.format(snapshot, options: .init(style: style)) == (try namespace.ipvsadmOK(options)),
+                    "\(options)")
             }
-            #expect(IPVSListing.format(snapshot, options: .init(exact: true)) == (try namespace.ipvsadmOK("-Ln", "--exact")))
-            #expect(IPVSListing.format(snapshot, options: .init(sorted: false)) == (try namespace.ipvsadmOK("-Ln", "--nosort")))
+            #expect(
+                IPVSListing.format(snapshot, options: .init(exact: true)) == (try namespace.ipvsadmOK("-Ln", "--exact"))
+            )
+            #expect(
+                IPVSListing.format(snapshot, options: .init(sorted: false))
+                    == (try namespace.ipvsadmOK("-Ln", "--nosort")))
 
             // Nothing to do when the table is what it should be.
             #expect(TableDiff.diff(from: try client.table(), to: expected).isEmpty)
@@ -105,7 +123,9 @@ struct KernelReadBackTests {
             #expect(IPVSListing.format(snapshot) == (try namespace.ipvsadmOK("-Ln")))
             // And that order is not address order.
             let listed = try namespace.ipvsadmOK("-Ln").split(separator: "\n").filter { $0.hasPrefix("TCP") }
-                .map { IPAddress($0.split(separator: " ", omittingEmptySubsequences: true)[1].split(separator: ":")[0])! }
+                .map {
+                    IPAddress($0.split(separator: " ", omittingEmptySubsequences: true)[1].split(separator: ":")[0])!
+                }
             #expect(listed.count == 7)
             #expect(listed != listed.sorted())
         }

@@ -28,12 +28,18 @@ struct KernelSyncDaemonTests {
             #expect(try client.syncDaemons().isEmpty)
             try client.startSyncDaemon(IPVSSyncDaemon(role: .master, interface: "sync0", syncID: 7))
             try client.startSyncDaemon(
-                IPVSSyncDaemon(role: .backup, interface: "sync0", syncID: 7, maxLength: 1400, group: v4("239.1.1.1"), port: 9000, ttl: 2))
+                IPVSSyncDaemon(
+                    role: .backup, interface: "sync0", syncID: 7, maxLength: 1400, group: v4("239.1.1.1"), port: 9000,
+                    ttl: 2))
             let daemons = try client.syncDaemons()
             #expect(
                 daemons == [
-                    IPVSSyncDaemon(role: .master, interface: "sync0", syncID: 7, maxLength: 1472, group: v4("224.0.0.81"), port: 8848, ttl: 1),
-                    IPVSSyncDaemon(role: .backup, interface: "sync0", syncID: 7, maxLength: 1400, group: v4("239.1.1.1"), port: 9000, ttl: 2),
+                    IPVSSyncDaemon(
+                        role: .master, interface: "sync0", syncID: 7, maxLength: 1472, group: v4("224.0.0.81"),
+                        port: 8848, ttl: 1),
+                    IPVSSyncDaemon(
+                        role: .backup, interface: "sync0", syncID: 7, maxLength: 1400, group: v4("239.1.1.1"),
+                        port: 9000, ttl: 2),
                 ])
             let listing = try namespace.ipvsadmOK("-L", "--daemon")
             #expect(listing == daemons.map { $0.ipvsadmLine + "\n" }.joined())
@@ -48,10 +54,13 @@ struct KernelSyncDaemonTests {
     @Test("a daemon started by ipvsadm reads back; an IPv6 group too")
     func readBack() throws {
         try withSyncInterface { namespace in
-            try namespace.ipvsadmOK("--start-daemon", "backup", "--mcast-interface", "sync0", "--syncid", "12", "--mcast-group", "ff02::81")
+            try namespace.ipvsadmOK(
+                "--start-daemon", "backup", "--mcast-interface", "sync0", "--syncid", "12", "--mcast-group", "ff02::81")
             #expect(
                 try namespace.client().syncDaemons() == [
-                    IPVSSyncDaemon(role: .backup, interface: "sync0", syncID: 12, maxLength: 1452, group: v6("ff02::81"), port: 8848, ttl: 1)
+                    IPVSSyncDaemon(
+                        role: .backup, interface: "sync0", syncID: 12, maxLength: 1452, group: v6("ff02::81"),
+                        port: 8848, ttl: 1)
                 ])
         }
     }
