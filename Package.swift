@@ -15,6 +15,11 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .systemLibrary(name: "CNetlink", pkgConfig: "libnl-genl-3.0", providers: [.apt(["libnl-genl-3-dev"])]),
+        // Perl-compatible receive= regexes, matched on bytes with a bounded backtracking budget.
+        .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+        // Only what Swift cannot import: curl's variadic setopt/getinfo, and Linux headers Glibc
+        // does not export (epoll, pidfd).
+        .target(name: "CDirectordShims", dependencies: ["CCurl"]),
 
         // MARK: Pure core: the config language, health, tables. No C, no I/O.
         .target(name: "DirectordCore"),
@@ -22,6 +27,8 @@ let package = Package(
         // MARK: Edges
         // The operating system: name resolution, files. Kept out of the core so the core stays pure.
         .target(name: "DirectordSystem", dependencies: ["DirectordCore"]),
+        // The health checkers: every check concurrent on one Dispatch-driven event loop.
+        .target(name: "DirectordChecks", dependencies: ["DirectordCore", "CCurl", "CMariaDB", "CPCRE2", "CDirectordShims"]),
 
         // MARK: Executables
         .executableTarget(
@@ -34,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "directord-bench",
             dependencies: [
-                "DirectordCore", "DirectordSystem",
+                "DirectordCore", "DirectordSystem", "DirectordChecks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -44,6 +51,9 @@ let package = Package(
         .testTarget(name: "DirectordSystemTests", dependencies: ["DirectordCore", "DirectordSystem"]),
         .testTarget(name: "CompatibilityTests", dependencies: ["DirectordCore", "DirectordSystem"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CCurl", "CMariaDB", "CNetlink"]),
+        .testTarget(
+            name: "DirectordChecksTests", dependencies: ["DirectordChecks", "DirectordCore"],
+            resources: [.copy("Servers")]),
     ]
 )
 

@@ -1,0 +1,141 @@
+import DirectordCore
+
+/// What running a ``HealthCheck`` means: which checker, with which time limit, or a result
+/// that needs no I/O at all. ldirectord's `_check_real` dispatch, as a value.
+struct CheckPlan {
+    enum Kind: Equatable {
+        /// Known without any I/O.
+        case immediate(CheckResult)
+        case connect
+        case ping
+        case http
+        case mysql
+        case external(perl: Bool)
+        case simpleTCP
+        case smtp
+        case pop
+        case imap
+        case nntp
+        case ftp
+        /// A service directord does not speak: a TCP connect (or, for UDP, a ping) in its
+        /// place, and the reason says so.
+        case substitute(service: ServiceType, by: Substitute)
+    }
+
+    enum Substitute: Equatable {
+        case connect
+        case ping
+    }
+
+    let check: HealthCheck
+    let kind: Kind
+
+    init(_ check: HealthCheck) {
+        self.check = check
+        self.kind = Self.kind(of: check)
+    }
+
+    /// The time limit the loop enforces; nil when the checker enforces its own (libcurl, ping's
+    /// attempts).
+    var timeout: Duration? {
+        switch kind {
+        case .immediate, .http, .ping, .substitute(_, .ping): nil
+        case .connect, .external, .substitute(_, .connect): .seconds(max(1, check.checkTimeout))
+        case .mysql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp: .seconds(max(1, check.negotiateTimeout))
+        }
+    }
+
+    var immediateResult: CheckResult? {
+        if case .immediate(let result) = kind { return result }
+        return nil
+    }
+
+    private static func kind(of check: HealthCheck) -> Kind {
+        switch check.type {
+        case .on:
+            return .immediate(.up("checktype=on: added without checks", latency: .zero))
+        case .off:
+            return .immediate(.down("checktype=off: not checked, never added", latency: .zero))
+        case .ping:
+            return .ping
+        case .connect:
+            // ldirectord pings the real servers of a UDP service instead of connecting.
+            if check.protocol == .udp { return .ping }
+            return check.port == nil ? missingPort : .connect
+        case .external:
+            return .external(perl: false)
+        case .externalPerl:
+            return .external(perl: true)
+        case .negotiate, .combined:
+            // A combined check run on its own is its negotiate half, as ldirectord's first
+            // combined check is; ``CombinedCheckState`` alternates the two.
+            return negotiateKind(of: check)
+        }
+    }
+
+    private static func negotiateKind(of check: HealthCheck) -> Kind {
+        if check.service == .none {
+            return .immediate(.up("service=none: not checked, counts as up", latency: .zero))
+        }
+        guard check.port != nil else { return missingPort }
+        switch check.service {
+        case .http, .https, .httpProxy: return .http
+        case .mysql: return .mysql
+        case .simpletcp: return .simpleTCP
+        case .smtp, .submission: return .smtp
+        case .pop: return .pop
+        case .imap: return .imap
+        case .nntp: return .nntp
+        case .ftp: return .ftp
+        case .pops, .imaps, .ldap, .ldaps, .dns, .sip, .radius, .pgsql, .oracle:
+            return .substitute(service: check.service, by: check.protocol == .udp ? .ping : .connect)
+        case .none:
+            return .immediate(.up("service=none: not checked, counts as up", latency: .zero))
+        }
+    }
+
+    private static var missingPort: Kind {
+        .immediate(
+            .down(
+                "no port to check: give the real server a port, or set checkport= or service=",
+                latency: .zero))
+    }
+
+    func makeOperation(context: LoopContext) -> CheckOperation? {
+        switch kind {
+        case .immediate:
+            return nil
+        case .connect:
+            return ConnectCheck(context: context, check: check, label: nil)
+        case .ping:
+            return PingCheck(context: context, check: check, label: nil)
+        case .http:
+            return HTTPCheck(context: context, check: check)
+        case .mysql:
+            return MySQLCheck(context: context, check: check)
+        case .external(let perl):
+            return ExternalCheck(context: context, check: check, perl: perl)
+        case .simpleTCP:
+            return TextProtocolCheck(
+                context: context, check: check, dialogue: SimpleTCPDialogue(check: check, patterns: context.patterns))
+        case .smtp:
+            return TextProtocolCheck(context: context, check: check, dialogue: SMTPDialogue())
+        case .pop:
+            return TextProtocolCheck(context: context, check: check, dialogue: POPDialogue(check: check))
+        case .imap:
+            return TextProtocolCheck(context: context, check: check, dialogue: IMAPDialogue(check: check))
+        case .nntp:
+            return TextProtocolCheck(context: context, check: check, dialogue: NNTPDialogue())
+        case .ftp:
+            return FTPCheck(context: context, check: check)
+        case .substitute(let service, .connect):
+            return ConnectCheck(
+                context: context, check: check,
+                label: "service=\(service.rawValue) is not negotiated by directord; TCP connect only")
+        case .substitute(let service, .ping):
+            return PingCheck(
+                context: context, check: check,
+                label: "service=\(service.rawValue) is not negotiated by directord; ping only")
+        }
+    }
+}
