@@ -37,7 +37,9 @@ final class ExternalCheck: CheckOperation {
             let process = try context.processes.spawn(
                 executable, arguments: arguments, outputLimit: context.options.maximumReplyBytes)
             self.process = process
-            process.onExit = { [unowned self] exit, output in
+            process.onExit = { [weak self] exit, output in
+ guard let self else { return }
+
                 self.process = nil
                 self.exited(exit, output: output)
             }

@@ -108,8 +108,12 @@ final class ProcessWatcher {
         let process = WatchedProcess(pid: pid, pidFD: pidFD, outputFD: readEnd, outputLimit: outputLimit)
         running[pid] = process
         do {
-            try reactor.register(pidFD, for: .readable) { [unowned self] _ in self.reap(process) }
-            try reactor.register(readEnd, for: .readable) { [unowned self] _ in self.readOutput(of: process) }
+            try reactor.register(pidFD, for: .readable) { [weak self] _ in
+ guard let self else { return }
+self.reap(process) }
+            try reactor.register(readEnd, for: .readable) { [weak self] _ in
+ guard let self else { return }
+self.readOutput(of: process) }
         } catch {
             kill(process)
             throw error

@@ -103,7 +103,9 @@ final class CurlMulti {
         if what & CURL_POLL_IN != 0 { interest.insert(.readable) }
         if what & CURL_POLL_OUT != 0 { interest.insert(.writable) }
         do {
-            try reactor.register(fd, for: interest) { [unowned self] events in self.socketReady(fd, events) }
+            try reactor.register(fd, for: interest) { [weak self] events in
+ guard let self else { return }
+self.socketReady(fd, events) }
             return 0
         } catch {
             return -1
@@ -115,7 +117,9 @@ final class CurlMulti {
         timer = nil
         guard milliseconds >= 0 else { return }
         // Never call curl from inside its own callback: even "now" goes through the timer.
-        timer = reactor.schedule(after: .milliseconds(milliseconds)) { [unowned self] in
+        timer = reactor.schedule(after: .milliseconds(milliseconds)) { [weak self] in
+ guard let self else { return }
+
             self.timer = nil
             self.act(on: CURL_SOCKET_BAD, flags: 0)
         }

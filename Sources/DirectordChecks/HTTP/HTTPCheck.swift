@@ -45,7 +45,9 @@ final class HTTPCheck: CheckOperation {
             self.multi = multi
             self.transfer = transfer
             configure(transfer)
-            try transfer.start(on: multi) { [unowned self] code in self.completed(code) }
+            try transfer.start(on: multi) { [weak self] code in
+ guard let self else { return }
+self.completed(code) }
         } catch {
             fail("cannot start the HTTP check: \(error.description)")
         }

@@ -34,6 +34,9 @@ final class MySQLCheck: CheckOperation {
     private var result: UnsafeMutablePointer<MYSQL_RES>?
     /// The verdict reached before the polite close; delivered once the close is done.
     private var verdict: (up: Bool, reason: String)?
+    /// C strings handed to a `_start` call: the library keeps the pointers while the operation
+    /// is suspended, so they live until the check ends.
+    private var cStrings: [UnsafeMutablePointer<CChar>] = []
 
     init(context: LoopContext, check: HealthCheck) {
         self.check = check
@@ -67,8 +70,8 @@ final class MySQLCheck: CheckOperation {
 
         var connected: UnsafeMutablePointer<MYSQL>?
         let status = mysql_real_connect_start(
-            &connected, mysql, check.address.description, check.login, check.password,
-            check.database.isEmpty ? nil : check.database, UInt32(check.port ?? 3306), nil, 0)
+            &connected, mysql, keep(check.address.description), keep(check.login), keep(check.password),
+            check.database.isEmpty ? nil : keep(check.database), UInt32(check.port ?? 3306), nil, 0)
         handle(status: status) { connected != nil }
     }
 
@@ -93,6 +96,15 @@ final class MySQLCheck: CheckOperation {
             mysql_close(mysql)
         }
         mysql = nil
+        for string in cStrings { free(string) }
+        cStrings.removeAll()
+    }
+
+    /// A C copy of `text` that lives as long as the check.
+    private func keep(_ text: String) -> UnsafeMutablePointer<CChar> {
+        let copy = strdup(text)!
+        cStrings.append(copy)
+        return copy
     }
 
     // MARK: The state machine
@@ -116,7 +128,7 @@ final class MySQLCheck: CheckOperation {
             }
             step = .query
             var error: Int32 = 0
-            let status = mysql_real_query_start(&error, mysql, query, UInt(query.utf8.count))
+            let status = mysql_real_query_start(&error, mysql, keep(query), UInt(query.utf8.count))
             handle(status: status) { error == 0 }
         case .query:
             guard succeeded() else {
@@ -192,7 +204,9 @@ final class MySQLCheck: CheckOperation {
         if status & MYSQL_WAIT_WRITE != 0 { interest.insert(.writable) }
         if fd >= 0 && (!interest.isEmpty || status & MYSQL_WAIT_EXCEPT != 0) {
             do {
-                try context.reactor.register(fd, for: interest) { [unowned self] events in
+                try context.reactor.register(fd, for: interest) { [weak self] events in
+ guard let self else { return }
+
                     var ready: Int32 = 0
                     let failed = events.contains(.error) || events.contains(.hangup)
                     if events.contains(.readable) || (failed && status & MYSQL_WAIT_READ != 0) {

@@ -49,7 +49,9 @@ final class ICMPEndpoint {
         self.nextSequence = UInt16.random(in: 0...UInt16.max)
         if isRaw { installFilter() }
         do {
-            try reactor.register(fd, for: .readable) { [unowned self] _ in self.receiveReplies() }
+            try reactor.register(fd, for: .readable) { [weak self] _ in
+ guard let self else { return }
+self.receiveReplies() }
         } catch {
             Glibc.close(fd)
             self.fd = -1

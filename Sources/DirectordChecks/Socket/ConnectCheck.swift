@@ -14,10 +14,14 @@ final class ConnectCheck: CheckOperation {
     }
 
     override func begin() {
-        connection.onFailure = { [unowned self] error in
+        connection.onFailure = { [weak self] error in
+ guard let self else { return }
+
             self.fail(self.labelled("connect to \(self.connection.endpoint): \(error.reason)"))
         }
-        connection.connect { [unowned self] in
+        connection.connect { [weak self] in
+ guard let self else { return }
+
             self.succeed(self.labelled("connected to \(self.connection.endpoint)"))
         }
     }

@@ -103,7 +103,9 @@ final class StreamConnection {
 
     private func watch(_ interest: PollEvents) {
         do {
-            try reactor.register(fd, for: interest) { [unowned self] events in self.handle(events) }
+            try reactor.register(fd, for: interest) { [weak self] events in
+ guard let self else { return }
+self.handle(events) }
         } catch {
             fail(error)
         }

@@ -35,22 +35,29 @@ final class FTPCheck: CheckOperation {
         super.init(context: context)
     }
 
-    /// Net::FTP's defaults for an empty login.
+    /// The config already holds ldirectord's defaults for FTP (anonymous, ldirectord@HOST);
+    /// an explicitly empty login falls back to Net::FTP's own.
     private var user: String { check.login.isEmpty ? "anonymous" : check.login }
-    private var password: String { check.login.isEmpty && check.password.isEmpty ? "-anonymous@" : check.password }
+    private var password: String { check.password.isEmpty && user == "anonymous" ? "-anonymous@" : check.password }
     private var path: String { check.request }
     private var fetchesFile: Bool { path != "/" && !path.isEmpty }
 
     override func begin() {
-        control.onFailure = { [unowned self] error in
+        control.onFailure = { [weak self] error in
+ guard let self else { return }
+
             if error.operation == "connect" {
                 self.fail("ftp: connect to \(self.control.endpoint): \(error.reason)")
             } else {
                 self.fail("ftp: \(self.control.endpoint): \(error.reason)")
             }
         }
-        control.onEnd = { [unowned self] in self.fail("ftp: connection closed by \(self.control.endpoint)") }
-        control.onData = { [unowned self] bytes in self.receivedControl(bytes) }
+        control.onEnd = { [weak self] in
+ guard let self else { return }
+self.fail("ftp: connection closed by \(self.control.endpoint)") }
+        control.onData = { [weak self] bytes in
+ guard let self else { return }
+self.receivedControl(bytes) }
         control.connect {}
     }
 
@@ -177,17 +184,25 @@ final class FTPCheck: CheckOperation {
     private func openData(port: UInt16) {
         let data = StreamConnection(reactor: context.reactor, address: check.address, port: port)
         self.data = data
-        data.onFailure = { [unowned self] error in
+        data.onFailure = { [weak self] error in
+ guard let self else { return }
+
             self.quit(down: "ftp: data connection to \(data.endpoint): \(error.reason)")
         }
-        data.onData = { [unowned self] bytes in
+        data.onData = { [weak self] bytes in
+ guard let self else { return }
+
             self.file += bytes.prefix(max(0, self.context.options.maximumReplyBytes - self.file.count))
         }
-        data.onEnd = { [unowned self] in
+        data.onEnd = { [weak self] in
+ guard let self else { return }
+
             self.fileComplete = true
             self.judgeFile()
         }
-        data.connect { [unowned self] in
+        data.connect { [weak self] in
+ guard let self else { return }
+
             self.state = .retrieve
             self.send("RETR \(self.path)")
         }

@@ -57,22 +57,30 @@ final class TextProtocolCheck: CheckOperation {
     }
 
     override func begin() {
-        connection.onFailure = { [unowned self] error in
+        connection.onFailure = { [weak self] error in
+ guard let self else { return }
+
             if error.operation == "connect" {
                 self.fail("\(self.dialogue.name): connect to \(self.connection.endpoint): \(error.reason)")
             } else {
                 self.fail("\(self.dialogue.name): \(self.connection.endpoint): \(error.reason)")
             }
         }
-        connection.onData = { [unowned self] bytes in self.received(bytes) }
-        connection.onEnd = { [unowned self] in
+        connection.onData = { [weak self] bytes in
+ guard let self else { return }
+self.received(bytes) }
+        connection.onEnd = { [weak self] in
+ guard let self else { return }
+
             let partial = self.lines.finish()
             self.act(self.dialogue.ended(partialLine: partial))
             if !self.isFinished {
                 self.fail("\(self.dialogue.name): connection closed by \(self.connection.endpoint)")
             }
         }
-        connection.connect { [unowned self] in self.act(self.dialogue.connected()) }
+        connection.connect { [weak self] in
+ guard let self else { return }
+self.act(self.dialogue.connected()) }
     }
 
     override func timedOut() {
