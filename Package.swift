@@ -41,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "directord-bench",
             dependencies: [
-                "DirectordCore", "DirectordSystem", "DirectordChecks",
+                "DirectordCore", "DirectordSystem", "DirectordChecks", "CDirectordShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -114,9 +114,11 @@ struct CheckLoopTests {
             try http("/ok"),
             try healthCheck("virtual=10.0.0.1:80\n\treal=127.0.0.1:\(servers.port("http")) gate\n\tchecktype=connect"),
             try healthCheck("virtual=10.0.0.1:80\n\treal=127.0.0.1:80 gate\n\tchecktype=ping"),
-            try healthCheck("virtual=10.0.0.1:80\n\treal=127.0.0.1:80 gate\n\tchecktype=external\n\tcheckcommand=/bin/true"),
             try healthCheck(
-                "virtual=10.0.0.1:25\n\treal=127.0.0.1:\(servers.port("smtp")) gate\n\tservice=smtp\n\tchecktype=negotiate"),
+                "virtual=10.0.0.1:80\n\treal=127.0.0.1:80 gate\n\tchecktype=external\n\tcheckcommand=/bin/true"),
+            try healthCheck(
+                "virtual=10.0.0.1:25\n\treal=127.0.0.1:\(servers.port("smtp")) gate\n\tservice=smtp\n\tchecktype=negotiate"
+            ),
         ]
         let results = await withTaskGroup(of: CheckResult.self) { group in
             for _ in 0..<20 {

@@ -58,7 +58,8 @@ struct ExternalCheckTests {
         #expect(!result.isUp)
         #expect(result.reason == "\(path) did not finish within 1 s; killed")
         #expect(result.latency < .seconds(2))
-        let child = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let child = try #require(
+            Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         // The group was killed: the script's own child is gone (or a zombie of init's).
         try await Task.sleep(for: .milliseconds(200))
         let state = (try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8)) ?? ""

@@ -29,9 +29,11 @@ struct TextServiceTests {
 
     @Test("simpletcp: sends the request with \\n as newlines, up when a line matches receive")
     func simpleTCP() async throws {
-        let result = await run(try check("simpletcp", port: "simpletcp", "\trequest=\"status\\n\"\n\treceive=\"^status: run\""))
+        let result = await run(
+            try check("simpletcp", port: "simpletcp", "\trequest=\"status\\n\"\n\treceive=\"^status: run\""))
         #expect(result.isUp, "\(result.reason)")
-        let missing = await run(try check("simpletcp", port: "simpletcp", "\trequest=\"status\\n\"\n\treceive=\"down\""))
+        let missing = await run(
+            try check("simpletcp", port: "simpletcp", "\trequest=\"status\\n\"\n\treceive=\"down\""))
         #expect(!missing.isUp)
         #expect(missing.reason == "simpletcp: receive /down/ not found in 3 lines (26 bytes)")
     }
@@ -116,7 +118,9 @@ struct TextServiceTests {
     @Test("ftp: a requested file is fetched in passive mode and matched against receive")
     func ftpFile() async throws {
         let found = await run(
-            try check("ftp", port: "ftp", "\tlogin=tester\n\tpasswd=secret\n\trequest=\"/health.txt\"\n\treceive=\"healthy\""))
+            try check(
+                "ftp", port: "ftp", "\tlogin=tester\n\tpasswd=secret\n\trequest=\"/health.txt\"\n\treceive=\"healthy\"")
+        )
         #expect(found.isUp, "\(found.reason)")
         let big = await run(try check("ftp", port: "ftp", "\trequest=\"/big.txt\"\n\treceive=\"^x+\""))
         #expect(big.isUp, "\(big.reason)")
@@ -141,7 +145,10 @@ struct TextServiceTests {
     func substituteConnect() async throws {
         let result = await run(try check("pgsql", port: "http"))
         #expect(result.isUp)
-        #expect(result.reason == "service=pgsql is not negotiated by directord; TCP connect only: connected to 127.0.0.1:\(servers.port("http"))")
+        #expect(
+            result.reason
+                == "service=pgsql is not negotiated by directord; TCP connect only: connected to 127.0.0.1:\(servers.port("http"))"
+        )
         let refused = await run(try check("ldap", port: "closed"))
         #expect(!refused.isUp)
         #expect(refused.reason.hasPrefix("service=ldap is not negotiated by directord; TCP connect only: connect to"))

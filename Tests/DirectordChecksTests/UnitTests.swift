@@ -1,6 +1,7 @@
-@testable import DirectordChecks
 import DirectordCore
 import Testing
+
+@testable import DirectordChecks
 
 @Suite("combined checks (checktype=N)")
 struct CombinedCheckStateTests {
@@ -25,9 +26,10 @@ struct CombinedCheckStateTests {
 
     @Test("negotiate first, then N connects, then negotiate again (ldirectord's num_connects)")
     func rotation() {
-        #expect(kinds([Self.up, Self.up, Self.up, Self.up, Self.up, Self.up]) == [
-            .negotiate, .connect, .connect, .negotiate, .connect, .connect,
-        ])
+        #expect(
+            kinds([Self.up, Self.up, Self.up, Self.up, Self.up, Self.up]) == [
+                .negotiate, .connect, .connect, .negotiate, .connect, .connect,
+            ])
     }
 
     @Test("a failed connect makes the next check a negotiate")
@@ -140,9 +142,12 @@ struct TextProtocolTests {
 
     @Test("passive mode ports from PASV and EPSV replies")
     func passivePorts() {
-        #expect(FTPCheck.passivePort(in: NumericReply(code: 227, lines: ["227 Entering Passive Mode (10,9,8,7,195,80)"])) == 50000)
+        #expect(
+            FTPCheck.passivePort(in: NumericReply(code: 227, lines: ["227 Entering Passive Mode (10,9,8,7,195,80)"]))
+                == 50000)
         #expect(FTPCheck.passivePort(in: NumericReply(code: 227, lines: ["227 =10,9,8,7,0,21"])) == 21)
-        #expect(FTPCheck.passivePort(in: NumericReply(code: 229, lines: ["229 Extended Passive Mode (|||6446|)"])) == 6446)
+        #expect(
+            FTPCheck.passivePort(in: NumericReply(code: 229, lines: ["229 Extended Passive Mode (|||6446|)"])) == 6446)
         #expect(FTPCheck.passivePort(in: NumericReply(code: 500, lines: ["500 no"])) == nil)
     }
 

@@ -38,8 +38,7 @@ final class ExternalCheck: CheckOperation {
                 executable, arguments: arguments, outputLimit: context.options.maximumReplyBytes)
             self.process = process
             process.onExit = { [weak self] exit, output in
- guard let self else { return }
-
+                guard let self else { return }
                 self.process = nil
                 self.exited(exit, output: output)
             }
@@ -62,7 +61,9 @@ final class ExternalCheck: CheckOperation {
     }
 
     override func timedOut() {
-        fail("\(commandName) did not finish within \(timeoutText); killed\(Self.lastLine(of: process?.outputSoFar ?? []))")
+        fail(
+            "\(commandName) did not finish within \(timeoutText); killed\(Self.lastLine(of: process?.outputSoFar ?? []))"
+        )
     }
 
     override func releaseResources() {

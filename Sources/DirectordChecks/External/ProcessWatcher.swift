@@ -52,6 +52,10 @@ final class ProcessWatcher {
         self.reactor = reactor
     }
 
+    deinit {
+        killAll()
+    }
+
     /// Starts `executable` (looked up in PATH when it has no slash, as `execvp`) with
     /// `arguments` (argv[1...]); no shell is involved.
     func spawn(_ executable: String, arguments: [String], outputLimit: Int) throws(SystemError) -> WatchedProcess {
@@ -109,11 +113,13 @@ final class ProcessWatcher {
         running[pid] = process
         do {
             try reactor.register(pidFD, for: .readable) { [weak self] _ in
- guard let self else { return }
-self.reap(process) }
+                guard let self else { return }
+                self.reap(process)
+            }
             try reactor.register(readEnd, for: .readable) { [weak self] _ in
- guard let self else { return }
-self.readOutput(of: process) }
+                guard let self else { return }
+                self.readOutput(of: process)
+            }
         } catch {
             kill(process)
             throw error

@@ -28,7 +28,8 @@ final class CurlMulti {
 
     init(reactor: Reactor) throws(CurlSetupError) {
         guard curlGlobalInit == CURLE_OK else {
-            throw CurlSetupError(description: "curl_global_init: \(String(cString: curl_easy_strerror(curlGlobalInit)))")
+            throw CurlSetupError(
+                description: "curl_global_init: \(String(cString: curl_easy_strerror(curlGlobalInit)))")
         }
         guard let multi = curl_multi_init() else { throw CurlSetupError(description: "curl_multi_init failed") }
         self.multi = multi
@@ -104,8 +105,9 @@ final class CurlMulti {
         if what & CURL_POLL_OUT != 0 { interest.insert(.writable) }
         do {
             try reactor.register(fd, for: interest) { [weak self] events in
- guard let self else { return }
-self.socketReady(fd, events) }
+                guard let self else { return }
+                self.socketReady(fd, events)
+            }
             return 0
         } catch {
             return -1
@@ -118,8 +120,7 @@ self.socketReady(fd, events) }
         guard milliseconds >= 0 else { return }
         // Never call curl from inside its own callback: even "now" goes through the timer.
         timer = reactor.schedule(after: .milliseconds(milliseconds)) { [weak self] in
- guard let self else { return }
-
+            guard let self else { return }
             self.timer = nil
             self.act(on: CURL_SOCKET_BAD, flags: 0)
         }

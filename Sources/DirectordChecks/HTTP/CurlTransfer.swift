@@ -144,7 +144,9 @@ final class CurlTransfer {
         // "HTTP/1.1 503 Service Unavailable\r\n": a new response (after a redirect or a 100)
         // starts with its status line.
         guard data.starts(with: "HTTP/".utf8) else { return }
-        let line = String(decoding: data, as: UTF8.self).trimmingSuffix(while: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" })
+        let line = String(decoding: data, as: UTF8.self).trimmingSuffix(while: {
+            $0 == "\r" || $0 == "\n" || $0 == "\r\n"
+        })
         let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
         reasonPhrase = parts.count == 3 ? String(parts[2]) : ""
     }

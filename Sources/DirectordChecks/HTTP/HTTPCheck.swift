@@ -35,19 +35,22 @@ final class HTTPCheck: CheckOperation {
 
     override func begin() {
         if isProxy && !check.url.contains("://") {
-            fail("http_proxy checks fetch request= through the real server, so it must be a full URL such as http://www.example.com/; it is '\(check.url)'")
+            fail(
+                "http_proxy checks fetch request= through the real server, so it must be a full URL such as http://www.example.com/; it is '\(check.url)'"
+            )
             return
         }
         do {
-            let multi = try context.curl()
+            let multi = try context.curl(for: check.address, port: check.port)
             let transfer = CurlTransfer(
                 handle: try multi.makeEasyHandle(), bodyLimit: context.options.maximumBodyBytes, keepsBody: needsBody)
             self.multi = multi
             self.transfer = transfer
             configure(transfer)
             try transfer.start(on: multi) { [weak self] code in
- guard let self else { return }
-self.completed(code) }
+                guard let self else { return }
+                self.completed(code)
+            }
         } catch {
             fail("cannot start the HTTP check: \(error.description)")
         }
@@ -81,6 +84,7 @@ self.completed(code) }
         transfer.set(CURLOPT_TIMEOUT_MS, timeoutSeconds * 1000)
         transfer.set(CURLOPT_FORBID_REUSE, 1)
         transfer.set(CURLOPT_FRESH_CONNECT, 1)
+        transfer.set(CURLOPT_DNS_CACHE_TIMEOUT, 0)
         transfer.set(CURLOPT_USERAGENT, context.options.userAgent)
         if check.httpMethod == .head { transfer.set(CURLOPT_NOBODY, 1) }
         if isProxy {
@@ -148,7 +152,8 @@ self.completed(code) }
             if transfer.responseCode == 0 {
                 return "no answer within \(timeoutSeconds) s from \(url)"
             }
-            return "response from \(url) not complete within \(timeoutSeconds) s (\(transfer.bodyBytes) bytes of body received)"
+            return
+                "response from \(url) not complete within \(timeoutSeconds) s (\(transfer.bodyBytes) bytes of body received)"
         case CURLE_GOT_NOTHING:
             return "\(url): connection closed without a response"
         case CURLE_TOO_MANY_REDIRECTS:

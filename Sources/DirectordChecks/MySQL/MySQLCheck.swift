@@ -43,6 +43,11 @@ final class MySQLCheck: CheckOperation {
         super.init(context: context)
     }
 
+    /// Dropped without a verdict (the loop was released): free the C handle all the same.
+    deinit {
+        if !isFinished { releaseResources() }
+    }
+
     private var endpoint: String { "\(check.address.bracketed):\(check.port ?? 0)" }
 
     /// ldirectord strips the request's leading slash to make the query.
@@ -205,8 +210,7 @@ final class MySQLCheck: CheckOperation {
         if fd >= 0 && (!interest.isEmpty || status & MYSQL_WAIT_EXCEPT != 0) {
             do {
                 try context.reactor.register(fd, for: interest) { [weak self] events in
- guard let self else { return }
-
+                    guard let self else { return }
                     var ready: Int32 = 0
                     let failed = events.contains(.error) || events.contains(.hangup)
                     if events.contains(.readable) || (failed && status & MYSQL_WAIT_READ != 0) {

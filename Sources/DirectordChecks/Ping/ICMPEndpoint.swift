@@ -50,8 +50,9 @@ final class ICMPEndpoint {
         if isRaw { installFilter() }
         do {
             try reactor.register(fd, for: .readable) { [weak self] _ in
- guard let self else { return }
-self.receiveReplies() }
+                guard let self else { return }
+                self.receiveReplies()
+            }
         } catch {
             Glibc.close(fd)
             self.fd = -1

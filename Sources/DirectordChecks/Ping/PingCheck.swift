@@ -37,8 +37,7 @@ final class PingCheck: CheckOperation {
             attempt += 1
             do {
                 let sequence = try endpoint.sendEcho(to: check.address) { [weak self] in
- guard let self else { return }
-
+                    guard let self else { return }
                     let tries = self.attempt > 1 ? " (attempt \(self.attempt) of \(self.attempts))" : ""
                     self.succeed(self.labelled("echo reply from \(self.check.address)\(tries)"))
                 }

@@ -15,13 +15,11 @@ final class ConnectCheck: CheckOperation {
 
     override func begin() {
         connection.onFailure = { [weak self] error in
- guard let self else { return }
-
+            guard let self else { return }
             self.fail(self.labelled("connect to \(self.connection.endpoint): \(error.reason)"))
         }
         connection.connect { [weak self] in
- guard let self else { return }
-
+            guard let self else { return }
             self.succeed(self.labelled("connected to \(self.connection.endpoint)"))
         }
     }

@@ -104,8 +104,9 @@ final class StreamConnection {
     private func watch(_ interest: PollEvents) {
         do {
             try reactor.register(fd, for: interest) { [weak self] events in
- guard let self else { return }
-self.handle(events) }
+                guard let self else { return }
+                self.handle(events)
+            }
         } catch {
             fail(error)
         }

@@ -44,8 +44,7 @@ final class FTPCheck: CheckOperation {
 
     override func begin() {
         control.onFailure = { [weak self] error in
- guard let self else { return }
-
+            guard let self else { return }
             if error.operation == "connect" {
                 self.fail("ftp: connect to \(self.control.endpoint): \(error.reason)")
             } else {
@@ -53,11 +52,13 @@ final class FTPCheck: CheckOperation {
             }
         }
         control.onEnd = { [weak self] in
- guard let self else { return }
-self.fail("ftp: connection closed by \(self.control.endpoint)") }
+            guard let self else { return }
+            self.fail("ftp: connection closed by \(self.control.endpoint)")
+        }
         control.onData = { [weak self] bytes in
- guard let self else { return }
-self.receivedControl(bytes) }
+            guard let self else { return }
+            self.receivedControl(bytes)
+        }
         control.connect {}
     }
 
@@ -185,24 +186,20 @@ self.receivedControl(bytes) }
         let data = StreamConnection(reactor: context.reactor, address: check.address, port: port)
         self.data = data
         data.onFailure = { [weak self] error in
- guard let self else { return }
-
+            guard let self else { return }
             self.quit(down: "ftp: data connection to \(data.endpoint): \(error.reason)")
         }
         data.onData = { [weak self] bytes in
- guard let self else { return }
-
+            guard let self else { return }
             self.file += bytes.prefix(max(0, self.context.options.maximumReplyBytes - self.file.count))
         }
         data.onEnd = { [weak self] in
- guard let self else { return }
-
+            guard let self else { return }
             self.fileComplete = true
             self.judgeFile()
         }
         data.connect { [weak self] in
- guard let self else { return }
-
+            guard let self else { return }
             self.state = .retrieve
             self.send("RETR \(self.path)")
         }

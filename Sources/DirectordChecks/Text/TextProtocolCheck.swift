@@ -58,8 +58,7 @@ final class TextProtocolCheck: CheckOperation {
 
     override func begin() {
         connection.onFailure = { [weak self] error in
- guard let self else { return }
-
+            guard let self else { return }
             if error.operation == "connect" {
                 self.fail("\(self.dialogue.name): connect to \(self.connection.endpoint): \(error.reason)")
             } else {
@@ -67,11 +66,11 @@ final class TextProtocolCheck: CheckOperation {
             }
         }
         connection.onData = { [weak self] bytes in
- guard let self else { return }
-self.received(bytes) }
+            guard let self else { return }
+            self.received(bytes)
+        }
         connection.onEnd = { [weak self] in
- guard let self else { return }
-
+            guard let self else { return }
             let partial = self.lines.finish()
             self.act(self.dialogue.ended(partialLine: partial))
             if !self.isFinished {
@@ -79,8 +78,9 @@ self.received(bytes) }
             }
         }
         connection.connect { [weak self] in
- guard let self else { return }
-self.act(self.dialogue.connected()) }
+            guard let self else { return }
+            self.act(self.dialogue.connected())
+        }
     }
 
     override func timedOut() {
