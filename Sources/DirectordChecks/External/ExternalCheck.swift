@@ -13,6 +13,7 @@ final class ExternalCheck: CheckOperation {
     private let executable: String
     private let arguments: [String]
     private var process: WatchedProcess?
+    private var spawnTicket: SpawnTicket?
 
     init(context: LoopContext, check: HealthCheck, perl: Bool) {
         self.check = check
@@ -33,17 +34,22 @@ final class ExternalCheck: CheckOperation {
             fail("checkcommand is empty")
             return
         }
-        do {
-            let process = try context.processes.spawn(
-                executable, arguments: arguments, outputLimit: context.options.maximumReplyBytes)
-            self.process = process
-            process.onExit = { [weak self] exit, output in
-                guard let self else { return }
-                self.process = nil
-                self.exited(exit, output: output)
+        spawnTicket = context.processes.spawn(
+            executable, arguments: arguments, outputLimit: context.options.maximumReplyBytes
+        ) { [weak self] outcome in
+            guard let self else { return }
+            self.spawnTicket = nil
+            switch outcome {
+            case .failure(let error):
+                self.fail(error.description)
+            case .success(let process):
+                self.process = process
+                process.onExit = { [weak self] exit, output in
+                    guard let self else { return }
+                    self.process = nil
+                    self.exited(exit, output: output)
+                }
             }
-        } catch {
-            fail(error.description)
         }
     }
 
@@ -61,12 +67,17 @@ final class ExternalCheck: CheckOperation {
     }
 
     override func timedOut() {
-        fail(
-            "\(commandName) did not finish within \(timeoutText); killed\(Self.lastLine(of: process?.outputSoFar ?? []))"
-        )
+        guard spawnTicket == nil else {
+            fail("\(commandName) could not even be started within \(timeoutText)")
+            return
+        }
+        let output = Self.lastLine(of: process?.outputSoFar ?? [])
+        fail("\(commandName) did not finish within \(timeoutText); killed\(output)")
     }
 
     override func releaseResources() {
+        if let spawnTicket { context.processes.abandon(spawnTicket) }
+        spawnTicket = nil
         if let process { context.processes.kill(process) }
         process = nil
     }

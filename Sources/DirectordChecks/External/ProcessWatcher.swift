@@ -1,5 +1,11 @@
 import CDirectordShims
+import Dispatch
 import Glibc
+
+/// A start of a check command that is still under way.
+struct SpawnTicket: Hashable {
+    let rawValue: UInt64
+}
 
 /// How a child process ended.
 enum ProcessExit: Equatable {
@@ -47,9 +53,15 @@ final class WatchedProcess {
 final class ProcessWatcher {
     private let reactor: Reactor
     private var running: [pid_t: WatchedProcess] = [:]
+    private var pending: [SpawnTicket: (started: (Result<WatchedProcess, SystemError>) -> Void, outputLimit: Int)] = [:]
+    private var nextTicket: UInt64 = 1
+    private let hop: LoopHop?
+    private let spawnQueue = DispatchQueue(label: "directord.checks.spawn")
 
-    init(reactor: Reactor) {
+    /// - Parameter hop: runs work on the loop from the spawn queue; nil spawns on the loop.
+    init(reactor: Reactor, hop: LoopHop?) {
         self.reactor = reactor
+        self.hop = hop
     }
 
     deinit {
@@ -57,10 +69,83 @@ final class ProcessWatcher {
     }
 
     /// Starts `executable` (looked up in PATH when it has no slash, as `execvp`) with
-    /// `arguments` (argv[1...]); no shell is involved.
-    func spawn(_ executable: String, arguments: [String], outputLimit: Int) throws(SystemError) -> WatchedProcess {
+    /// `arguments` (argv[1...]); no shell is involved. `started` runs on the loop with the
+    /// running process or why it could not start.
+    ///
+    /// The spawn itself runs on a separate serial queue, not on the loop: `posix_spawn` waits
+    /// until the child has called `execve`, which can take arbitrarily long (a command on a
+    /// hung NFS mount). At most one thread does this, whatever the number of checks.
+    ///
+    /// - Returns: a ticket to ``abandon(_:)`` the start when its check ends before it.
+    @discardableResult
+    func spawn(
+        _ executable: String, arguments: [String], outputLimit: Int,
+        started: @escaping (Result<WatchedProcess, SystemError>) -> Void
+    ) -> SpawnTicket {
+        let ticket = SpawnTicket(rawValue: nextTicket)
+        nextTicket += 1
+        pending[ticket] = (started, outputLimit)
+        guard let hop else {
+            // Not started by a CheckLoop (no way back onto the loop): spawn right here.
+            finishSpawn(ticket, Self.launch(executable, arguments: arguments))
+            return ticket
+        }
+        spawnQueue.async {
+            let outcome = Self.launch(executable, arguments: arguments)
+            hop { context in context.processes.finishSpawn(ticket, outcome) }
+        }
+        return ticket
+    }
+
+    /// The check no longer waits for this start; a process that starts anyway is killed.
+    func abandon(_ ticket: SpawnTicket) {
+        pending[ticket] = nil
+    }
+
+    private func finishSpawn(_ ticket: SpawnTicket, _ outcome: Result<Launched, SystemError>) {
+        let waiting = pending.removeValue(forKey: ticket)
+        switch outcome {
+        case .failure(let error):
+            waiting?.started(.failure(error))
+        case .success(let launched):
+            let process = WatchedProcess(
+                pid: launched.pid, pidFD: launched.pidFD, outputFD: launched.outputFD,
+                outputLimit: waiting?.outputLimit ?? 0)
+            running[process.pid] = process
+            do {
+                try reactor.register(process.pidFD, for: .readable) { [weak self] _ in
+                    guard let self else { return }
+                    self.reap(process)
+                }
+                try reactor.register(process.outputFD, for: .readable) { [weak self] _ in
+                    guard let self else { return }
+                    self.readOutput(of: process)
+                }
+            } catch {
+                kill(process)
+                waiting?.started(.failure(error))
+                return
+            }
+            guard let waiting else {
+                kill(process)
+                return
+            }
+            waiting.started(.success(process))
+        }
+    }
+
+    /// A started child, as the spawn queue hands it to the loop.
+    struct Launched: Sendable {
+        var pid: pid_t
+        var pidFD: Int32
+        var outputFD: Int32
+    }
+
+    /// posix_spawn with the child's setup, a pidfd to notice its exit and a pipe for its
+    /// output. Thread-safe: plain system calls on values.
+    private static func launch(_ executable: String, arguments: [String]) -> Result<Launched, SystemError> {
         var pipeFDs: [Int32] = [-1, -1]
-        guard CDirectord_pipe2(&pipeFDs, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
+        guard CDirectord_pipe2(&pipeFDs, O_CLOEXEC) == 0 else { return .failure(SystemError("pipe2")) }
         let (readEnd, writeEnd) = (pipeFDs[0], pipeFDs[1])
         // Only our end is non-blocking: the child's stdout must block like any pipe.
         _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)
@@ -94,7 +179,7 @@ final class ProcessWatcher {
         Glibc.close(writeEnd)
         guard spawnError == 0 else {
             Glibc.close(readEnd)
-            throw SystemError("cannot run \(executable)", code: spawnError)
+            return .failure(SystemError("cannot run \(executable)", code: spawnError))
         }
 
         let pidFD = pidfd_open(pid, 0)
@@ -103,28 +188,13 @@ final class ProcessWatcher {
             Glibc.kill(-pid, SIGKILL)
             Glibc.kill(pid, SIGKILL)
             Glibc.close(readEnd)
-            // Without a pidfd there is no way to notice the exit on the loop; reaping a
-            // just-killed child does not wait long.
+            // Without a pidfd the exit cannot be noticed on the loop; reaping a just-killed
+            // child here (on the spawn queue) does not wait long.
             var status: Int32 = 0
             _ = retryingInterrupts { waitpid(pid, &status, 0) }
-            throw error
+            return .failure(error)
         }
-        let process = WatchedProcess(pid: pid, pidFD: pidFD, outputFD: readEnd, outputLimit: outputLimit)
-        running[pid] = process
-        do {
-            try reactor.register(pidFD, for: .readable) { [weak self] _ in
-                guard let self else { return }
-                self.reap(process)
-            }
-            try reactor.register(readEnd, for: .readable) { [weak self] _ in
-                guard let self else { return }
-                self.readOutput(of: process)
-            }
-        } catch {
-            kill(process)
-            throw error
-        }
-        return process
+        return .success(Launched(pid: pid, pidFD: pidFD, outputFD: readEnd))
     }
 
     /// Kills the process and its process group now. Nobody is told of its exit; the watcher

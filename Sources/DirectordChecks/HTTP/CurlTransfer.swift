@@ -58,6 +58,11 @@ final class CurlTransfer {
         CDirectord_curl_easy_setopt_string(handle, option, value)
     }
 
+    /// Unsets a string option (a null `char *`).
+    func setNull(_ option: CURLoption) {
+        CDirectord_curl_easy_setopt_pointer(handle, option, nil)
+    }
+
     /// A list option (`CURLOPT_HTTPHEADER`, `CURLOPT_CONNECT_TO`); the list lives until
     /// ``detach()``.
     func set(_ option: CURLoption, list values: [String]) {

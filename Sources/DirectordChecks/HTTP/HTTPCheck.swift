@@ -56,6 +56,10 @@ final class HTTPCheck: CheckOperation {
         }
     }
 
+    override func timedOut() {
+        fail("no verdict from libcurl within \(timeoutText) for \(check.url)")
+    }
+
     override func releaseResources() {
         if let transfer, let multi { multi.remove(transfer) }
         transfer = nil
@@ -84,6 +88,8 @@ final class HTTPCheck: CheckOperation {
         transfer.set(CURLOPT_TIMEOUT_MS, timeoutSeconds * 1000)
         transfer.set(CURLOPT_FORBID_REUSE, 1)
         transfer.set(CURLOPT_FRESH_CONNECT, 1)
+        // URLs name addresses, so there is nothing to cache, and curl 7.88 walks its whole DNS
+        // cache (one entry per real server and port) whenever it adds to it.
         transfer.set(CURLOPT_DNS_CACHE_TIMEOUT, 0)
         transfer.set(CURLOPT_USERAGENT, context.options.userAgent)
         if check.httpMethod == .head { transfer.set(CURLOPT_NOBODY, 1) }
@@ -97,6 +103,8 @@ final class HTTPCheck: CheckOperation {
         }
         if let caFile = check.caFile {
             transfer.set(CURLOPT_CAINFO, caFile)
+            // Only that file: not also the system's CA directory curl would otherwise add.
+            transfer.setNull(CURLOPT_CAPATH)
             transfer.set(CURLOPT_SSL_VERIFYPEER, 1)
             transfer.set(CURLOPT_SSL_VERIFYHOST, 2)
         } else {

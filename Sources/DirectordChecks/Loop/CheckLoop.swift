@@ -130,6 +130,12 @@ public actor CheckLoop {
         }
         if !hasStarted {
             hasStarted = true
+            let executor = self.executor
+            context.hop = { [weak self] work in
+                executor.queue.async { [weak self] in
+                    self?.assumeIsolated { work($0.context) }
+                }
+            }
             context.reactor.start { [weak self] timers in
                 self?.assumeIsolated { loop in
                     if timers { loop.context.reactor.processTimers() } else { loop.context.reactor.processIO() }
@@ -167,6 +173,10 @@ public enum CheckLoopError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Runs `work` on the loop (with its ``LoopContext``) from any thread; a no-op once the loop
+/// is gone.
+typealias LoopHop = @Sendable (_ work: @escaping @Sendable (LoopContext) -> Void) -> Void
+
 /// Everything the checks on one loop share. Not thread-safe: it lives inside the ``CheckLoop``
 /// actor and is only touched on the loop.
 final class LoopContext {
@@ -176,11 +186,13 @@ final class LoopContext {
     private var curlMultis: [CurlMulti?] = Array(repeating: nil, count: LoopContext.curlShards)
     private var icmp: [AddressFamily: ICMPEndpoint] = [:]
     private var processWatcher: ProcessWatcher?
+    /// Runs work on the loop from another thread; set by the ``CheckLoop`` when it starts.
+    var hop: LoopHop?
 
     /// The loop's watcher of check commands, made on first use.
     var processes: ProcessWatcher {
         if let processWatcher { return processWatcher }
-        let watcher = ProcessWatcher(reactor: reactor)
+        let watcher = ProcessWatcher(reactor: reactor, hop: hop)
         processWatcher = watcher
         return watcher
     }

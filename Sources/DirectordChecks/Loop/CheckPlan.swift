@@ -35,13 +35,15 @@ struct CheckPlan {
         self.kind = Self.kind(of: check)
     }
 
-    /// The time limit the loop enforces; nil when the checker enforces its own (libcurl, ping's
-    /// attempts).
+    /// The time limit the loop enforces. libcurl and the ping attempts keep their own, finer
+    /// limits; for them this is only a backstop, a second later, in case they never answer.
     var timeout: Duration? {
         switch kind {
-        case .immediate, .http, .ping, .substitute(_, .ping): nil
+        case .immediate: nil
         case .connect, .external, .substitute(_, .connect): .seconds(max(1, check.checkTimeout))
         case .mysql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp: .seconds(max(1, check.negotiateTimeout))
+        case .http: .seconds(max(1, check.negotiateTimeout) + 1)
+        case .ping, .substitute(_, .ping): .seconds(max(1, check.checkTimeout) * max(1, check.checkCount) + 1)
         }
     }
 

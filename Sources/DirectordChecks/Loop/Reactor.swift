@@ -105,10 +105,15 @@ final class Reactor {
         event.data.u64 = token
         let operation = registrations[fd] == nil ? EPOLL_CTL_ADD : EPOLL_CTL_MOD
         if epoll_ctl(epollFD, operation, fd, &event) != 0 {
-            // A descriptor closed and reopened under the same number without unregistering.
-            guard errno == EEXIST, epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, &event) == 0 else {
-                throw SystemError("epoll_ctl")
-            }
+            // A descriptor closed without unregistering (the kernel dropped it: ENOENT) or
+            // registered behind our back (EEXIST): try the other operation once.
+            let retry: Int32? =
+                switch errno {
+                case ENOENT: EPOLL_CTL_ADD
+                case EEXIST: EPOLL_CTL_MOD
+                default: nil
+                }
+            guard let retry, epoll_ctl(epollFD, retry, fd, &event) == 0 else { throw SystemError("epoll_ctl") }
         }
         registrations[fd] = Registration(generation: generation, handler: handler)
     }

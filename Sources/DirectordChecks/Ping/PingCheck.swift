@@ -60,6 +60,11 @@ final class PingCheck: CheckOperation {
         }
     }
 
+    override func timedOut() {
+        // The attempts' own timers end the check first; this is the loop's backstop.
+        fail(labelled("no echo reply from \(check.address) within \(timeoutText)"))
+    }
+
     override func releaseResources() {
         context.reactor.cancel(attemptTimer)
         for sequence in sequences { endpoint?.forget(sequence) }

@@ -27,6 +27,7 @@ final class FTPCheck: CheckOperation {
     private var file: [UInt8] = []
     private var fileComplete = false
     private var transferConfirmed = false
+    private var fileWasCut = false
 
     init(context: LoopContext, check: HealthCheck) {
         self.check = check
@@ -191,7 +192,15 @@ final class FTPCheck: CheckOperation {
         }
         data.onData = { [weak self] bytes in
             guard let self else { return }
-            self.file += bytes.prefix(max(0, self.context.options.maximumReplyBytes - self.file.count))
+            let limit = self.context.options.maximumReplyBytes
+            self.file += bytes.prefix(max(0, limit - self.file.count))
+            if self.file.count >= limit {
+                // Enough to judge; the rest of a big file is not worth waiting for.
+                self.fileWasCut = true
+                self.fileComplete = true
+                self.transferConfirmed = true
+                self.judgeFile()
+            }
         }
         data.onEnd = { [weak self] in
             guard let self else { return }
@@ -208,12 +217,13 @@ final class FTPCheck: CheckOperation {
     /// Once the data has ended and the server confirmed the transfer.
     private func judgeFile() {
         guard fileComplete, transferConfirmed else { return }
-        if receiveIsEmpty(check.receive) { return quit(up: "ftp: fetched \(path) (\(file.count) bytes)") }
+        let amount = fileWasCut ? "the first \(file.count) bytes" : "\(file.count) bytes"
+        if receiveIsEmpty(check.receive) { return quit(up: "ftp: fetched \(path) (\(amount))") }
         switch context.patterns.match(check.receive, in: file) {
         case .success(.found):
             quit(up: "ftp: fetched \(path), receive /\(check.receive)/ found")
         case .success(.notFound):
-            quit(down: "ftp: receive /\(check.receive)/ not found in \(file.count) bytes of \(path)")
+            quit(down: "ftp: receive /\(check.receive)/ not found in \(amount) of \(path)")
         case .success(.gaveUp(let why)):
             quit(down: "ftp: receive /\(check.receive)/ could not be matched: \(why)")
         case .failure(let error):
