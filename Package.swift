@@ -49,11 +49,15 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "DirectordCoreTests", dependencies: ["DirectordCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DirectordSystemTests", dependencies: ["DirectordCore", "DirectordSystem"]),
-        .testTarget(name: "CompatibilityTests", dependencies: ["DirectordCore", "DirectordSystem"]),
+        .testTarget(
+            name: "CompatibilityTests", dependencies: ["DirectordCore", "DirectordSystem"],
+            resources: [.copy("Resources")]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CCurl", "CMariaDB", "CNetlink"]),
         .testTarget(
             name: "DirectordChecksTests", dependencies: ["DirectordChecks", "DirectordCore"],
             resources: [.copy("Servers")]),
+        // Runs the built directord executable.
+        .testTarget(name: "CommandLineTests"),
     ]
 )
 

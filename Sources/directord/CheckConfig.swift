@@ -31,8 +31,10 @@ struct CheckConfig: ParsableCommand {
             throw ExitCode(1)
         }
         let outcome = ConfigLoader().load(path: path)
-        for warning in outcome.warnings { printError(warning.description) }
-        for error in outcome.errors { printError(error.description) }
+        // One list in file order, as an operator reads the file.
+        let diagnostics =
+            outcome.warnings.map { ($0.line, $0.description) } + outcome.errors.map { ($0.line, $0.description) }
+        for (_, text) in diagnostics.sorted(by: { $0.0 < $1.0 }) { printError(text) }
         guard let configuration = outcome.configuration else {
             if json { print(try encodeJSON(JSONReport(file: path, configuration: nil, outcome: outcome))) }
             printError("\(path): \(outcome.errors.count) error\(outcome.errors.count == 1 ? "" : "s")")

@@ -17,10 +17,7 @@ public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
         self.reason = reason
     }
 
-    public var description: String {
-        let place = line > 0 ? "\(file):\(line)" : file
-        return text.isEmpty ? "\(place): error: \(reason)" : "\(place): error: \(text): \(reason)"
-    }
+    public var description: String { diagnosticText(file: file, line: line, kind: "error", text: text, message: "\(reason)") }
 
     public enum Reason: Hashable, Sendable, CustomStringConvertible {
         /// A directive ldirectord does not know, with the closest known name if there is one.
@@ -44,6 +41,8 @@ public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
         case duplicateVirtualService(id: String, firstLine: Int)
         /// Two real server lines that make the same kernel entry.
         case duplicateRealServer(endpoint: String, firstLine: Int)
+        /// A `real=` line that does not follow the grammar; the text says where and why.
+        case invalidRealServer(String)
         /// A quoted value with no closing quote.
         case unterminatedQuote
         /// The file could not be read at all.
@@ -74,6 +73,8 @@ public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
                 return "duplicate virtual server \(id): already defined at line \(firstLine)"
             case .duplicateRealServer(let endpoint, let firstLine):
                 return "duplicate real server: the kernel entry \(endpoint) is already made by line \(firstLine)"
+            case .invalidRealServer(let why):
+                return "invalid real server line: \(why)"
             case .unterminatedQuote:
                 return "missing closing quote"
             case .unreadable(let why):
@@ -109,7 +110,12 @@ public struct ConfigWarning: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let place = line > 0 ? "\(file):\(line)" : file
-        return text.isEmpty ? "\(place): warning: \(message)" : "\(place): warning: \(text): \(message)"
+        diagnosticText(file: file, line: line, kind: "warning", text: text, message: message)
     }
+}
+
+/// `FILE:LINE: KIND: TEXT: MESSAGE`, the form compilers use, which editors can jump to.
+func diagnosticText(file: String, line: Int, kind: String, text: String, message: String) -> String {
+    let place = line > 0 ? "\(file):\(line)" : file
+    return text.isEmpty ? "\(place): \(kind): \(message)" : "\(place): \(kind): \(text): \(message)"
 }

@@ -94,9 +94,10 @@ struct ParseSession {
     mutating func readLines(of text: String) {
         var number = 0
         var current: VirtualDraft?
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Split on bytes: as Characters, "\r\n" is one grapheme and would never equal "\n".
+        for raw in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             number += 1
-            let line = ConfigLine(number: number, raw: raw)
+            let line = ConfigLine(number: number, raw: Substring(raw))
             guard line.kind == .directive else { continue }
             if line.isIndented {
                 if current != nil {

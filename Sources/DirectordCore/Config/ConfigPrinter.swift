@@ -52,7 +52,14 @@ public enum ConfigPrinter {
             var line = "real\(suffix)=\(real.address.bracketed)"
             if let port = real.configuredPort { line += ":\(port)" }
             line += " \(real.forwarding.rawValue) \(real.weight)"
-            if real.hasOwnRequest { line += " \"\(real.request)\", \"\(real.receive)\"" }
+            switch real.ownCheckStrings {
+            case .none: break
+            // The parser added the "/"; written without it, both strings are used.
+            case .requestAndReceive: line += " \"\(real.request.dropFirst())\", \"\(real.receive)\""
+            // Written with it, ldirectord's reading comes back and the receive string is lost,
+            // so an empty one is printed: it cannot hold a separator that would move the split.
+            case .requestOnly: line += " \"\(real.request)\", \"\""
+            }
             if real.lowerThreshold > 0 { line += " l:\(real.lowerThreshold)" }
             if real.upperThreshold > 0 { line += " u:\(real.upperThreshold)" }
             add(line)
@@ -69,7 +76,14 @@ public enum ConfigPrinter {
         if service.onePacket { add("ops=yes") }
 
         add("checktype=\(service.checkType.configValue)")
-        add("service=\(service.service.rawValue)")
+        // Written only when the port does not imply it: service=ftp and service=sip, when
+        // written, fill in default logins, which are printed explicitly below anyway.
+        let impliedService: ServiceType =
+            switch service.key {
+            case .inet(_, _, let port): .implied(byPort: port)
+            case .firewallMark: .none
+            }
+        if service.service != impliedService { add("service=\(service.service.rawValue)") }
         if service.checkCommand != "/bin/true" { add("checkcommand=\(bare(service.checkCommand))") }
         if let port = service.checkPort { add("checkport=\(port)") }
         add("request=\(quoted(service.request))")
@@ -110,14 +124,24 @@ public enum ConfigPrinter {
 
     static func yesNo(_ value: Bool) -> String { value ? "yes" : "no" }
 
-    static func quoted(_ value: String) -> String { "\"\(value)\"" }
+    /// Quoted, as ldirectord requires for request, receive, login and the like.
+    static func quoted(_ value: String) -> String { encoded(value, preferQuoted: true) }
 
-    /// Unquoted where ldirectord would keep quotes as part of the value, unless the value
-    /// would not survive being read back bare.
-    static func bare(_ value: String) -> String {
-        let needsQuotes =
-            value.isEmpty || value.contains("#") || value.first == "\"" || value.last == "\""
-            || value.first == " " || value.first == "\t" || value.last == " " || value.last == "\t"
-        return needsQuotes ? quoted(value) : value
+    /// Bare, where ldirectord would keep quotes as part of the value.
+    static func bare(_ value: String) -> String { encoded(value, preferQuoted: false) }
+
+    /// The preferred form of the value if it reads back as the same value, else the other.
+    /// Every value the parser produced came from one of the two forms, so one always works:
+    /// a value holding both `"` and `#` may only survive one of them.
+    static func encoded(_ value: String, preferQuoted: Bool) -> String {
+        let quotedForm = "\"\(value)\""
+        let candidates = preferQuoted ? [quotedForm, value] : [value, quotedForm]
+        return candidates.first { readsBack($0, as: value) } ?? candidates[0]
+    }
+
+    static func readsBack(_ text: String, as value: String) -> Bool {
+        let line = ConfigLine(number: 1, raw: Substring("x=" + text))
+        let read = UnquotedValue(line.value)
+        return !read.isUnterminated && read.trailing.isEmpty && read.text == value
     }
 }

@@ -77,6 +77,8 @@ extension ParseSession {
         var service = draft.service
         let line = draft.line
         switch draft.target {
+        case .invalid:
+            return nil
         case .mark(let mark):
             service.key = .firewallMark(mark, draft.family)
         case .address(let host, let portText):
@@ -112,7 +114,7 @@ extension ParseSession {
         mergeDefaults(draft, into: &service)
         service.fallback = resolvedFallback(for: draft, service: service)
         service.realServers = resolveRealServers(draft, service: service)
-        warnAboutChecks(service, line: line)
+        warnAboutChecks(service, draft: draft)
         return service
     }
 
@@ -174,9 +176,9 @@ extension ParseSession {
             let parsed: RealServerLine
             do {
                 parsed = try RealServerLine(line.value)
-            } catch {
-                guard case .format(let message) = error else { continue }
-                invalid(line, "invalid real server", expected: message)
+            } catch let problem {
+                guard case .format(let message) = problem else { continue }
+                error(line, .invalidRealServer(message))
                 continue
             }
             for real in expand(parsed, line: line, service: service) {
@@ -221,20 +223,6 @@ extension ParseSession {
             guard let port = resolvePort(text, protocol: nil, what: "real server", line: line) else { return [] }
             configuredPort = port
         }
-        if let lower = parsed.lowerThreshold, lower > (parsed.upperThreshold ?? 0) {
-            invalid(
-                line, "l:\(lower) is above u:\(parsed.upperThreshold ?? 0)",
-                expected:
-                    "a lower threshold not above the upper one (the kernel refuses it; with l: also give a larger u:)")
-            return []
-        }
-        if parsed.thresholdsReversed {
-            invalid(
-                line, "u: is written before l:",
-                expected: "l:N before u:N (ldirectord reads a u: before l: as no u: at all)")
-            return []
-        }
-
         let kernelPort: UInt16
         if case .inet(_, _, let virtualPort) = service.key, parsed.forwarding.keepsVirtualPort {
             kernelPort = virtualPort
@@ -251,22 +239,55 @@ extension ParseSession {
 
         var request = service.request
         var receive = service.receive
-        let ownRequest = parsed.request != nil
+        var own = OwnCheckStrings.none
+        var lowerThreshold = parsed.lowerThreshold ?? 0
+        var upperThreshold = parsed.upperThreshold ?? 0
         if let ownRequestText = parsed.request, let ownReceive = parsed.receive {
-            request = ownRequestText.hasPrefix("/") ? String(ownRequestText) : "/" + ownRequestText
-            receive = String(ownReceive)
+            if ownRequestText.hasPrefix("/") {
+                // ldirectord's add_real_server tests `$request =~ /^\//`; that match succeeds and
+                // resets $2 and $3, so the receive string and everything after it are lost: the
+                // check keeps this request but the virtual's receive string and URL.
+                request = String(ownRequestText)
+                own = .requestOnly
+                lowerThreshold = 0
+                upperThreshold = 0
+                warn(
+                    line,
+                    "ldirectord loses the receive string \"\(ownReceive)\"\(parsed.lowerThreshold != nil || parsed.upperThreshold != nil ? " and the l:/u: thresholds" : "") of a real server whose request starts with \"/\"; its HTTP check uses the virtual's request and receive string. directord reads it the same way; write \"\(ownRequestText.dropFirst())\" without the leading \"/\" to have them used"
+                )
+            } else {
+                request = "/" + ownRequestText
+                receive = String(ownReceive)
+                own = .requestAndReceive
+            }
         }
+        if own != .requestOnly, let lower = parsed.lowerThreshold, lower > (parsed.upperThreshold ?? 0) {
+            invalid(
+                line, "l:\(lower) is above u:\(parsed.upperThreshold ?? 0)",
+                expected:
+                    "a lower threshold not above the upper one (the kernel refuses it; with l: also give a larger u:)")
+            return []
+        }
+        if own != .requestOnly, parsed.thresholdsReversed {
+            invalid(
+                line, "u: is written before l:",
+                expected: "l:N before u:N (ldirectord reads a u: before l: as no u: at all)")
+            return []
+        }
+
+        let ownRequest = own == .requestAndReceive
+        let urlRequest = ownRequest ? request : service.request
         return addresses.map { address in
             var real = RealServer(
                 line: line.number, address: address, port: kernelPort, configuredPort: configuredPort,
                 forwarding: parsed.forwarding, weight: parsed.weight ?? 1, checkPort: checkPort,
                 request: request, receive: receive,
                 checkURL: Self.checkURL(
-                    service: service.service, request: request, ownRequest: ownRequest, address: address,
+                    service: service.service, request: urlRequest, ownRequest: ownRequest, address: address,
                     port: checkPort))
-            real.lowerThreshold = parsed.lowerThreshold ?? 0
-            real.upperThreshold = parsed.upperThreshold ?? 0
-            real.hasOwnRequest = ownRequest
+            real.lowerThreshold = lowerThreshold
+            real.upperThreshold = upperThreshold
+            real.ownCheckStrings = own
             return real
         }
     }
@@ -287,7 +308,8 @@ extension ParseSession {
 
     // MARK: Warnings about checks
 
-    mutating func warnAboutChecks(_ service: VirtualService, line: ConfigLine) {
+    mutating func warnAboutChecks(_ service: VirtualService, draft: VirtualDraft) {
+        let line = draft.line
         let usesNegotiate: Bool
         switch service.checkType {
         case .negotiate, .combined: usesNegotiate = true
@@ -322,7 +344,7 @@ extension ParseSession {
                 "the check of real server \(real.address) has no port: give the real server a port, checkport= or a service=; until then its checks fail"
             )
         }
-        if service.realServers.isEmpty {
+        if service.realServers.isEmpty && draft.reals.isEmpty {
             warn(line: line.number, text: String(line.text), "virtual service \(service.id) has no real servers")
         }
     }

@@ -130,4 +130,34 @@ public struct EmailAlert: Hashable, Sendable, Codable {
     public var statuses: DaemonStatusSet
     /// The SMTP server; nil means the local mail command.
     public var smtp: String?
+
+    public init(recipients: String, frequency: Int, statuses: DaemonStatusSet, smtp: String?) {
+        self.recipients = recipients
+        self.frequency = frequency
+        self.statuses = statuses
+        self.smtp = smtp
+    }
+}
+
+extension Configuration {
+    /// The same configuration with every source line number set to 0: two files that mean the
+    /// same thing compare equal this way, whatever their layout.
+    public func sourceLinesCleared() -> Configuration {
+        var copy = self
+        copy.virtualServices = virtualServices.map { $0.sourceLinesCleared() }
+        return copy
+    }
+}
+
+extension VirtualService {
+    public func sourceLinesCleared() -> VirtualService {
+        var copy = self
+        copy.line = 0
+        copy.realServers = realServers.map {
+            var real = $0
+            real.line = 0
+            return real
+        }
+        return copy
+    }
 }

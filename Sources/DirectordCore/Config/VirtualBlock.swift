@@ -4,6 +4,9 @@ struct VirtualDraft {
         /// `host:port`, both still text: the port's meaning depends on the final protocol.
         case address(host: Substring, port: Substring)
         case mark(UInt32)
+        /// The virtual= line was wrong (already reported). Its block is still read, so its own
+        /// lines are checked, and then dropped.
+        case invalid
     }
 
     let line: ConfigLine
@@ -37,13 +40,20 @@ struct VirtualDraft {
 }
 
 extension ParseSession {
+    mutating func startVirtual(_ line: ConfigLine) -> VirtualDraft {
+        let family: AddressFamily = line.name == "virtual" ? .ipv4 : .ipv6
+        let target = virtualTarget(line, family: family)
+        var service = VirtualService(line: line.number, key: .firewallMark(0, family))
+        if case .mark = target { service.service = .none }
+        return VirtualDraft(line: line, family: family, target: target, service: service)
+    }
+
     /// ldirectord's `virtual=` patterns, tried in its order: `IPv4:port`, `name:port`, a
     /// firewall mark, `[IPv6]:port`.
-    mutating func startVirtual(_ line: ConfigLine) -> VirtualDraft? {
-        let family: AddressFamily = line.name == "virtual" ? .ipv4 : .ipv6
+    mutating func virtualTarget(_ line: ConfigLine, family: AddressFamily) -> VirtualDraft.Target {
         guard line.hasEquals, let value = unquoted(line) else {
             if !line.hasEquals { invalid(line, "missing \"=\"", expected: "\(line.name)=ADDRESS:PORT") }
-            return nil
+            return .invalid
         }
         let expected =
             family == .ipv4
@@ -65,12 +75,12 @@ extension ParseSession {
                 let after = token[token.index(after: close)...]
                 if family == .ipv4 {
                     error(line, .wrongAddressFamily(written: "virtual", use: "virtual6"))
-                    return nil
+                    return .invalid
                 }
                 if after.first == ":", !after.dropFirst().isEmpty, after.dropFirst().allSatisfy(portCharacter) {
                     guard IPAddress(inner, family: .ipv6) != nil else {
                         invalid(line, "invalid ipv6 address for virtual server", expected: expected)
-                        return nil
+                        return .invalid
                     }
                     target = .address(host: inner, port: after.dropFirst())
                 }
@@ -85,7 +95,7 @@ extension ParseSession {
             let digits = token.prefix { $0.isASCIIDigit }
             guard let mark = UInt32(digits), mark > 0 else {
                 invalid(line, "invalid firewall mark \"\(digits)\"", expected: "a firewall mark from 1 to 4294967295")
-                return nil
+                return .invalid
             }
             if digits.count != token.count {
                 let looksLikeAddress = IPAddress(token) != nil || token.contains(".")
@@ -99,11 +109,9 @@ extension ParseSession {
         }
         guard let target else {
             invalid(line, "invalid address for virtual server \"\(value)\"", expected: expected)
-            return nil
+            return .invalid
         }
-        var service = VirtualService(line: line.number, key: .firewallMark(0, family))
-        if case .mark = target { service.service = .none }
-        return VirtualDraft(line: line, family: family, target: target, service: service)
+        return target
     }
 
     mutating func readVirtualDirective(_ line: ConfigLine, into draft: inout VirtualDraft) {
@@ -121,20 +129,8 @@ extension ParseSession {
             } else {
                 draft.reals.append(line)
             }
-        case "request":
-            if let value = text(line, problem: "no request string specified", expected: "a request such as \"/\"") {
-                draft.service.request = value.hasPrefix("/") ? value : "/" + value
-            }
-        case "receive":
-            if let value = text(line, problem: "invalid receive string", expected: "a non-empty string") {
-                draft.service.receive = value
-            }
         case "checktype":
             if let value = checkType(line) { draft.service.checkType = value }
-        case "checkcommand":
-            if let value = text(line, problem: "invalid check command", expected: "a command") {
-                draft.service.checkCommand = value
-            }
         case "checktimeout":
             draft.checkTimeout = number(
                 line, problem: "invalid check timeout", expected: seconds, range: 1...Int(Int32.max))
@@ -158,22 +154,12 @@ extension ParseSession {
             {
                 draft.service.checkPort = UInt16(value)
             }
-        case "login":
-            if let value = text(line, problem: "invalid login string", expected: "a user name") {
-                draft.service.login = value
-            }
-        case "passwd":
-            if let value = text(line, problem: "invalid password", expected: "a password") {
-                draft.service.password = value
-            }
-        case "database":
-            if let value = text(line, problem: "invalid database", expected: "a database name") {
-                draft.service.database = value
-            }
-        case "secret":
-            if let value = text(line, problem: "invalid secret", expected: "a RADIUS shared secret") {
-                draft.service.secret = value
-            }
+        case "login", "passwd", "database", "secret", "request", "receive", "checkcommand":
+            guard let (field, problem, expected) = Self.requiredStrings[String(line.name)],
+                let value = text(line, problem: problem, expected: expected)
+            else { break }
+            // ldirectord adds the "/" a request lacks.
+            draft.service[keyPath: field] = line.name == "request" && !value.hasPrefix("/") ? "/" + value : value
         case "load":
             if let value = unquoted(line), let word = value.split(whereSeparator: { !$0.isWordCharacter }).first {
                 draft.service.load = String(word)
@@ -281,6 +267,18 @@ extension ParseSession {
         }
     }
 
+    /// Directives whose value must be a non-empty string, with ldirectord's message for an
+    /// empty one.
+    static let requiredStrings: [String: (any WritableKeyPath<VirtualService, String> & Sendable, String, String)] = [
+        "request": (\.request, "no request string specified", "a request such as \"/\""),
+        "receive": (\.receive, "invalid receive string", "a non-empty string"),
+        "checkcommand": (\.checkCommand, "invalid check command", "a command"),
+        "login": (\.login, "invalid login string", "a user name"),
+        "passwd": (\.password, "invalid password", "a password"),
+        "database": (\.database, "invalid database", "a database name"),
+        "secret": (\.secret, "invalid secret", "a RADIUS shared secret"),
+    ]
+
     /// ldirectord tries `/(\d+)/` first (a number anywhere makes a combined check), then the
     /// first word.
     mutating func checkType(_ line: ConfigLine) -> CheckType? {
@@ -334,6 +332,8 @@ extension ParseSession {
             return
         }
         switch draft.target {
+        case .invalid:
+            break
         case .mark:
             if word != "fwm" {
                 invalid(

@@ -141,8 +141,9 @@ public struct RealServer: Hashable, Sendable, Codable {
     public var receive: String
     /// The URL an HTTP(S) check fetches, built as ldirectord builds it.
     public var checkURL: String
-    /// True when the real line itself gave the request and receive strings.
-    public var hasOwnRequest: Bool = false
+    /// Whether the real line gave its own request and receive strings, and which of them
+    /// ldirectord honours.
+    public var ownCheckStrings: OwnCheckStrings = .none
 
     public init(
         line: Int, address: IPAddress, port: UInt16, configuredPort: UInt16?, forwarding: ForwardingMethod,
@@ -162,6 +163,18 @@ public struct RealServer: Hashable, Sendable, Codable {
 
     /// `IP:PORT` with the kernel port, IPv6 in brackets, as ldirectord's log lines write it.
     public var endpoint: String { "\(address.bracketed):\(port)" }
+}
+
+/// Which check strings a `real=` line gave itself.
+public enum OwnCheckStrings: String, Hashable, Sendable, Codable {
+    /// None: the virtual's request and receive strings are used.
+    case none
+    /// `"REQUEST", "RECEIVE"`, both used.
+    case requestAndReceive
+    /// `"/REQUEST", "RECEIVE"`: ldirectord keeps the request (for SQL, simpletcp, LDAP ...
+    /// checks) but loses the receive string and anything after it, and its HTTP check uses the
+    /// virtual's URL. directord reads such a line the same way, with a warning.
+    case requestOnly
 }
 
 /// Everything needed to check one real server of one virtual service.

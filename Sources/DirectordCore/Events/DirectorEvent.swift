@@ -1,0 +1,75 @@
+/// Something the director did or saw, with ldirectord's exact log text.
+///
+/// Log watchers written for ldirectord keep working: the message of every event is the line
+/// ldirectord writes for it, and the reason a check gave follows in parentheses. Ports are
+/// the kernel's (ldirectord writes `IP:0` for a real server written without a port).
+public enum DirectorEvent: Hashable, Sendable {
+    case virtualServiceAdded(ServiceKey)
+    case virtualServiceChanged(ServiceKey)
+    case virtualServicePurged(ServiceKey, phase: Phase)
+    case realServerAdded(Endpoint, in: ServiceKey, weight: Int32, reason: String?)
+    case realServerRestored(Endpoint, in: ServiceKey, weight: Int32, reason: String?)
+    case realServerQuiesced(Endpoint, in: ServiceKey, reason: String?)
+    case realServerReaddedQuiescent(Endpoint, in: ServiceKey, reason: String?)
+    case realServerDeleted(Endpoint, in: ServiceKey, reason: String?)
+    case realServerPurged(Endpoint, in: ServiceKey, phase: Phase)
+    case fallbackAdded(Endpoint, in: ServiceKey)
+    case fallbackRestored(Endpoint, in: ServiceKey)
+    case fallbackDeleted(Endpoint, in: ServiceKey)
+    /// `virtualID` is ldirectord's `tcp:VIP:PORT` form, which these two lines use.
+    case softFailure(Endpoint, virtualID: String, count: Int, limit: Int, reason: String)
+    case softFailureReset(Endpoint, virtualID: String)
+
+    /// When a purge happened, as ldirectord tags it.
+    public enum Phase: String, Hashable, Sendable {
+        case start
+        case stop
+        /// directord repairing the table behind someone's back (ldirectord never does).
+        case repair
+    }
+
+    /// `IP:PORT`, IPv6 in brackets.
+    public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
+        public var address: IPAddress
+        public var port: UInt16
+
+        public init(address: IPAddress, port: UInt16) {
+            self.address = address
+            self.port = port
+        }
+
+        public var description: String { "\(address.bracketed):\(port)" }
+    }
+
+    /// The log line.
+    public var message: String {
+        switch self {
+        case .virtualServiceAdded(let key): "Added virtual server: \(key)"
+        case .virtualServiceChanged(let key): "Changed virtual server: \(key)"
+        case .virtualServicePurged(let key, let phase): "Purged virtual server (\(phase.rawValue)): \(key)"
+        case .realServerAdded(let real, let key, let weight, let reason):
+            "Added real server: \(real) (\(key)) (Weight set to \(weight))" + Self.because(reason)
+        case .realServerRestored(let real, let key, let weight, let reason):
+            "Restored real server: \(real) (\(key)) (Weight set to \(weight))" + Self.because(reason)
+        case .realServerQuiesced(let real, let key, let reason):
+            "Quiescent real server: \(real) (\(key)) (Weight set to 0)" + Self.because(reason)
+        case .realServerReaddedQuiescent(let real, let key, let reason):
+            "Readd Quiescent real server: \(real) (\(key)) (Weight set to 0)" + Self.because(reason)
+        case .realServerDeleted(let real, let key, let reason):
+            "Deleted real server: \(real) (\(key))" + Self.because(reason)
+        case .realServerPurged(let real, let key, let phase):
+            "Purged real server (\(phase.rawValue)): \(real) (\(key))"
+        case .fallbackAdded(let server, let key): "Added fallback server: \(server) (\(key)) (Weight set to 1)"
+        case .fallbackRestored(let server, let key): "Restored fallback server: \(server) (\(key)) (Weight set to 1)"
+        case .fallbackDeleted(let server, let key): "Deleted fallback server: \(server) (\(key))"
+        case .softFailure(let real, let virtualID, let count, let limit, let reason):
+            "Soft failure real server: \(real) (\(virtualID)) failure \(count)/\(limit)" + Self.because(reason)
+        case .softFailureReset(let real, let virtualID): "Resetting soft failure count: \(real) (\(virtualID))"
+        }
+    }
+
+    private static func because(_ reason: String?) -> String {
+        guard let reason, !reason.isEmpty else { return "" }
+        return " (\(reason))"
+    }
+}

@@ -1,0 +1,105 @@
+/// The health of one real server *in one virtual service*, with ldirectord's failurecount
+/// hysteresis.
+///
+/// ldirectord keeps the failure count on the real server and, when the same real server
+/// belongs to several virtual services, counts each failed check once per service, so a
+/// shared server goes down after fewer failures than configured. Here every (virtual, real)
+/// pair has its own count. Pure: results in, transitions out.
+public struct RealServerHealth: Hashable, Sendable {
+    public enum State: String, Hashable, Sendable, Codable {
+        case up
+        case down
+    }
+
+    public private(set) var state: State
+    /// Consecutive failed checks while up; reset by a pass.
+    public private(set) var failures: Int = 0
+    /// A maintenance file names this server: down whatever the checks say.
+    public private(set) var inMaintenance = false
+    /// Whether any check result was recorded since the state was created.
+    public private(set) var hasBeenChecked = false
+    /// Why the server is in its state, in a check's words.
+    public private(set) var reason: String
+
+    /// - Parameters:
+    ///   - state: `.up` only for a real server the kernel already routes to (weight above 0),
+    ///     which is trusted until its first check; every other server starts down and gets no
+    ///     traffic before it has passed a check.
+    ///   - reason: why it starts so.
+    public init(state: State, reason: String) {
+        self.state = state
+        self.reason = reason
+    }
+
+    /// A change worth a log line.
+    public enum Transition: Hashable, Sendable {
+        case wentUp(reason: String)
+        case wentDown(reason: String)
+        /// Failed, but fewer than `failurecount` times in a row: still up.
+        case softFailure(count: Int, limit: Int, reason: String)
+        /// Passed after soft failures.
+        case softFailuresReset
+    }
+
+    /// Records one check result.
+    /// - Parameters:
+    ///   - result: what the check found.
+    ///   - failureCount: the service's `failurecount`: consecutive failures that take an up
+    ///     server down.
+    /// - Returns: the transitions, in the order ldirectord logs them.
+    public mutating func record(_ result: CheckResult, failureCount: Int) -> [Transition] {
+        hasBeenChecked = true
+        guard !inMaintenance else { return [] }
+        switch (result.status, state) {
+        case (.up, .up):
+            reason = result.reason
+            guard failures > 0 else { return [] }
+            failures = 0
+            return [.softFailuresReset]
+        case (.up, .down):
+            let hadFailures = failures > 0
+            failures = 0
+            state = .up
+            reason = result.reason
+            return (hadFailures ? [.softFailuresReset] : []) + [.wentUp(reason: result.reason)]
+        case (.down, .up):
+            failures += 1
+            reason = result.reason
+            if failures < max(failureCount, 1) {
+                return [.softFailure(count: failures, limit: failureCount, reason: result.reason)]
+            }
+            state = .down
+            return [.wentDown(reason: result.reason)]
+        case (.down, .down):
+            reason = result.reason
+            return []
+        }
+    }
+
+    /// A maintenance file appeared: down at once, whatever `failurecount` says.
+    public mutating func enterMaintenance() -> [Transition] {
+        guard !inMaintenance else { return [] }
+        inMaintenance = true
+        failures = 0
+        reason = "Server in maintenance"
+        guard state == .up else { return [] }
+        state = .down
+        return [.wentDown(reason: reason)]
+    }
+
+    /// The maintenance file is gone: the server stays down until a check passes.
+    public mutating func leaveMaintenance() {
+        guard inMaintenance else { return }
+        inMaintenance = false
+        reason = "maintenance ended; waiting for a check to pass"
+    }
+
+    /// For checktype=on and off: the state is set, not checked.
+    public mutating func force(_ newState: State, reason: String) -> [Transition] {
+        failures = 0
+        self.reason = reason
+        guard newState != state, !inMaintenance || newState == .down else { return [] }
+        state = newState
+        return [newState == .up ? .wentUp(reason: reason) : .wentDown(reason: reason)]
+    }
+}
