@@ -175,7 +175,7 @@ struct HTTPCheckTests {
         let check = try healthCheck(
             """
             virtual=10.0.0.1:80
-            \treal=127.0.0.1:\(servers.port("http")) gate 1 "/body/per-real" "per-real"
+            \treal=127.0.0.1:\(servers.port("http")) gate 1 "body/per-real" "per-real"
             \tservice=http
             \trequest="/status/500"
             \treceive="nothing"
