@@ -182,8 +182,13 @@ final class Reactor {
 
     /// Cancels a timer; harmless if it already ran or was cancelled.
     func cancel(_ timer: TimerID?) {
-        guard let timer else { return }
-        timerActions[timer.rawValue] = nil
+        guard let timer, timerActions.removeValue(forKey: timer.rawValue) != nil else { return }
+        // Cancelled entries stay in the heap until they come due. Most checks end long before
+        // their time limit (30 s by default), so at thousands of checks per second they would
+        // pile up: rebuild the heap when most of it is dead.
+        if timers.count > 4096 && timers.count > 4 * timerActions.count {
+            timers.removeAll { timerActions[$0.id] == nil }
+        }
     }
 
     /// Runs every timer that is due. Timers scheduled while this runs wait for the next round,
@@ -239,13 +244,25 @@ struct DeadlineHeap {
         }
     }
 
+    /// Drops the entries `shouldRemove` picks and restores the heap order, in O(n).
+    mutating func removeAll(where shouldRemove: (Entry) -> Bool) {
+        entries.removeAll(where: shouldRemove)
+        guard entries.count > 1 else { return }
+        for start in stride(from: entries.count / 2 - 1, through: 0, by: -1) { siftDown(from: start) }
+    }
+
     @discardableResult
     mutating func removeFirst() -> Entry {
         let first = entries[0]
         let last = entries.removeLast()
         guard !entries.isEmpty else { return first }
         entries[0] = last
-        var parent = 0
+        siftDown(from: 0)
+        return first
+    }
+
+    private mutating func siftDown(from start: Int) {
+        var parent = start
         while true {
             let left = 2 * parent + 1
             let right = left + 1
@@ -256,7 +273,6 @@ struct DeadlineHeap {
             entries.swapAt(parent, smallest)
             parent = smallest
         }
-        return first
     }
 }
 

@@ -21,6 +21,8 @@ final class ICMPEndpoint {
     private let identifier: UInt16
     private var nextSequence: UInt16
     private var waiting: [UInt16: (address: IPAddress, handler: () -> Void)] = [:]
+    /// Requests the socket could not take yet, oldest first.
+    private var queue: [(packet: [UInt8], address: IPAddress)] = []
 
     private static let payload = Array("directord health check".utf8)
 
@@ -48,10 +50,18 @@ final class ICMPEndpoint {
         self.identifier = UInt16.random(in: 1...UInt16.max)
         self.nextSequence = UInt16.random(in: 0...UInt16.max)
         if isRaw { installFilter() }
+        // Replies to thousands of checks started at once arrive together, while the loop may
+        // still be sending; the default buffer (about 200 KiB, some 300 replies) would drop the
+        // rest. Root may exceed net.core.rmem_max with SO_RCVBUFFORCE.
+        var bufferSize: Int32 = 8 << 20
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufferSize, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufferSize, socklen_t(MemoryLayout<Int32>.size))
+        }
         do {
-            try reactor.register(fd, for: .readable) { [weak self] _ in
+            try reactor.register(fd, for: .readable) { [weak self] events in
                 guard let self else { return }
-                self.receiveReplies()
+                if events.contains(.writable) { self.flushQueue() }
+                if events.contains(.readable) { self.receiveReplies() }
             }
         } catch {
             Glibc.close(fd)
@@ -70,11 +80,17 @@ final class ICMPEndpoint {
         Glibc.close(fd)
         fd = -1
         waiting.removeAll()
+        queue.removeAll()
     }
 
     /// Sends one echo request to `address`; `handler` runs on the loop when its reply arrives.
     ///
+    /// When the socket's send buffer is full (thousands of checks starting at once), the
+    /// request waits in a queue that is written as the socket drains; the check's own timer
+    /// keeps running meanwhile.
+    ///
     /// - Returns: the sequence number, to ``forget(_:)`` the request.
+    /// - Throws: when the kernel refuses the request outright (no route to the address).
     func sendEcho(to address: IPAddress, handler: @escaping () -> Void) throws(SystemError) -> UInt16 {
         guard fd >= 0 else { throw SystemError("ICMP socket closed", code: EBADF) }
         // Skip sequence numbers still awaiting a reply (only after 65536 requests in flight).
@@ -83,15 +99,53 @@ final class ICMPEndpoint {
         nextSequence = sequence &+ 1
         let packet = ICMPPacket.echoRequest(
             family: family, identifier: identifier, sequence: sequence, payload: Self.payload)
+        if queue.isEmpty {
+            switch write(packet, to: address) {
+            case .sent:
+                break
+            case .wouldBlock:
+                enqueue(packet, to: address)
+            case .failed(let error):
+                throw error
+            }
+        } else {
+            enqueue(packet, to: address)
+        }
+        waiting[sequence] = (address, handler)
+        return sequence
+    }
+
+    private enum WriteOutcome {
+        case sent
+        case wouldBlock
+        case failed(SystemError)
+    }
+
+    private func write(_ packet: [UInt8], to address: IPAddress) -> WriteOutcome {
         let target = SocketAddress(address, port: 0)
         let sent = packet.withUnsafeBytes { raw in
             target.withSockAddr { pointer, length in
                 retryingInterrupts { sendto(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL), pointer, length) }
             }
         }
-        guard sent >= 0 else { throw SystemError("sendto") }
-        waiting[sequence] = (address, handler)
-        return sequence
+        if sent >= 0 { return .sent }
+        if errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS { return .wouldBlock }
+        return .failed(SystemError("sendto"))
+    }
+
+    private func enqueue(_ packet: [UInt8], to address: IPAddress) {
+        queue.append((packet, address))
+        if queue.count == 1 { try? reactor.setInterest(fd, [.readable, .writable]) }
+    }
+
+    /// Writes queued requests while the socket takes them. A request that fails now (its
+    /// route went away) is dropped; its check's timer ends the attempt.
+    private func flushQueue() {
+        while let (packet, address) = queue.first {
+            if case .wouldBlock = write(packet, to: address) { return }
+            queue.removeFirst()
+        }
+        try? reactor.setInterest(fd, .readable)
     }
 
     /// Drops a request whose check has ended; a late reply is then ignored.
