@@ -14,8 +14,9 @@ import Synchronization
 /// - paced: every real server is checked once per `--interval`, staggered evenly, as the
 ///   daemon does (a real server whose check is still running skips its turn). Offered load is
 ///   N / interval checks per second; the figures say what that costs.
-/// - saturated: `--concurrency` checks are always in flight, going round all N real servers;
-///   this finds the most checks per second the loop can do.
+/// - saturated: `--concurrency` checks of healthy real servers are always in flight, going
+///   round them all, while every hanging one is re-checked as soon as it times out; this finds
+///   the most checks per second the loop can do.
 struct CheckBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checks",
@@ -43,7 +44,7 @@ struct CheckBench: ParsableCommand {
     @Option(help: "Modes to run: paced, saturated or both.")
     var mode = "both"
 
-    @Option(help: "Checks in flight at once in saturated runs (at most N).")
+    @Option(help: "Checks of healthy real servers in flight at once in saturated runs.")
     var concurrency = 500
 
     @Option(help: "First port of the benchmark's HTTP server.")
@@ -189,53 +190,69 @@ actor BenchDriver {
             while started < due {
                 let index = started % count
                 started += 1
-                if recorder.begin(index) { launch(index, again: false) }
+                launch(index, then: .nothing)
             }
             try? await Task.sleep(for: tick)
         }
     }
 
-    /// `concurrency` checks always in flight, going round all the real servers.
+    /// `concurrency` checks of healthy real servers always in flight, going round them all,
+    /// and every hanging real server checked again as soon as its check times out (so hanging
+    /// servers never stop holding sockets and timers, but do not take the healthy ones' slots).
     func runSaturated(concurrency: Int) async {
-        for _ in 0..<concurrency { launchNext() }
+        healthy = checks.indices.filter { !hanging.contains($0) }
+        for index in hanging { launch(index, then: .same) }
+        for _ in 0..<min(concurrency, healthy.count) { launchNextHealthy() }
         let clock = ContinuousClock()
         while clock.now < end { try? await Task.sleep(for: .milliseconds(50)) }
     }
 
-    private func launchNext() {
-        // A real server still being checked (a hanging one) is passed over.
-        for _ in 0..<checks.count {
-            let index = next
-            next = (next + 1) % checks.count
-            if recorder.begin(index) {
-                launch(index, again: true)
-                return
-            }
-        }
+    private var healthy: [Int] = []
+
+    private func launchNextHealthy() {
+        guard !healthy.isEmpty else { return }
+        let index = healthy[next]
+        next = (next + 1) % healthy.count
+        launch(index, then: .nextHealthy)
     }
 
-    private func launch(_ index: Int, again: Bool) {
+    fileprivate enum Then {
+        case nothing
+        case same
+        case nextHealthy
+    }
+
+    private func launch(_ index: Int, then: Then) {
+        guard recorder.begin(index) else { return }
         let check = checks[index]
-        let completion = Completion(driver: self, index: index, again: again)
+        let completion = Completion(driver: self, index: index, then: then)
         // Same executor: the driver runs on the loop, so the loop's isolation holds here.
         loop.assumeIsolated { loop in
             loop.start(check) { completion.handle($0) }
         }
     }
 
+    fileprivate func after(_ index: Int, then: Then) {
+        switch then {
+        case .nothing: break
+        case .same: launch(index, then: .same)
+        case .nextHealthy: launchNextHealthy()
+        }
+    }
+
     /// What to do when a check started by the driver ends (on the loop, hence on the driver).
-    struct Completion: Sendable {
+    fileprivate struct Completion: Sendable {
         let driver: BenchDriver
         let index: Int
-        let again: Bool
+        let then: Then
 
         func handle(_ result: CheckResult) {
             let now = ContinuousClock.now
             driver.recorder.record(
                 result: result, hanging: driver.hanging.contains(index), at: now, from: driver.measureFrom)
             driver.recorder.finished(index)
-            if again && now < driver.end {
-                driver.assumeIsolated { $0.launchNext() }
+            if now < driver.end {
+                driver.assumeIsolated { $0.after(index, then: then) }
             }
         }
     }
