@@ -161,14 +161,14 @@ struct TextServiceTests {
     func substitutePing() async throws {
         let check = try healthCheck(
             """
-            virtual=10.0.0.1:53
-            \treal=127.0.0.1:53 gate
+            virtual=10.0.0.1:5060
+            \treal=127.0.0.1:5060 gate
             \tprotocol=udp
-            \tservice=dns
+            \tservice=sip
             """)
         let result = await run(check)
         #expect(result.isUp, "\(result.reason)")
-        #expect(result.reason == "service=dns is not negotiated by directord; ping only: echo reply from 127.0.0.1")
+        #expect(result.reason == "service=sip is not negotiated by directord; ping only: echo reply from 127.0.0.1")
     }
 }
 

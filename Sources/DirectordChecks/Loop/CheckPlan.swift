@@ -17,6 +17,7 @@ struct CheckPlan {
         case imap
         case nntp
         case ftp
+        case dns
         /// A service directord does not speak: a TCP connect (or, for UDP, a ping) in its
         /// place, and the reason says so.
         case substitute(service: ServiceType, by: Substitute)
@@ -41,7 +42,7 @@ struct CheckPlan {
         switch kind {
         case .immediate: nil
         case .connect, .external, .substitute(_, .connect): .seconds(max(1, check.checkTimeout))
-        case .mysql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp: .seconds(max(1, check.negotiateTimeout))
+        case .mysql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp, .dns: .seconds(max(1, check.negotiateTimeout))
         case .http: .seconds(max(1, check.negotiateTimeout) + 1)
         case .ping, .substitute(_, .ping): .seconds(max(1, check.checkTimeout) * max(1, check.checkCount) + 1)
         }
@@ -89,7 +90,8 @@ struct CheckPlan {
         case .imap: return .imap
         case .nntp: return .nntp
         case .ftp: return .ftp
-        case .pops, .imaps, .ldap, .ldaps, .dns, .sip, .radius, .pgsql, .oracle:
+        case .dns: return .dns
+        case .pops, .imaps, .ldap, .ldaps, .sip, .radius, .pgsql, .oracle:
             return .substitute(service: check.service, by: check.protocol == .udp ? .ping : .connect)
         case .none:
             return .immediate(.up("service=none: not checked, counts as up", latency: .zero))
@@ -130,6 +132,8 @@ struct CheckPlan {
             return TextProtocolCheck(context: context, check: check, dialogue: NNTPDialogue())
         case .ftp:
             return FTPCheck(context: context, check: check)
+        case .dns:
+            return DNSCheck(context: context, check: check)
         case .substitute(let service, .connect):
             return ConnectCheck(
                 context: context, check: check,

@@ -20,6 +20,9 @@ the names check.example, 127.0.0.1 and ::1), by path:
   /huge               200, 8 MiB body, "NEEDLE" only in its last bytes
   /headers            200, body "METHOD PATH Host=HOST" (what the check sent)
   absolute-URI requests (a proxy request) get 200 "proxied URL Host=HOST"
+DNS (UDP and TCP on one port): www.example.com A 192.0.2.10 and .11, 192.0.2.10 PTR
+www.example.com, big.example.com truncated over UDP, servfail.example.com SERVFAIL,
+silent.example.com never answered, anything else NXDOMAIN.
 Other services: smtp, smtp_bad (554 greeting), pop, imap, nntp, nntp_bad, ftp, simpletcp,
 silent (accepts, reads, never says anything, closes when the client does), hold (accepts and
 does nothing), backlog (a full listen queue: connects hang).
@@ -290,6 +293,72 @@ async def silent(reader, writer):
     writers.discard(writer)
 
 
+DNS_RECORDS = {
+    ("www.example.com", 1): [("A", "192.0.2.10"), ("A", "192.0.2.11")],
+    ("10.2.0.192.in-addr.arpa", 12): [("PTR", "www.example.com")],
+    ("big.example.com", 1): [("A", f"198.51.100.{n}") for n in range(1, 41)],
+}
+
+
+def dns_answer(query, over_tcp):
+    """The answer to a query for DNS_RECORDS: NXDOMAIN for unknown names, SERVFAIL for
+    servfail.example.com, truncated over UDP for big.example.com, silence for silent.example.com."""
+    labels, position = [], 12
+    while query[position]:
+        length = query[position]
+        labels.append(query[position + 1:position + 1 + length].decode())
+        position += 1 + length
+    question_end = position + 5
+    name = ".".join(labels).lower()
+    qtype = struct.unpack("!H", query[position + 1:position + 3])[0]
+    if name == "silent.example.com":
+        return None
+    records = DNS_RECORDS.get((name, qtype), [])
+    rcode = 0 if records else 3
+    if name == "servfail.example.com":
+        rcode, records = 2, []
+    truncated = name == "big.example.com" and not over_tcp
+    if truncated:
+        records = []
+    flags = 0x8180 | rcode | (0x0200 if truncated else 0)
+    answer = query[:2] + struct.pack("!HHHHH", flags, 1, len(records), 0, 0) + query[12:question_end]
+    for kind, value in records:
+        if kind == "A":
+            rdata = socket.inet_aton(value)
+            answer += b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + rdata
+        else:
+            rdata = b"".join(bytes([len(label)]) + label.encode() for label in value.split(".")) + b"\0"
+            answer += b"\xc0\x0c" + struct.pack("!HHIH", 12, 1, 60, len(rdata)) + rdata
+    return answer
+
+
+class DNSProtocol(asyncio.DatagramProtocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, address):
+        answer = dns_answer(data, over_tcp=False)
+        if answer:
+            self.transport.sendto(answer, address)
+
+
+async def dns_tcp(reader, writer):
+    writers.add(writer)
+    try:
+        length = struct.unpack("!H", await reader.readexactly(2))[0]
+        answer = dns_answer(await reader.readexactly(length), over_tcp=True)
+        if answer:
+            writer.write(struct.pack("!H", len(answer)) + answer)
+            await writer.drain()
+            writer.close()
+        else:
+            await asyncio.sleep(3600)
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writers.discard(writer)
+
+
 def make_certificates(directory):
     def run(*arguments):
         subprocess.run(["openssl", *arguments], check=True, capture_output=True)
@@ -340,6 +409,11 @@ async def main():
         "silent": await serve(silent),
         "hold": await serve(hold),
     }
+
+    # DNS on one port, UDP and TCP.
+    dns_server = await asyncio.start_server(dns_tcp, "127.0.0.1", 0)
+    ports["dns"] = dns_server.sockets[0].getsockname()[1]
+    await asyncio.get_running_loop().create_datagram_endpoint(DNSProtocol, local_addr=("127.0.0.1", ports["dns"]))
 
     # A listen queue that is full: the kernel drops further SYNs, so connects hang.
     backlog = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
