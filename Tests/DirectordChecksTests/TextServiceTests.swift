@@ -142,6 +142,29 @@ struct TextServiceTests {
         #expect(result.isUp, "\(result.reason)")
     }
 
+    // MARK: SIP
+
+    @Test("sip: OPTIONS over UDP or TCP, up on 200 OK; the Via names this end", arguments: ["udp", "tcp"])
+    func sip(transport: String) async throws {
+        let ok = try healthCheck(
+            """
+            virtual=10.0.0.1:5060
+            \treal=127.0.0.1:\(servers.port("sip")) masq
+            \tprotocol=\(transport)
+            \tservice=sip
+            \tlogin="monitor@example.com"
+            \tnegotiatetimeout=2
+            """)
+        let result = await run(ok)
+        #expect(result.isUp, "\(result.reason)")
+        #expect(result.reason == "sip: SIP/2.0 200 OK")
+        var busy = ok
+        busy.login = "busy@example.com"
+        let refused = await run(busy)
+        #expect(!refused.isUp)
+        #expect(refused.reason == "sip: SIP/2.0 486 Busy Here")
+    }
+
     // MARK: Services without a dialogue here
 
     @Test("a service directord does not negotiate is a labelled TCP connect")
@@ -161,14 +184,14 @@ struct TextServiceTests {
     func substitutePing() async throws {
         let check = try healthCheck(
             """
-            virtual=10.0.0.1:5060
-            \treal=127.0.0.1:5060 gate
+            virtual=10.0.0.1:1812
+            \treal=127.0.0.1:1812 gate
             \tprotocol=udp
-            \tservice=sip
+            \tservice=radius
             """)
         let result = await run(check)
         #expect(result.isUp, "\(result.reason)")
-        #expect(result.reason == "service=sip is not negotiated by directord; ping only: echo reply from 127.0.0.1")
+        #expect(result.reason == "service=radius is not negotiated by directord; ping only: echo reply from 127.0.0.1")
     }
 }
 

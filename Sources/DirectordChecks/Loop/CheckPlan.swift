@@ -18,6 +18,7 @@ struct CheckPlan {
         case nntp
         case ftp
         case dns
+        case sip
         /// A service directord does not speak: a TCP connect (or, for UDP, a ping) in its
         /// place, and the reason says so.
         case substitute(service: ServiceType, by: Substitute)
@@ -42,7 +43,8 @@ struct CheckPlan {
         switch kind {
         case .immediate: nil
         case .connect, .external, .substitute(_, .connect): .seconds(max(1, check.checkTimeout))
-        case .mysql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp, .dns: .seconds(max(1, check.negotiateTimeout))
+        case .mysql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp, .dns, .sip:
+            .seconds(max(1, check.negotiateTimeout))
         case .http: .seconds(max(1, check.negotiateTimeout) + 1)
         case .ping, .substitute(_, .ping): .seconds(max(1, check.checkTimeout) * max(1, check.checkCount) + 1)
         }
@@ -91,7 +93,8 @@ struct CheckPlan {
         case .nntp: return .nntp
         case .ftp: return .ftp
         case .dns: return .dns
-        case .pops, .imaps, .ldap, .ldaps, .sip, .radius, .pgsql, .oracle:
+        case .sip: return .sip
+        case .pops, .imaps, .ldap, .ldaps, .radius, .pgsql, .oracle:
             return .substitute(service: check.service, by: check.protocol == .udp ? .ping : .connect)
         case .none:
             return .immediate(.up("service=none: not checked, counts as up", latency: .zero))
@@ -134,6 +137,8 @@ struct CheckPlan {
             return FTPCheck(context: context, check: check)
         case .dns:
             return DNSCheck(context: context, check: check)
+        case .sip:
+            return TextProtocolCheck(context: context, check: check, dialogue: SIPDialogue(check: check))
         case .substitute(let service, .connect):
             return ConnectCheck(
                 context: context, check: check,

@@ -46,6 +46,17 @@ final class StreamConnection {
     /// "10.0.0.1:80", "[::1]:80": how reasons name the peer.
     var endpoint: String { "\(address.bracketed):\(port)" }
 
+    /// This end's address and port once connected (`getsockname`), as `endpoint` writes them.
+    var localEndpoint: String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard result == 0, let (address, port) = SocketAddress.decode(storage) else { return "0.0.0.0:0" }
+        return "\(address.bracketed):\(port)"
+    }
+
     /// Starts connecting. `connected` runs once the connection is up; a failure to connect
     /// arrives through ``onFailure``.
     func connect(_ connected: @escaping () -> Void) {

@@ -154,7 +154,7 @@ struct SimpleTCPDialogue: TextDialogue {
         self.patterns = patterns
     }
 
-    mutating func connected() -> DialogueStep {
+    mutating func connected(local: String) -> DialogueStep {
         .sendAndShutdown(request)
     }
 
@@ -184,5 +184,38 @@ struct SimpleTCPDialogue: TextDialogue {
         return .down(
             "simpletcp: receive /\(receive)/ not found in \(linesSeen) line\(linesSeen == 1 ? "" : "s") (\(bytesSeen) bytes)",
             goodbye: nil)
+    }
+}
+
+/// `service=sip` (ldirectord's `check_sip`): an OPTIONS request for `sip:LOGIN` over the
+/// virtual service's protocol (UDP or TCP); up when the answer's status line is
+/// `SIP/2.0 200 OK`.
+///
+/// The request is ldirectord's, except that the Via header names the transport really used
+/// (ldirectord always wrote UDP) and the Call-ID is random per check, as it was there.
+struct SIPDialogue: TextDialogue {
+    let name = "sip"
+    private let login: String
+    private let transport: String
+
+    init(check: HealthCheck) {
+        login = check.login
+        transport = check.protocol == .udp ? "UDP" : "TCP"
+    }
+
+    mutating func connected(local: String) -> DialogueStep {
+        let callID = (0..<8).map { _ in String(UInt8.random(in: 0...255), radix: 16) }.joined()
+        let request =
+            "OPTIONS sip:\(login) SIP/2.0\r\n" + "Via: SIP/2.0/\(transport) \(local);branch=z9hG4bKhjhs8ass877\r\n"
+            + "Max-Forwards: 70\r\n" + "To: <sip:\(login)>\r\n" + "From: <sip:\(login)>;tag=1928301774\r\n"
+            + "Call-ID: \(callID)\r\n" + "CSeq: 63104 OPTIONS\r\n" + "Contact: <sip:\(login)>\r\n"
+            + "Accept: application/sdp\r\n" + "Content-Length: 0\r\n\r\n"
+        return .send(Array(request.utf8))
+    }
+
+    mutating func received(_ line: TextLine) -> DialogueStep {
+        let status = line.text
+        if status.hasPrefix("SIP/2.0 200 OK") { return .up("sip: \(status)", goodbye: nil) }
+        return .down("sip: \(status.isEmpty ? "an empty status line" : status)", goodbye: nil)
     }
 }

@@ -18,15 +18,16 @@ enum DialogueStep {
 protocol TextDialogue {
     /// "smtp", "pop": prefixed to reasons.
     var name: String { get }
-    /// Right after connecting, before the server said anything.
-    mutating func connected() -> DialogueStep
+    /// Right after connecting, before the server said anything; `local` is this end's
+    /// address and port ("10.0.0.2:40312", "[::1]:40312").
+    mutating func connected(local: String) -> DialogueStep
     mutating func received(_ line: TextLine) -> DialogueStep
     /// The server closed the connection.
     mutating func ended(partialLine: TextLine?) -> DialogueStep
 }
 
 extension TextDialogue {
-    mutating func connected() -> DialogueStep { .wait }
+    mutating func connected(local: String) -> DialogueStep { .wait }
     mutating func ended(partialLine: TextLine?) -> DialogueStep {
         if let partialLine {
             let step = received(partialLine)
@@ -49,7 +50,7 @@ final class TextProtocolCheck: CheckOperation {
         self.check = check
         self.dialogue = dialogue
         let transport: StreamConnection.Transport =
-            check.service == .simpletcp && check.protocol == .udp ? .udp : .tcp
+            [.simpletcp, .sip].contains(check.service) && check.protocol == .udp ? .udp : .tcp
         connection = StreamConnection(
             reactor: context.reactor, address: check.address, port: check.port ?? 0, transport: transport)
         lines = LineBuffer(limit: context.options.maximumReplyBytes)
@@ -79,7 +80,7 @@ final class TextProtocolCheck: CheckOperation {
         }
         connection.connect { [weak self] in
             guard let self else { return }
-            self.act(self.dialogue.connected())
+            self.act(self.dialogue.connected(local: self.connection.localEndpoint))
         }
     }
 

@@ -23,6 +23,8 @@ the names check.example, 127.0.0.1 and ::1), by path:
 DNS (UDP and TCP on one port): www.example.com A 192.0.2.10 and .11, 192.0.2.10 PTR
 www.example.com, big.example.com truncated over UDP, servfail.example.com SERVFAIL,
 silent.example.com never answered, anything else NXDOMAIN.
+SIP (UDP and TCP on one port): OPTIONS gets 200 OK, 486 for sip:busy..., 400 when the Via
+does not name the sender's address and port.
 Other services: smtp, smtp_bad (554 greeting), pop, imap, nntp, nntp_bad, ftp, simpletcp,
 silent (accepts, reads, never says anything, closes when the client does), hold (accepts and
 does nothing), backlog (a full listen queue: connects hang).
@@ -359,6 +361,46 @@ async def dns_tcp(reader, writer):
         writers.discard(writer)
 
 
+def sip_answer(request, source):
+    """200 OK to OPTIONS (486 for users named busy*), 400 when the Via does not name the
+    address and port the request came from."""
+    lines = request.decode("latin-1").split("\r\n")
+    method, uri, _ = lines[0].split(" ", 2)
+    via = next((line for line in lines if line.startswith("Via: ")), "")
+    host = f"[{source[0]}]" if ":" in source[0] else source[0]
+    if f" {host}:{source[1]};" not in via:
+        status = "400 Bad Via"
+    elif method != "OPTIONS":
+        status = "405 Method Not Allowed"
+    elif uri.startswith("sip:busy"):
+        status = "486 Busy Here"
+    else:
+        status = "200 OK"
+    return f"SIP/2.0 {status}\r\n{via}\r\nContent-Length: 0\r\n\r\n".encode()
+
+
+class SIPProtocol(asyncio.DatagramProtocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, address):
+        self.transport.sendto(sip_answer(data, address), address)
+
+
+async def sip_tcp(reader, writer):
+    writers.add(writer)
+    try:
+        request = await reader.readuntil(b"\r\n\r\n")
+        writer.write(sip_answer(request, writer.get_extra_info("peername")))
+        await writer.drain()
+        await reader.read()
+        writer.close()
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writers.discard(writer)
+
+
 def make_certificates(directory):
     def run(*arguments):
         subprocess.run(["openssl", *arguments], check=True, capture_output=True)
@@ -414,6 +456,11 @@ async def main():
     dns_server = await asyncio.start_server(dns_tcp, "127.0.0.1", 0)
     ports["dns"] = dns_server.sockets[0].getsockname()[1]
     await asyncio.get_running_loop().create_datagram_endpoint(DNSProtocol, local_addr=("127.0.0.1", ports["dns"]))
+
+    # SIP on one port, UDP and TCP.
+    sip_server = await asyncio.start_server(sip_tcp, "127.0.0.1", 0)
+    ports["sip"] = sip_server.sockets[0].getsockname()[1]
+    await asyncio.get_running_loop().create_datagram_endpoint(SIPProtocol, local_addr=("127.0.0.1", ports["sip"]))
 
     # A listen queue that is full: the kernel drops further SYNs, so connects hang.
     backlog = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
