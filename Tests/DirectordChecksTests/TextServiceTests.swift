@@ -184,14 +184,14 @@ struct TextServiceTests {
     func substitutePing() async throws {
         let check = try healthCheck(
             """
-            virtual=10.0.0.1:1812
-            \treal=127.0.0.1:1812 gate
+            virtual=10.0.0.1:389
+            \treal=127.0.0.1:389 gate
             \tprotocol=udp
-            \tservice=radius
+            \tservice=ldap
             """)
         let result = await run(check)
         #expect(result.isUp, "\(result.reason)")
-        #expect(result.reason == "service=radius is not negotiated by directord; ping only: echo reply from 127.0.0.1")
+        #expect(result.reason == "service=ldap is not negotiated by directord; ping only: echo reply from 127.0.0.1")
     }
 }
 

@@ -19,6 +19,7 @@ struct CheckPlan {
         case ftp
         case dns
         case sip
+        case radius
         /// A service directord does not speak: a TCP connect (or, for UDP, a ping) in its
         /// place, and the reason says so.
         case substitute(service: ServiceType, by: Substitute)
@@ -42,7 +43,8 @@ struct CheckPlan {
     var timeout: Duration? {
         switch kind {
         case .immediate: nil
-        case .connect, .external, .substitute(_, .connect): .seconds(max(1, check.checkTimeout))
+        // RADIUS too: ldirectord's alarm around the exchange is checktimeout.
+        case .connect, .external, .radius, .substitute(_, .connect): .seconds(max(1, check.checkTimeout))
         case .mysql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp, .dns, .sip:
             .seconds(max(1, check.negotiateTimeout))
         case .http: .seconds(max(1, check.negotiateTimeout) + 1)
@@ -94,7 +96,8 @@ struct CheckPlan {
         case .ftp: return .ftp
         case .dns: return .dns
         case .sip: return .sip
-        case .pops, .imaps, .ldap, .ldaps, .radius, .pgsql, .oracle:
+        case .radius: return .radius
+        case .pops, .imaps, .ldap, .ldaps, .pgsql, .oracle:
             return .substitute(service: check.service, by: check.protocol == .udp ? .ping : .connect)
         case .none:
             return .immediate(.up("service=none: not checked, counts as up", latency: .zero))
@@ -139,6 +142,8 @@ struct CheckPlan {
             return DNSCheck(context: context, check: check)
         case .sip:
             return TextProtocolCheck(context: context, check: check, dialogue: SIPDialogue(check: check))
+        case .radius:
+            return RADIUSCheck(context: context, check: check)
         case .substitute(let service, .connect):
             return ConnectCheck(
                 context: context, check: check,

@@ -46,14 +46,20 @@ final class StreamConnection {
     /// "10.0.0.1:80", "[::1]:80": how reasons name the peer.
     var endpoint: String { "\(address.bracketed):\(port)" }
 
-    /// This end's address and port once connected (`getsockname`), as `endpoint` writes them.
-    var localEndpoint: String {
+    /// This end's address and port once connected (`getsockname`).
+    var localAddress: (address: IPAddress, port: UInt16)? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
-        guard result == 0, let (address, port) = SocketAddress.decode(storage) else { return "0.0.0.0:0" }
+        guard result == 0 else { return nil }
+        return SocketAddress.decode(storage)
+    }
+
+    /// ``localAddress`` as ``endpoint`` writes addresses.
+    var localEndpoint: String {
+        guard let (address, port) = localAddress else { return "0.0.0.0:0" }
         return "\(address.bracketed):\(port)"
     }
 

@@ -25,11 +25,15 @@ www.example.com, big.example.com truncated over UDP, servfail.example.com SERVFA
 silent.example.com never answered, anything else NXDOMAIN.
 SIP (UDP and TCP on one port): OPTIONS gets 200 OK, 486 for sip:busy..., 400 when the Via
 does not name the sender's address and port.
+RADIUS (UDP, secret testing123): Access-Accept for tester/secret, Access-Reject otherwise,
+nothing for user silent or a request without a valid Message-Authenticator.
 Other services: smtp, smtp_bad (554 greeting), pop, imap, nntp, nntp_bad, ftp, simpletcp,
 silent (accepts, reads, never says anything, closes when the client does), hold (accepts and
 does nothing), backlog (a full listen queue: connects hang).
 """
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -401,6 +405,56 @@ async def sip_tcp(reader, writer):
         writers.discard(writer)
 
 
+RADIUS_SECRET = b"testing123"
+
+
+def radius_answer(packet):
+    """Access-Accept for tester/secret, Access-Reject otherwise, nothing for user silent;
+    None also when the Message-Authenticator is missing or wrong (a BlastRADIUS-hardened server)."""
+    code, identifier, length = packet[0], packet[1], struct.unpack("!H", packet[2:4])[0]
+    authenticator, attributes = packet[4:20], {}
+    offset, signature = 20, None
+    while offset + 2 <= length:
+        kind, size = packet[offset], packet[offset + 1]
+        attributes[kind] = packet[offset + 2:offset + size]
+        if kind == 80:
+            signature = (offset + 2, packet[offset + 2:offset + size])
+        offset += size
+    if code != 1 or signature is None:
+        return None
+    unsigned = packet[:signature[0]] + bytes(16) + packet[signature[0] + 16:length]
+    if not hmac.compare_digest(hmac.new(RADIUS_SECRET, unsigned, hashlib.md5).digest(), signature[1]):
+        return None
+    user = attributes.get(1, b"").decode()
+    hidden, password, previous = attributes.get(2, b""), b"", authenticator
+    for start in range(0, len(hidden), 16):
+        mask = hashlib.md5(RADIUS_SECRET + previous).digest()
+        block = hidden[start:start + 16]
+        password += bytes(a ^ b for a, b in zip(block, mask))
+        previous = block
+    password = password.rstrip(b"\0")
+    if user == "silent":
+        return None
+    if (user, password) == ("tester", b"secret"):
+        reply_code, message = 2, b"welcome"
+    else:
+        reply_code, message = 3, b"bad password"
+    reply_attributes = bytes([18, len(message) + 2]) + message
+    header = struct.pack("!BBH", reply_code, identifier, 20 + len(reply_attributes))
+    signature = hashlib.md5(header + authenticator + reply_attributes + RADIUS_SECRET).digest()
+    return header + signature + reply_attributes
+
+
+class RADIUSProtocol(asyncio.DatagramProtocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, address):
+        answer = radius_answer(data)
+        if answer:
+            self.transport.sendto(answer, address)
+
+
 def make_certificates(directory):
     def run(*arguments):
         subprocess.run(["openssl", *arguments], check=True, capture_output=True)
@@ -461,6 +515,11 @@ async def main():
     sip_server = await asyncio.start_server(sip_tcp, "127.0.0.1", 0)
     ports["sip"] = sip_server.sockets[0].getsockname()[1]
     await asyncio.get_running_loop().create_datagram_endpoint(SIPProtocol, local_addr=("127.0.0.1", ports["sip"]))
+
+    # RADIUS (UDP), secret testing123.
+    radius_transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+        RADIUSProtocol, local_addr=("127.0.0.1", 0))
+    ports["radius"] = radius_transport.get_extra_info("sockname")[1]
 
     # A listen queue that is full: the kernel drops further SYNs, so connects hang.
     backlog = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
