@@ -20,6 +20,7 @@ struct CheckPlan {
         case dns
         case sip
         case radius
+        case ldap
         /// A service directord does not speak: a TCP connect (or, for UDP, a ping) in its
         /// place, and the reason says so.
         case substitute(service: ServiceType, by: Substitute)
@@ -43,8 +44,10 @@ struct CheckPlan {
     var timeout: Duration? {
         switch kind {
         case .immediate: nil
-        // RADIUS too: ldirectord's alarm around the exchange is checktimeout.
+        // RADIUS and LDAP too: ldirectord's alarm around the exchange is checktimeout (libcurl
+        // keeps LDAP's, the loop's is a backstop).
         case .connect, .external, .radius, .substitute(_, .connect): .seconds(max(1, check.checkTimeout))
+        case .ldap: .seconds(max(1, check.checkTimeout) + 1)
         case .mysql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp, .dns, .sip:
             .seconds(max(1, check.negotiateTimeout))
         case .http: .seconds(max(1, check.negotiateTimeout) + 1)
@@ -97,7 +100,8 @@ struct CheckPlan {
         case .dns: return .dns
         case .sip: return .sip
         case .radius: return .radius
-        case .pops, .imaps, .ldap, .ldaps, .pgsql, .oracle:
+        case .ldap: return .ldap
+        case .pops, .imaps, .ldaps, .pgsql, .oracle:
             return .substitute(service: check.service, by: check.protocol == .udp ? .ping : .connect)
         case .none:
             return .immediate(.up("service=none: not checked, counts as up", latency: .zero))
@@ -144,6 +148,8 @@ struct CheckPlan {
             return TextProtocolCheck(context: context, check: check, dialogue: SIPDialogue(check: check))
         case .radius:
             return RADIUSCheck(context: context, check: check)
+        case .ldap:
+            return LDAPCheck(context: context, check: check)
         case .substitute(let service, .connect):
             return ConnectCheck(
                 context: context, check: check,

@@ -27,6 +27,8 @@ SIP (UDP and TCP on one port): OPTIONS gets 200 OK, 486 for sip:busy..., 400 whe
 does not name the sender's address and port.
 RADIUS (UDP, secret testing123): Access-Accept for tester/secret, Access-Reject otherwise,
 nothing for user silent or a request without a valid Message-Authenticator.
+LDAP (plain, and TLS for ldaps): simple binds, anonymous or cn=monitor,dc=example,dc=org with
+password secret; base searches find dc=example,dc=org and cn=monitor,dc=example,dc=org.
 Other services: smtp, smtp_bad (554 greeting), pop, imap, nntp, nntp_bad, ftp, simpletcp,
 silent (accepts, reads, never says anything, closes when the client does), hold (accepts and
 does nothing), backlog (a full listen queue: connects hang).
@@ -455,6 +457,72 @@ class RADIUSProtocol(asyncio.DatagramProtocol):
             self.transport.sendto(answer, address)
 
 
+def ber(tag, content):
+    """One BER element with a definite length."""
+    if len(content) < 128:
+        length = bytes([len(content)])
+    else:
+        encoded = len(content).to_bytes((len(content).bit_length() + 7) // 8, "big")
+        length = bytes([0x80 | len(encoded)]) + encoded
+    return bytes([tag]) + length + content
+
+
+def ber_read(data, offset):
+    """(tag, content, next offset) of the BER element at offset."""
+    tag, length, offset = data[offset], data[offset + 1], offset + 2
+    if length & 0x80:
+        count = length & 0x7F
+        length, offset = int.from_bytes(data[offset:offset + count], "big"), offset + count
+    return tag, data[offset:offset + length], offset + length
+
+
+def ldap_result(message_id, operation, code, text=b""):
+    body = ber(0x0A, bytes([code])) + ber(0x04, b"") + ber(0x04, text)
+    return ber(0x30, ber(0x02, bytes([message_id])) + ber(operation, body))
+
+
+async def ldap(reader, writer):
+    """Simple binds (anonymous, or cn=monitor,dc=example,dc=org / secret) and base searches:
+    dc=example,dc=org and cn=monitor,dc=example,dc=org exist, everything else does not."""
+    writers.add(writer)
+    try:
+        while True:
+            head = await reader.readexactly(2)
+            if head[1] & 0x80:
+                extra = await reader.readexactly(head[1] & 0x7F)
+                length = int.from_bytes(extra, "big")
+                head += extra
+            else:
+                length = head[1]
+            message = head + await reader.readexactly(length)
+            _, sequence, _ = ber_read(message, 0)
+            _, message_id, offset = ber_read(sequence, 0)
+            message_id = int.from_bytes(message_id, "big")
+            operation, body, _ = ber_read(sequence, offset)
+            if operation == 0x60:  # BindRequest: version, name, simple password [0]
+                _, _, position = ber_read(body, 0)
+                _, name, position = ber_read(body, position)
+                _, password, _ = ber_read(body, position)
+                good = name == b"" or (name, password) == (b"cn=monitor,dc=example,dc=org", b"secret")
+                writer.write(ldap_result(message_id, 0x61, 0 if good else 49, b"" if good else b"invalid credentials"))
+            elif operation == 0x63:  # SearchRequest: baseObject first
+                _, base, _ = ber_read(body, 0)
+                if base in (b"dc=example,dc=org", b"cn=monitor,dc=example,dc=org"):
+                    entry = ber(0x64, ber(0x04, base) + ber(0x30, b""))
+                    writer.write(ber(0x30, ber(0x02, bytes([message_id])) + entry))
+                    writer.write(ldap_result(message_id, 0x65, 0))
+                else:
+                    writer.write(ldap_result(message_id, 0x65, 32, b"no such object"))
+            elif operation == 0x42:  # UnbindRequest
+                break
+            await writer.drain()
+        writer.close()
+    except (ConnectionError, asyncio.IncompleteReadError, IndexError):
+        writer.close()
+    finally:
+        writers.discard(writer)
+
+
 def make_certificates(directory):
     def run(*arguments):
         subprocess.run(["openssl", *arguments], check=True, capture_output=True)
@@ -504,6 +572,8 @@ async def main():
         "simpletcp": await serve(simpletcp),
         "silent": await serve(silent),
         "hold": await serve(hold),
+        "ldap": await serve(ldap),
+        "ldaps": await serve(ldap, ssl=tls),
     }
 
     # DNS on one port, UDP and TCP.
