@@ -64,7 +64,7 @@ struct CheckBench: ParsableCommand {
         print("")
         print(Row.header)
         for count in counts {
-            for hang in [0, hangPercent] {
+            for hang in Set([0, hangPercent]).sorted() {
                 let hangEvery = hang > 0 ? max(1, 100 / hang) : 0
                 let server = try BenchServerProcess(basePort: basePort, count: count, hangEvery: hangEvery)
                 defer { server.stop() }
