@@ -201,3 +201,51 @@ struct DeadlineHeapTests {
         #expect(out.map(\.1) == expected.map(\.1))
     }
 }
+
+@Suite("which checker runs, with which time limit")
+struct CheckPlanTests {
+    func plan(_ directives: String) throws -> CheckPlan {
+        CheckPlan(
+            try healthCheck(
+                "virtual=10.0.0.1:80\n\treal=127.0.0.1:8080 masq\n\tchecktimeout=3\n\tnegotiatetimeout=7\n\(directives)"
+            ))
+    }
+
+    @Test("negotiate checks use negotiatetimeout; connect, external and ping use checktimeout")
+    func timeouts() throws {
+        #expect(try plan("\tchecktype=connect").timeout == .seconds(3))
+        #expect(try plan("\tchecktype=external").timeout == .seconds(3))
+        #expect(try plan("\tchecktype=negotiate\n\tservice=smtp").timeout == .seconds(7))
+        #expect(try plan("\tchecktype=negotiate\n\tservice=mysql").timeout == .seconds(7))
+        // libcurl keeps the real limit for HTTP; the loop's is a backstop a second later.
+        #expect(try plan("\tchecktype=negotiate\n\tservice=http").timeout == .seconds(8))
+        // checkcount attempts of checktimeout, plus the backstop.
+        #expect(try plan("\tchecktype=ping\n\tcheckcount=3").timeout == .seconds(10))
+        // ldirectord's alarm around RADIUS and LDAP is checktimeout.
+        #expect(try plan("\tchecktype=negotiate\n\tservice=radius").timeout == .seconds(3))
+    }
+
+    @Test(
+        "every service has a checker or a labelled stand-in",
+        arguments: ServiceType.allCases.filter { $0 != .none })
+    func everyService(service: ServiceType) throws {
+        let plan = try plan("\tchecktype=negotiate\n\tservice=\(service.rawValue)")
+        switch plan.kind {
+        case .substitute(let named, .connect):
+            #expect(named == service)
+            #expect([.pops, .imaps, .ldaps, .pgsql, .oracle].contains(service))
+        case .immediate, .substitute(_, .ping):
+            Issue.record("service=\(service.rawValue) on TCP should be checked, got \(plan.kind)")
+        default:
+            #expect(![.pops, .imaps, .ldaps, .pgsql, .oracle].contains(service))
+        }
+    }
+
+    @Test("a combined check run on its own negotiates; a UDP connect pings")
+    func dispatch() throws {
+        #expect(try plan("\tchecktype=3\n\tservice=http").kind == .http)
+        let udp = CheckPlan(
+            try healthCheck("virtual=10.0.0.1:53\n\treal=127.0.0.1:53 gate\n\tprotocol=udp\n\tchecktype=connect"))
+        #expect(udp.kind == .ping)
+    }
+}
