@@ -134,8 +134,8 @@ struct HTTPCheckTests {
         #expect(early.reason.contains("read the first 1048576 bytes of a longer body"))
         let late = await run(try http("/huge", receive: "NEEDLE"))
         #expect(!late.isUp)
+        // Judged on the first MiB, not the 8 MiB the server would send.
         #expect(late.reason.contains("not found in 1048576 bytes"), "\(late.reason)")
-        #expect(late.latency < .seconds(2))
     }
 
     @Test("the Host header is virtualhost, else the real server's address")
