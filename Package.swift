@@ -30,6 +30,9 @@ let package = Package(
         // The health checkers: every check concurrent on one Dispatch-driven event loop.
         .target(name: "DirectordChecks", dependencies: ["DirectordCore", "CCurl", "CMariaDB", "CPCRE2", "CDirectordShims"]),
 
+        // MARK: Wiring: the daemon
+        .target(name: "DirectordDaemon", dependencies: ["DirectordCore", "DirectordSystem", "DirectordChecks"]),
+
         // MARK: Executables
         .executableTarget(
             name: "directord",
@@ -52,6 +55,7 @@ let package = Package(
         .testTarget(
             name: "CompatibilityTests", dependencies: ["DirectordCore", "DirectordSystem"],
             resources: [.copy("Resources")]),
+        .testTarget(name: "DirectordDaemonTests", dependencies: ["DirectordDaemon", "DirectordCore"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CCurl", "CMariaDB", "CNetlink"]),
         .testTarget(
             name: "DirectordChecksTests", dependencies: ["DirectordChecks", "DirectordCore"],
