@@ -15,6 +15,11 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .systemLibrary(name: "CNetlink", pkgConfig: "libnl-genl-3.0", providers: [.apt(["libnl-genl-3-dev"])]),
+        // Perl-compatible receive= regexes, matched on bytes with a bounded backtracking budget.
+        .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+        // Only what Swift cannot import: curl's variadic setopt/getinfo, and Linux headers Glibc
+        // does not export (epoll, pidfd).
+        .target(name: "CDirectordShims", dependencies: ["CCurl"]),
         // GNU extensions Swift's Glibc module does not import (setns, recvmmsg).
         .target(name: "CIPVSShims"),
 
@@ -24,8 +29,13 @@ let package = Package(
         // MARK: Edges
         // The operating system: name resolution, files. Kept out of the core so the core stays pure.
         .target(name: "DirectordSystem", dependencies: ["DirectordCore"]),
+        // The health checkers: every check concurrent on one Dispatch-driven event loop.
+        .target(name: "DirectordChecks", dependencies: ["DirectordCore", "CCurl", "CMariaDB", "CPCRE2", "CDirectordShims"]),
         // The kernel's IPVS table over generic netlink (libnl-genl-3).
         .target(name: "DirectordIPVS", dependencies: ["DirectordCore", "CNetlink", "CIPVSShims"]),
+
+        // MARK: Wiring: the daemon
+        .target(name: "DirectordDaemon", dependencies: ["DirectordCore", "DirectordSystem", "DirectordChecks"]),
 
         // MARK: Executables
         .executableTarget(
@@ -38,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "directord-bench",
             dependencies: [
-                "DirectordCore", "DirectordSystem", "DirectordIPVS",
+                "DirectordCore", "DirectordSystem", "DirectordChecks", "CDirectordShims", "DirectordIPVS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,7 +59,11 @@ let package = Package(
         .testTarget(
             name: "CompatibilityTests", dependencies: ["DirectordCore", "DirectordSystem"],
             resources: [.copy("Resources")]),
+        .testTarget(name: "DirectordDaemonTests", dependencies: ["DirectordDaemon", "DirectordCore"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CCurl", "CMariaDB", "CNetlink"]),
+        .testTarget(
+            name: "DirectordChecksTests", dependencies: ["DirectordChecks", "DirectordCore"],
+            resources: [.copy("Servers")]),
         // Runs the built directord executable.
         .testTarget(name: "CommandLineTests"),
         // Golden netlink bytes on the host; kernel tests that run only inside lab/run.

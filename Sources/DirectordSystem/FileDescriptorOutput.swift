@@ -4,6 +4,10 @@ import Glibc
 public struct FileDescriptorOutput: Sendable {
     public let descriptor: Int32
 
+    public init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
     public static let standardError = FileDescriptorOutput(descriptor: 2)
     public static let standardOutput = FileDescriptorOutput(descriptor: 1)
 

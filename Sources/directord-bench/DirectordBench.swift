@@ -6,6 +6,6 @@ struct DirectordBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "directord-bench",
         abstract: "directord benchmarks. Build with -c release for meaningful figures.",
-        subcommands: [ParseBench.self, IPVSBench.self, IPVSBenchApply.self]
+        subcommands: [ParseBench.self, CheckBench.self, BenchHTTPServer.self, IPVSBench.self, IPVSBenchApply.self]
     )
 }

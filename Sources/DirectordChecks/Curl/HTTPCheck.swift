@@ -1,0 +1,177 @@
+import CCurl
+import DirectordCore
+
+/// `service=http`, `https`, `http_proxy` negotiate checks (ldirectord's `check_http`): a GET or
+/// HEAD of the check URL through libcurl, up when the final response is 2xx and its body
+/// matches `receive`.
+///
+/// As ldirectord: the URL is `scheme://REAL:checkport/request` (a per-real request holding a
+/// full URL is used as it is); the Host header is `virtualhost`, else the real server's address
+/// (bracketed for IPv6); for `http_proxy` the request is a full URL fetched with the real server
+/// as the HTTP proxy, and no Host header is forced; redirects are followed for GET and HEAD, up
+/// to 7 (LWP's defaults); HTTPS certificates are not verified; `receive` empty (or only
+/// newlines) accepts any body; the time limit is `negotiatetimeout` for the whole exchange.
+///
+/// directord's additions: `cafile` verifies the certificate (and its name: `sniname`, else the
+/// URL's host); `sniname` is sent as the TLS server name; the body is read up to
+/// ``CheckLoop/Options/maximumBodyBytes`` and judged on what was read; proxies from the
+/// environment are ignored (LWP ignores them too); each check opens a new connection.
+final class HTTPCheck: CheckOperation {
+    private let check: HealthCheck
+    private var transfer: CurlTransfer?
+    private var multi: CurlMulti?
+
+    /// LWP::UserAgent's `max_redirect`.
+    static let maximumRedirects = 7
+
+    init(context: LoopContext, check: HealthCheck) {
+        self.check = check
+        super.init(context: context)
+    }
+
+    private var timeoutSeconds: Int { max(1, check.negotiateTimeout) }
+    private var isProxy: Bool { check.service == .httpProxy }
+    private var needsBody: Bool { check.httpMethod == .get && !receiveIsEmpty(check.receive) }
+
+    override func begin() {
+        if isProxy && !check.url.contains("://") {
+            fail(
+                "http_proxy checks fetch request= through the real server, so it must be a full URL such as http://www.example.com/; it is '\(check.url)'"
+            )
+            return
+        }
+        do {
+            let multi = try context.curl(for: check.address, port: check.port)
+            let transfer = CurlTransfer(
+                handle: try multi.makeEasyHandle(), bodyLimit: context.options.maximumBodyBytes, keepsBody: needsBody)
+            self.multi = multi
+            self.transfer = transfer
+            configure(transfer)
+            try transfer.start(on: multi) { [weak self] code in
+                guard let self else { return }
+                self.completed(code)
+            }
+        } catch {
+            fail("cannot start the HTTP check: \(error.description)")
+        }
+    }
+
+    override func timedOut() {
+        fail("no verdict from libcurl within \(timeoutText) for \(check.url)")
+    }
+
+    override func releaseResources() {
+        if let transfer, let multi { multi.remove(transfer) }
+        transfer = nil
+    }
+
+    // MARK: Request
+
+    private func configure(_ transfer: CurlTransfer) {
+        var url = check.url
+        let realEndpoint = "\(check.address.bracketed):\(check.port.map(String.init) ?? "")"
+        if check.service == .https, let sniName = check.sniName, let port = check.port,
+            url.hasPrefix("https://\(realEndpoint)/")
+        {
+            // curl takes the TLS server name from the URL, so the URL names `sniname` and
+            // CONNECT_TO sends the connection to the real server anyway.
+            url = "https://\(sniName):\(port)" + url.dropFirst("https://\(realEndpoint)".count)
+            transfer.set(CURLOPT_CONNECT_TO, list: ["\(sniName):\(port):\(check.address.bracketed):\(port)"])
+        }
+        transfer.set(CURLOPT_URL, url)
+        transfer.set(CURLOPT_PATH_AS_IS, 1)
+        transfer.set(CURLOPT_PROTOCOLS_STR, "http,https")
+        transfer.set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        transfer.set(CURLOPT_FOLLOWLOCATION, 1)
+        transfer.set(CURLOPT_MAXREDIRS, Self.maximumRedirects)
+        transfer.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
+        transfer.set(CURLOPT_TIMEOUT_MS, timeoutSeconds * 1000)
+        transfer.set(CURLOPT_FORBID_REUSE, 1)
+        transfer.set(CURLOPT_FRESH_CONNECT, 1)
+        // URLs name addresses, so there is nothing to cache, and curl 7.88 walks its whole DNS
+        // cache (one entry per real server and port) whenever it adds to it.
+        transfer.set(CURLOPT_DNS_CACHE_TIMEOUT, 0)
+        transfer.set(CURLOPT_USERAGENT, context.options.userAgent)
+        if check.httpMethod == .head { transfer.set(CURLOPT_NOBODY, 1) }
+        if isProxy {
+            let port = check.port.map { ":\($0)" } ?? ""
+            transfer.set(CURLOPT_PROXY, "http://\(check.address.bracketed)\(port)")
+        } else {
+            // An empty proxy turns off curl's use of the http_proxy environment variables.
+            transfer.set(CURLOPT_PROXY, "")
+            transfer.set(CURLOPT_HTTPHEADER, list: ["Host: \(check.virtualHost ?? check.address.bracketed)"])
+        }
+        if let caFile = check.caFile {
+            transfer.set(CURLOPT_CAINFO, caFile)
+            // Only that file: not also the system's CA directory curl would otherwise add.
+            transfer.setNull(CURLOPT_CAPATH)
+            transfer.set(CURLOPT_SSL_VERIFYPEER, 1)
+            transfer.set(CURLOPT_SSL_VERIFYHOST, 2)
+        } else {
+            transfer.set(CURLOPT_SSL_VERIFYPEER, 0)
+            transfer.set(CURLOPT_SSL_VERIFYHOST, 0)
+        }
+    }
+
+    // MARK: Verdict
+
+    private func completed(_ code: CURLcode) {
+        guard let transfer else { return }
+        let url = transfer.effectiveURL ?? check.url
+        let redirects = transfer.redirectCount
+        let place = redirects > 0 ? "\(url) (after \(redirects) redirect\(redirects == 1 ? "" : "s"))" : url
+        guard code == CURLE_OK || (code == CURLE_WRITE_ERROR && transfer.bodyWasCut) else {
+            fail(describeFailure(code, transfer: transfer, url: place))
+            return
+        }
+        let status = transfer.responseCode
+        let statusText = transfer.reasonPhrase.isEmpty ? "HTTP \(status)" : "HTTP \(status) \(transfer.reasonPhrase)"
+        guard (200..<300).contains(status) else {
+            fail("\(statusText) from \(place)")
+            return
+        }
+        if receiveIsEmpty(check.receive) {
+            succeed(statusText)
+            return
+        }
+        let body = transfer.body
+        let cut = transfer.bodyWasCut ? " (read the first \(body.count) bytes of a longer body)" : ""
+        switch context.patterns.match(check.receive, in: body) {
+        case .success(.found):
+            succeed("\(statusText), receive /\(check.receive)/ found\(cut)")
+        case .success(.notFound):
+            let head = check.httpMethod == .head ? " (a HEAD response has no body)" : cut
+            fail("receive /\(check.receive)/ not found in \(body.count) bytes from \(place)\(head)")
+        case .success(.gaveUp(let why)):
+            fail("receive /\(check.receive)/ could not be matched against \(body.count) bytes from \(place): \(why)")
+        case .failure(let error):
+            fail(error.description)
+        }
+    }
+
+    private func describeFailure(_ code: CURLcode, transfer: CurlTransfer, url: String) -> String {
+        let endpoint = "\(check.address.bracketed):\(check.port.map(String.init) ?? "?")"
+        switch code {
+        case CURLE_COULDNT_CONNECT:
+            let errno = transfer.systemErrno
+            let why = errno != 0 ? errnoText(errno) : transfer.errorText(for: code)
+            return isProxy ? "connect to proxy \(endpoint): \(why)" : "connect to \(url): \(why)"
+        case CURLE_OPERATION_TIMEDOUT:
+            if transfer.responseCode == 0 {
+                return "no answer within \(timeoutSeconds) s from \(url)"
+            }
+            return
+                "response from \(url) not complete within \(timeoutSeconds) s (\(transfer.bodyBytes) bytes of body received)"
+        case CURLE_GOT_NOTHING:
+            return "\(url): connection closed without a response"
+        case CURLE_TOO_MANY_REDIRECTS:
+            return "\(url): more than \(Self.maximumRedirects) redirects"
+        case CURLE_RECV_ERROR, CURLE_SEND_ERROR:
+            let errno = transfer.systemErrno
+            let why = errno != 0 ? errnoText(errno) : transfer.errorText(for: code)
+            return "\(url): \(why)"
+        default:
+            return "\(url): \(transfer.errorText(for: code))"
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import DirectordCore
+
+/// What running a ``HealthCheck`` means: which checker, with which time limit, or a result
+/// that needs no I/O at all. ldirectord's `_check_real` dispatch, as a value.
+struct CheckPlan {
+    enum Kind: Equatable {
+        /// Known without any I/O.
+        case immediate(CheckResult)
+        case connect
+        case ping
+        case http
+        case mysql
+        case external(perl: Bool)
+        case simpleTCP
+        case smtp
+        case pop
+        case imap
+        case nntp
+        case ftp
+        case dns
+        case sip
+        case radius
+        case ldap
+        /// A service directord does not speak: a TCP connect (or, for UDP, a ping) in its
+        /// place, and the reason says so.
+        case substitute(service: ServiceType, by: Substitute)
+    }
+
+    enum Substitute: Equatable {
+        case connect
+        case ping
+    }
+
+    let check: HealthCheck
+    let kind: Kind
+
+    init(_ check: HealthCheck) {
+        self.check = check
+        self.kind = Self.kind(of: check)
+    }
+
+    /// The time limit the loop enforces. libcurl and the ping attempts keep their own, finer
+    /// limits; for them this is only a backstop, a second later, in case they never answer.
+    var timeout: Duration? {
+        switch kind {
+        case .immediate: nil
+        // RADIUS and LDAP too: ldirectord's alarm around the exchange is checktimeout (libcurl
+        // keeps LDAP's, the loop's is a backstop).
+        case .connect, .external, .radius, .substitute(_, .connect): .seconds(max(1, check.checkTimeout))
+        case .ldap: .seconds(max(1, check.checkTimeout) + 1)
+        case .mysql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp, .dns, .sip:
+            .seconds(max(1, check.negotiateTimeout))
+        case .http: .seconds(max(1, check.negotiateTimeout) + 1)
+        case .ping, .substitute(_, .ping): .seconds(max(1, check.checkTimeout) * max(1, check.checkCount) + 1)
+        }
+    }
+
+    var immediateResult: CheckResult? {
+        if case .immediate(let result) = kind { return result }
+        return nil
+    }
+
+    private static func kind(of check: HealthCheck) -> Kind {
+        switch check.type {
+        case .on:
+            return .immediate(.up("checktype=on: added without checks", latency: .zero))
+        case .off:
+            return .immediate(.down("checktype=off: not checked, never added", latency: .zero))
+        case .ping:
+            return .ping
+        case .connect:
+            // ldirectord pings the real servers of a UDP service instead of connecting.
+            if check.protocol == .udp { return .ping }
+            return check.port == nil ? missingPort : .connect
+        case .external:
+            return .external(perl: false)
+        case .externalPerl:
+            return .external(perl: true)
+        case .negotiate, .combined:
+            // A combined check run on its own is its negotiate half, as ldirectord's first
+            // combined check is; ``CombinedCheckState`` alternates the two.
+            return negotiateKind(of: check)
+        }
+    }
+
+    private static func negotiateKind(of check: HealthCheck) -> Kind {
+        if check.service == .none {
+            return .immediate(.up("service=none: not checked, counts as up", latency: .zero))
+        }
+        guard check.port != nil else { return missingPort }
+        switch check.service {
+        case .http, .https, .httpProxy: return .http
+        case .mysql: return .mysql
+        case .simpletcp: return .simpleTCP
+        case .smtp, .submission: return .smtp
+        case .pop: return .pop
+        case .imap: return .imap
+        case .nntp: return .nntp
+        case .ftp: return .ftp
+        case .dns: return .dns
+        case .sip: return .sip
+        case .radius: return .radius
+        case .ldap: return .ldap
+        case .pops, .imaps, .ldaps, .pgsql, .oracle:
+            return .substitute(service: check.service, by: check.protocol == .udp ? .ping : .connect)
+        case .none:
+            return .immediate(.up("service=none: not checked, counts as up", latency: .zero))
+        }
+    }
+
+    private static var missingPort: Kind {
+        .immediate(
+            .down(
+                "no port to check: give the real server a port, or set checkport= or service=",
+                latency: .zero))
+    }
+
+    func makeOperation(context: LoopContext) -> CheckOperation? {
+        switch kind {
+        case .immediate:
+            return nil
+        case .connect:
+            return ConnectCheck(context: context, check: check, label: nil)
+        case .ping:
+            return PingCheck(context: context, check: check, label: nil)
+        case .http:
+            return HTTPCheck(context: context, check: check)
+        case .mysql:
+            return MySQLCheck(context: context, check: check)
+        case .external(let perl):
+            return ExternalCheck(context: context, check: check, perl: perl)
+        case .simpleTCP:
+            return TextProtocolCheck(
+                context: context, check: check, dialogue: SimpleTCPDialogue(check: check, patterns: context.patterns))
+        case .smtp:
+            return TextProtocolCheck(context: context, check: check, dialogue: SMTPDialogue())
+        case .pop:
+            return TextProtocolCheck(context: context, check: check, dialogue: POPDialogue(check: check))
+        case .imap:
+            return TextProtocolCheck(context: context, check: check, dialogue: IMAPDialogue(check: check))
+        case .nntp:
+            return TextProtocolCheck(context: context, check: check, dialogue: NNTPDialogue())
+        case .ftp:
+            return FTPCheck(context: context, check: check)
+        case .dns:
+            return DNSCheck(context: context, check: check)
+        case .sip:
+            return TextProtocolCheck(context: context, check: check, dialogue: SIPDialogue(check: check))
+        case .radius:
+            return RADIUSCheck(context: context, check: check)
+        case .ldap:
+            return LDAPCheck(context: context, check: check)
+        case .substitute(let service, .connect):
+            return ConnectCheck(
+                context: context, check: check,
+                label: "service=\(service.rawValue) is not negotiated by directord; TCP connect only")
+        case .substitute(let service, .ping):
+            return PingCheck(
+                context: context, check: check,
+                label: "service=\(service.rawValue) is not negotiated by directord; ping only")
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import DirectordCore
+import Glibc
+
+/// A non-blocking TCP connection (or connected UDP socket) on the loop's ``Reactor``.
+///
+/// Callbacks run on the loop. After ``close()`` no callback runs again, so an owner may close
+/// from inside any callback.
+final class StreamConnection {
+    enum Transport {
+        case tcp
+        case udp
+    }
+
+    let reactor: Reactor
+    let address: IPAddress
+    let port: UInt16
+    let transport: Transport
+    private(set) var fd: Int32 = -1
+    private var pendingOutput: [UInt8] = []
+    private var shutdownAfterFlush = false
+    private var isConnected = false
+    private(set) var isClosed = false
+
+    private var onConnected: (() -> Void)?
+    /// Bytes received, one call per read.
+    var onData: (([UInt8]) -> Void)?
+    /// The peer closed its side (end of file).
+    var onEnd: (() -> Void)?
+    /// A read or write failed; the text is the C library's ("Connection reset by peer").
+    var onFailure: ((SystemError) -> Void)?
+
+    /// Bytes a single read asks for.
+    private static let readSize = 16 * 1024
+
+    init(reactor: Reactor, address: IPAddress, port: UInt16, transport: Transport = .tcp) {
+        self.reactor = reactor
+        self.address = address
+        self.port = port
+        self.transport = transport
+    }
+
+    deinit {
+        close()
+    }
+
+    /// "10.0.0.1:80", "[::1]:80": how reasons name the peer.
+    var endpoint: String { "\(address.bracketed):\(port)" }
+
+    /// This end's address and port once connected (`getsockname`).
+    var localAddress: (address: IPAddress, port: UInt16)? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard result == 0 else { return nil }
+        return SocketAddress.decode(storage)
+    }
+
+    /// ``localAddress`` as ``endpoint`` writes addresses.
+    var localEndpoint: String {
+        guard let (address, port) = localAddress else { return "0.0.0.0:0" }
+        return "\(address.bracketed):\(port)"
+    }
+
+    /// Starts connecting. `connected` runs once the connection is up; a failure to connect
+    /// arrives through ``onFailure``.
+    func connect(_ connected: @escaping () -> Void) {
+        onConnected = connected
+        let target = SocketAddress(address, port: port)
+        let type = (transport == .tcp ? SOCK_STREAM : SOCK_DGRAM).rawValue
+        let fd = socket(target.protocolFamily, Int32(type) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else {
+            fail(SystemError("socket"))
+            return
+        }
+        self.fd = fd
+        let result = target.withSockAddr { pointer, length in
+            retryingInterrupts { Glibc.connect(fd, pointer, length) }
+        }
+        if result == 0 {
+            watch(.readable)
+            connectionEstablished()
+        } else if errno == EINPROGRESS {
+            watch(.writable)
+        } else {
+            fail(SystemError("connect"))
+        }
+    }
+
+    /// Queues bytes and writes what the socket takes now.
+    func send(_ bytes: [UInt8]) {
+        guard !isClosed else { return }
+        pendingOutput += bytes
+        if isConnected { flush() }
+    }
+
+    /// Sends end-of-file to the peer once everything queued is written (TCP only).
+    func shutdownWriteAfterFlush() {
+        shutdownAfterFlush = true
+        if isConnected { flush() }
+    }
+
+    /// Stops watching and closes the socket. Idempotent.
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        onConnected = nil
+        onData = nil
+        onEnd = nil
+        onFailure = nil
+        if fd >= 0 {
+            reactor.unregister(fd)
+            Glibc.close(fd)
+            fd = -1
+        }
+    }
+
+    // MARK: Events
+
+    private func watch(_ interest: PollEvents) {
+        do {
+            try reactor.register(fd, for: interest) { [weak self] events in
+                guard let self else { return }
+                self.handle(events)
+            }
+        } catch {
+            fail(error)
+        }
+    }
+
+    private func handle(_ events: PollEvents) {
+        guard !isClosed else { return }
+        if !isConnected {
+            var code: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length)
+            if code != 0 {
+                fail(SystemError("connect", code: code))
+                return
+            }
+            guard events.contains(.writable) else { return }
+            connectionEstablished()
+            return
+        }
+        if events.contains(.writable) { flush() }
+        if !isClosed && !events.isDisjoint(with: [.readable, .hangup, .error]) { readAvailable() }
+    }
+
+    private func connectionEstablished() {
+        isConnected = true
+        updateInterest()
+        let connected = onConnected
+        onConnected = nil
+        connected?()
+        if !isClosed && (!pendingOutput.isEmpty || shutdownAfterFlush) { flush() }
+    }
+
+    private func readAvailable() {
+        var buffer = [UInt8](repeating: 0, count: Self.readSize)
+        // A bounded number of reads per event keeps one fast sender from starving the loop.
+        for _ in 0..<8 {
+            let count = buffer.withUnsafeMutableBytes { raw in
+                retryingInterrupts { recv(fd, raw.baseAddress, raw.count, 0) }
+            }
+            if count > 0 {
+                onData?(Array(buffer[0..<count]))
+                if isClosed { return }
+                if transport == .tcp && count < buffer.count { return }
+            } else if count == 0 {
+                if transport == .udp { return }
+                let end = onEnd
+                onEnd = nil
+                reactor.unregister(fd)
+                end?()
+                return
+            } else {
+                if errno == EAGAIN || errno == EWOULDBLOCK { return }
+                fail(SystemError("recv"))
+                return
+            }
+        }
+    }
+
+    private func flush() {
+        while !pendingOutput.isEmpty {
+            let written = pendingOutput.withUnsafeBytes { raw in
+                retryingInterrupts { Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL)) }
+            }
+            if written < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }
+                fail(SystemError("send"))
+                return
+            }
+            pendingOutput.removeFirst(written)
+        }
+        if pendingOutput.isEmpty && shutdownAfterFlush && transport == .tcp {
+            shutdownAfterFlush = false
+            shutdown(fd, Int32(SHUT_WR))
+        }
+        updateInterest()
+    }
+
+    private func updateInterest() {
+        guard !isClosed, isConnected else { return }
+        var interest: PollEvents = .readable
+        if !pendingOutput.isEmpty { interest.insert(.writable) }
+        do { try reactor.setInterest(fd, interest) } catch { fail(error) }
+    }
+
+    private func fail(_ error: SystemError) {
+        let failure = onFailure
+        onFailure = nil
+        close()
+        failure?(error)
+    }
+}

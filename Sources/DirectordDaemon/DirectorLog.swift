@@ -1,0 +1,138 @@
+public import DirectordCore
+import DirectordSystem
+import Glibc
+import Synchronization
+
+/// Where the daemon's log lines go, and in which format.
+///
+/// The text of every line is ldirectord's; the framing follows ldirectord per destination, so
+/// existing log watchers keep working: a file gets `[<ctime>|<config name>|<pid>] <message>`,
+/// syslog gets the bare message with the pid, `-d` writes the message to standard error and
+/// `supervised=yes` writes `[<ctime>] <message>` to standard output. Under systemd (journald
+/// on standard error) the message carries its priority as `<N>`, which journald strips.
+public final class DirectorLog: Sendable {
+    public enum Destination: Hashable, Sendable {
+        case file(path: String)
+        case syslog(facility: String)
+        case standardError
+        case supervised
+        case journal
+    }
+
+    public enum Priority: Int32, Sendable {
+        case error = 3
+        case warning = 4
+        case notice = 5
+        case info = 6
+        case debug = 7
+    }
+
+    private struct State {
+        var destination: Destination
+        var configName: String
+    }
+
+    private let state: Mutex<State>
+
+    public init(destination: Destination, configName: String) {
+        state = Mutex(State(destination: destination, configName: configName))
+        if case .syslog(let facility) = destination { Self.openSyslog(facility) }
+    }
+
+    /// Where lines go for a configuration, as ldirectord decides: `-d` → standard error;
+    /// `supervised=yes` → standard output; under systemd → the journal; else `logfile`.
+    public static func destination(
+        for configuration: Configuration, debug: Bool, underSystemd: Bool
+    ) -> Destination {
+        if debug { return .standardError }
+        if underSystemd { return .journal }
+        if configuration.globals.supervised { return .supervised }
+        switch configuration.globals.logTarget {
+        case .file(let path): return .file(path: path)
+        case .syslog(let facility): return .syslog(facility: facility)
+        }
+    }
+
+    /// Switches destination, as a reload with a new `logfile` does.
+    public func redirect(to destination: Destination, configName: String) {
+        state.withLock {
+            if $0.destination != destination, case .syslog(let facility) = destination { Self.openSyslog(facility) }
+            $0.destination = destination
+            $0.configName = configName
+        }
+    }
+
+    public var destination: Destination { state.withLock { $0.destination } }
+
+    public func log(_ message: String, priority: Priority = .info) {
+        // ldirectord writes one line per message.
+        let text = message.replacingNewlines()
+        state.withLock { state in
+            switch state.destination {
+            case .file(let path):
+                let line = "[\(LocalTime.ctime())|\(state.configName)|\(getpid())] \(text)\n"
+                // Opened per line, as ldirectord does, so logrotate needs no signal.
+                let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+                if descriptor >= 0 {
+                    FileDescriptorOutput(descriptor: descriptor).write(line)
+                    close(descriptor)
+                } else {
+                    FileDescriptorOutput.standardError.write(text + "\n")
+                }
+            case .syslog:
+                Self.syslogLine(priority.rawValue, text)
+            case .standardError:
+                FileDescriptorOutput.standardError.write(text + "\n")
+            case .supervised:
+                FileDescriptorOutput.standardOutput.write("[\(LocalTime.ctime())] \(text)\n")
+            case .journal:
+                FileDescriptorOutput.standardError.write("<\(priority.rawValue)>\(text)\n")
+            }
+        }
+    }
+
+    public func log(_ event: DirectorEvent) {
+        log(event.message, priority: event.priority)
+    }
+
+    private static func openSyslog(_ facility: String) {
+        // openlog keeps the pointer: the ident must live as long as the process.
+        openlog(syslogIdent, LOG_PID, facilityCode(facility))
+    }
+
+    // Written once, read by openlog only: never mutated.
+    nonisolated(unsafe) private static let syslogIdent: UnsafeMutablePointer<CChar> = strdup("directord")
+
+    static func facilityCode(_ name: String) -> Int32 {
+        let codes: [String: Int32] = [
+            "kern": LOG_KERN, "user": LOG_USER, "mail": LOG_MAIL, "daemon": LOG_DAEMON, "auth": LOG_AUTH,
+            "syslog": LOG_SYSLOG, "lpr": LOG_LPR, "news": LOG_NEWS, "uucp": LOG_UUCP, "cron": LOG_CRON,
+            "authpriv": LOG_AUTHPRIV, "ftp": LOG_FTP, "local0": LOG_LOCAL0, "local1": LOG_LOCAL1,
+            "local2": LOG_LOCAL2, "local3": LOG_LOCAL3, "local4": LOG_LOCAL4, "local5": LOG_LOCAL5,
+            "local6": LOG_LOCAL6, "local7": LOG_LOCAL7,
+        ]
+        return codes[name] ?? LOG_DAEMON
+    }
+
+    private static func syslogLine(_ priority: Int32, _ text: String) {
+        // syslog is variadic: vsyslog through a "%s" format keeps the message literal.
+        text.withCString { message in withVaList([message]) { vsyslog(priority, "%s", $0) } }
+    }
+}
+
+extension DirectorEvent {
+    /// Losing capacity is a warning; everything else is information.
+    var priority: DirectorLog.Priority {
+        switch self {
+        case .realServerDeleted, .realServerQuiesced, .fallbackAdded, .softFailure: .warning
+        default: .info
+        }
+    }
+}
+
+extension String {
+    func replacingNewlines() -> String {
+        guard contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return self }
+        return String(map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 })
+    }
+}

@@ -1,0 +1,94 @@
+import DirectordCore
+@testable import DirectordDaemon
+import Foundation
+import Glibc
+import Testing
+
+@Suite("Log formats")
+struct LoggingTests {
+    @Test("times print as Perl's scalar localtime")
+    func ctime() {
+        var parts = tm()
+        parts.tm_year = 126
+        parts.tm_mon = 10
+        parts.tm_mday = 1
+        parts.tm_wday = 0
+        parts.tm_hour = 9
+        parts.tm_min = 5
+        parts.tm_sec = 7
+        #expect(LocalTime.ctime(parts) == "Sun Nov  1 09:05:07 2026")
+        parts.tm_mday = 21
+        parts.tm_wday = 6
+        parts.tm_hour = 20
+        #expect(LocalTime.ctime(parts) == "Sat Nov 21 20:05:07 2026")
+    }
+
+    @Test("a log file gets ldirectord's [ctime|config|pid] framing, one line per message")
+    func fileFormat() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("directord-log-\(UUID()).log").path
+        defer { unlink(path) }
+        let log = DirectorLog(destination: .file(path: path), configName: "web.cf")
+        log.log(DirectorEvent.realServerDeleted(.init(address: IPAddress("10.0.0.1")!, port: 80), in: .inet(.tcp, IPAddress("10.0.0.10")!, port: 80), reason: "HTTP 503\nService Unavailable"))
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let pattern = try Regex(#"^\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\|web\.cf\|\d+\] Deleted real server: 10\.0\.0\.1:80 \(10\.0\.0\.10:80\) \(HTTP 503 Service Unavailable\)\n$"#)
+        #expect(text.wholeMatch(of: pattern) != nil, "\(text)")
+    }
+
+    @Test("the monitor file line is ldirectord's")
+    func monitorLine() throws {
+        let config = try ConfigParser(resolver: StaticNameResolver()).configuration(
+            from: "virtual=10.0.0.10:80\n\treal=10.0.0.1 gate 2\n\trequest=\"/index.html\"\n\treceive=\"Test Page\"\n",
+            file: "m.cf").0
+        let virtual = config.virtualServices[0]
+        let line = MonitorFile.line(
+            virtual: virtual, real: virtual.realServers[0],
+            result: .down("HTTP 500 | bad\nbody 100%", latency: .zero), time: "Thu Jan  1 00:00:00 1970", pid: 42)
+        #expect(line == "[Thu Jan  1 00:00:00 1970] [42] negotiate http tcp 10.0.0.1 0 2 gate /index.html Test Page [down] HTTP 500 %7c bad%0abody 100%25\n")
+        let up = MonitorFile.line(
+            virtual: virtual, real: virtual.realServers[0], result: .up("", latency: .zero), time: "T", pid: 1)
+        #expect(up.hasSuffix(" [up] -\n"))
+    }
+
+    @Test("sd_notify datagrams reach $NOTIFY_SOCKET")
+    func notify() throws {
+        let path = "/tmp/directord-notify-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let receiver = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(receiver); unlink(path) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(receiver, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"])
+        #expect(notifier.watchdogInterval == .seconds(2))
+        notifier.ready(status: "3 virtual services")
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = recv(receiver, &buffer, buffer.count, 0)
+        #expect(String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self) == "READY=1\nSTATUS=3 virtual services")
+        #expect(SystemdNotifier(environment: [:]).isActive == false)
+    }
+
+    @Test("a pid file names a running directord, a stale pid, or nothing")
+    func pidFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("directord-pid-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = PidFile(configName: "web.cf", directory: directory.path)
+        #expect(file.status == .absent)
+        #expect(file.write(pid: 999_999))
+        #expect(file.status == .stale(pid: 999_999))
+        // This test process is not named directord either: stale, as ldirectord would judge.
+        #expect(file.write())
+        if CommandLine.arguments[0].contains("directord") {
+            #expect(file.status == .running(pid: getpid()))
+        } else {
+            #expect(file.status == .stale(pid: getpid()))
+        }
+        file.remove()
+        #expect(file.status == .absent)
+    }
+}
