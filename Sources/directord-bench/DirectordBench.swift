@@ -6,6 +6,9 @@ struct DirectordBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "directord-bench",
         abstract: "directord benchmarks. Build with -c release for meaningful figures.",
-        subcommands: [ParseBench.self, CheckBench.self, BenchHTTPServer.self, IPVSBench.self, IPVSBenchApply.self]
+        subcommands: [
+            ParseBench.self, CheckBench.self, BenchHTTPServer.self, IPVSBench.self, IPVSBenchApply.self,
+            FailoverBench.self, FleetCommand.self,
+        ]
     )
 }
