@@ -35,6 +35,9 @@ public struct DirectorState: Sendable {
     /// Services this director keeps in step: those of the configuration, and those a reload
     /// removed until they are purged. Every other kernel service is left alone.
     public private(set) var managedServices: Set<ServiceKey>
+    /// Something changed that the kernel's table may need to follow: a state transition,
+    /// maintenance, a reload. Cleared by ``takeReconciliation(observed:phase:)``.
+    public private(set) var needsReconcile = true
     /// The last `fallbackcommand` status run per service (ldirectord runs each change once).
     private var fallbackCommandStatus: [ServiceKey: FallbackCommandStatus] = [:]
 
@@ -131,12 +134,12 @@ public struct DirectorState: Sendable {
             guard var current = health[ref], let virtual = virtualService(ref.service) else { continue }
             for transition in current.record(result, failureCount: virtual.failureCount) {
                 switch transition {
+                case .wentUp, .wentDown:
+                    needsReconcile = true
                 case .softFailure(let count, let limit, let reason):
                     events.append(.softFailure(ref.endpoint, virtualID: virtual.id, count: count, limit: limit, reason: reason))
                 case .softFailuresReset:
                     events.append(.softFailureReset(ref.endpoint, virtualID: virtual.id))
-                case .wentUp, .wentDown:
-                    break
                 }
             }
             health[ref] = current
@@ -146,13 +149,14 @@ public struct DirectorState: Sendable {
 
     /// A maintenance file names the real server (`true`) or no longer does (`false`).
     public mutating func setMaintenance(_ inMaintenance: Bool, for ref: RealServerRef) {
-        guard var current = health[ref] else { return }
+        guard var current = health[ref], current.inMaintenance != inMaintenance else { return }
         if inMaintenance {
             _ = current.enterMaintenance()
         } else {
             current.leaveMaintenance()
         }
         health[ref] = current
+        needsReconcile = true
     }
 
     public func virtualService(_ key: ServiceKey) -> VirtualService? {
@@ -222,6 +226,18 @@ public struct DirectorState: Sendable {
         return Reconciliation(operations: operations, events: events, fallbackCommands: fallbackCommands())
     }
 
+    /// The reconciliation to apply now; clears ``needsReconcile``, so changes made while it is
+    /// being applied ask for the next one.
+    public mutating func takeReconciliation(observed: IPVSTable, phase: DirectorEvent.Phase) -> Reconciliation {
+        needsReconcile = false
+        return reconcile(observed: observed, phase: phase)
+    }
+
+    /// Asks for another reconciliation, e.g. after one failed against a changed table.
+    public mutating func requestReconcile() {
+        needsReconcile = true
+    }
+
     /// Records that a reconciliation was applied: purged services are no longer managed and
     /// the fallback commands count as run.
     public mutating func commit(_ reconciliation: Reconciliation) {
@@ -276,6 +292,7 @@ public struct DirectorState: Sendable {
             }
         }
         health = newHealth
+        needsReconcile = true
         let newKeys = Set(newConfiguration.virtualServices.map(\.key))
         managedServices = managedServices.union(newKeys)
         fallbackCommandStatus = fallbackCommandStatus.filter { newKeys.contains($0.key) }
