@@ -52,7 +52,7 @@ struct FailoverBench: ParsableCommand {
     var steady = 60.0
 
     @Option(help: "Seconds of the quiet window counting netlink messages without changes.")
-    var quiet = 10.0
+    var quiet = 20.0
 
     @Option(help: "Milliseconds between two dumps of a watched virtual service.")
     var pollMilliseconds = 10
@@ -94,6 +94,14 @@ struct FailoverBench: ParsableCommand {
 
     @Option(help: "Append each run's figures to this file as JSON lines.")
     var results: String?
+
+    @Flag(
+        help: """
+            Without the kernel's IPVS (e.g. on a development host): the steady cost only, directord with \
+            --dry-run and ldirectord (whose ipvsadm calls fail; none are made once every server is up); no \
+            faults, no table, no keepalived.
+            """)
+    var noKernel = false
 
     func validate() throws {
         guard interval >= 1, timeout >= 1, faults >= 1, realsPerService >= 1, pollMilliseconds >= 1 else {
@@ -137,22 +145,26 @@ struct FailoverBench: ParsableCommand {
         let kindList = try parsedKinds()
         let prefilled = Set(prefill.split(separator: ",").compactMap { FailoverTool(rawValue: String($0)) })
         let executable = try readLink("/proc/self/exe")
-        let commands = ToolCommands(
+        var commands = ToolCommands(
             directord: directord ?? (executable.split(separator: "/", omittingEmptySubsequences: false).dropLast()
                 .joined(separator: "/") + "/directord"),
             directordArguments: directordArguments.split(separator: " ").map(String.init),
             ldirectord: ldirectord, keepalived: keepalived)
+        if noKernel { commands.directordArguments.insert("--dry-run", at: 0) }
         for tool in toolList where access(commands.executable(for: tool), X_OK) != 0 {
             throw ValidationError("\(tool.rawValue): \(commands.executable(for: tool)) is not there (or not executable)")
         }
 
-        let watcher = try IPVSWatcher()
-        let client = try NetlinkIPVSClient()
-        var tap: NetlinkTap?
-        do {
-            tap = try NetlinkTap(ignoringPort: watcher.portID)
-        } catch {
-            log("no netlink counts: \(error)")
+        var kernel: KernelAccess?
+        if !noKernel {
+            let watcher = try IPVSWatcher()
+            var tap: NetlinkTap?
+            do {
+                tap = try NetlinkTap(ignoringPort: watcher.portID, family: watcher.family)
+            } catch {
+                log("no netlink counts: \(error)")
+            }
+            kernel = KernelAccess(watcher: watcher, client: try NetlinkIPVSClient(), tap: tap)
         }
         let machine = MachineDescription.current()
         let settings = CheckSettings(interval: interval, timeout: timeout)
@@ -171,10 +183,14 @@ struct FailoverBench: ParsableCommand {
                     report.add(RunResult(tool: tool, reals: count, skipped: reason))
                     continue
                 }
+                if noKernel && tool == .keepalived {
+                    report.add(RunResult(tool: tool, reals: count, skipped: "not run: keepalived needs the kernel's IPVS"))
+                    continue
+                }
                 var runner = FailoverRun(
                     bench: self, tool: tool, layout: layout, settings: settings, kinds: kindList,
-                    prefilled: prefilled.contains(tool), commands: commands, fleet: fleet, watcher: watcher,
-                    client: client, tap: tap)
+                    prefilled: prefilled.contains(tool) && kernel != nil, commands: commands, fleet: fleet,
+                    kernel: kernel)
                 let result = runner.run()
                 report.add(result)
                 if let results { appendLine(results, result.json) }
@@ -204,22 +220,18 @@ struct FailoverRun {
     let prefilled: Bool
     let commands: ToolCommands
     let fleet: FleetProcess
-    let watcher: IPVSWatcher
-    let client: NetlinkIPVSClient
-    let tap: NetlinkTap?
+    let kernel: KernelAccess?
 
     private var result: RunResult!
     private var figures = ToolFigures()
     private var process: ToolProcess!
     private var started: UInt64 = 0
-    private var quietRate: Double?
-    private var quietRequestRate: Double?
+    private var quiet: (counts: NetlinkTap.Counts, window: Double)?
     private var quietForkRate: Double?
 
     init(
         bench: FailoverBench, tool: FailoverTool, layout: FleetLayout, settings: CheckSettings, kinds: [FleetMode],
-        prefilled: Bool, commands: ToolCommands, fleet: FleetProcess, watcher: IPVSWatcher,
-        client: NetlinkIPVSClient, tap: NetlinkTap?
+        prefilled: Bool, commands: ToolCommands, fleet: FleetProcess, kernel: KernelAccess?
     ) {
         self.bench = bench
         self.tool = tool
@@ -229,12 +241,11 @@ struct FailoverRun {
         self.prefilled = prefilled
         self.commands = commands
         self.fleet = fleet
-        self.watcher = watcher
-        self.client = client
-        self.tap = tap
+        self.kernel = kernel
     }
 
     private var name: String { "\(tool.rawValue) N=\(layout.reals)" }
+    private var tap: NetlinkTap? { kernel?.tap }
     private var elapsed: Double { seconds(since: started) }
 
     struct Stop: Error {
@@ -244,13 +255,15 @@ struct FailoverRun {
     mutating func run() -> RunResult {
         result = RunResult(tool: tool, reals: layout.reals)
         result.services = layout.services
-        result.startedOn = prefilled ? "pre-filled table" : "empty table"
+        result.startedOn = kernel == nil ? "no kernel" : prefilled ? "pre-filled table" : "empty table"
         do {
             try prepare()
             try startUp()
             try steadyWindow()
-            try quietWindow()
-            try faultPhases()
+            if kernel != nil {
+                try quietWindow()
+                try faultPhases()
+            }
             result.completed = true
         } catch let stop as Stop {
             result.incomplete = stop.reason
@@ -266,7 +279,7 @@ struct FailoverRun {
     // MARK: Phases
 
     private mutating func prepare() throws {
-        try client.flush()
+        try kernel?.client.flush()
         try fleet.reset()
         let directory = "\(bench.work)/\(tool.rawValue)-\(layout.reals)"
         mkdir(directory, 0o755)
@@ -278,8 +291,8 @@ struct FailoverRun {
             configuration = "\(directory)/bench.cf"
             try writeFile(configuration, settings.ldirectordConfig(layout))
         }
-        if prefilled {
-            try client.apply(TableDiff.diff(from: IPVSTable(), to: layout.fullTable))
+        if prefilled, let kernel {
+            try kernel.client.apply(TableDiff.diff(from: IPVSTable(), to: layout.fullTable))
         }
         try fleet.startWindow()
         result.forksAtStart = ProcessTable.forks()
@@ -380,10 +393,9 @@ struct FailoverRun {
         try ensureRunning()
         let window = seconds(since: start)
         let counted = tap.counts - before
-        quietRate = Double(counted.messages) / window
-        quietRequestRate = Double(counted.toKernel) / window
+        quiet = (counted, window)
         quietForkRate = Double(ProcessTable.forks() - forks) / window
-        result.quietMessagesPerMinute = quietRate! * 60
+        result.quietMessagesPerMinute = Double(counted.messages) / window * 60
         result.quietDropped = counted.dropped
     }
 
@@ -397,14 +409,11 @@ struct FailoverRun {
             cycle = max(steady.longestGap, Double(layout.reals) / max(steady.checksPerSecond, 0.01))
         }
         let bound = max(bench.phaseTimeout, 2 * cycle + Double(perKind * settings.timeout) + 10)
-        var messages = 0
-        var requests = 0
-        var quietMessages = 0.0
-        var quietRequests = 0.0
+        var counted = NetlinkTap.Counts()
         var forks = 0
         var quietForks = 0.0
         var changes = 0
-        var dropped = 0
+        var phasesDuration = 0.0
         for (kindIndex, kind) in kinds.enumerated() {
             let offset = kindIndex * stride / kinds.count
             let targets = (0..<perKind).map { $0 * stride + offset }
@@ -420,13 +429,13 @@ struct FailoverRun {
                 sleepSeconds(0.2)
                 let duration = seconds(since: start)
                 if let tap, let before {
-                    let counted = tap.counts - before
+                    let phase = tap.counts - before
                     try tap.setUp(false)
-                    messages += counted.messages
-                    requests += counted.toKernel
-                    dropped += counted.dropped
-                    quietMessages += (quietRate ?? 0) * duration
-                    quietRequests += (quietRequestRate ?? 0) * duration
+                    counted.changeRequests += phase.changeRequests
+                    counted.readRequests += phase.readRequests
+                    counted.answers += phase.answers
+                    counted.dropped += phase.dropped
+                    phasesDuration += duration
                 }
                 forks += ProcessTable.forks() - forksBefore
                 quietForks += (quietForkRate ?? 0) * duration
@@ -442,10 +451,17 @@ struct FailoverRun {
         }
         result.serversDownAfterFaults = layout.reals - (try serversUp())
         if changes > 0 {
-            if tap != nil {
-                result.messagesPerChange = max(0, Double(messages) - quietMessages) / Double(changes)
-                result.requestsPerChange = max(0, Double(requests) - quietRequests) / Double(changes)
-                result.faultDropped = dropped
+            if tap != nil, let quiet {
+                // Net of what the tool exchanges anyway (periodic reads) in the same time.
+                let scale = phasesDuration / quiet.window
+                func net(_ value: Int, _ base: Int) -> Double {
+                    max(0, Double(value) - Double(base) * scale) / Double(changes)
+                }
+                result.netlink = NetlinkPerChange(
+                    changeRequests: net(counted.changeRequests, quiet.counts.changeRequests),
+                    readRequests: net(counted.readRequests, quiet.counts.readRequests),
+                    messages: net(counted.messages, quiet.counts.messages))
+                result.faultDropped = counted.dropped
             }
             result.forksPerChange = max(0, Double(forks) - quietForks) / Double(changes)
         }
@@ -482,7 +498,7 @@ struct FailoverRun {
                 waiting[layout.service(of: real), default: []].append(target)
             }
             for (service, members) in waiting {
-                let weights = try watcher.destinations(address: layout.serviceAddress(service), port: 80)
+                let weights = try kernel!.watcher.destinations(address: layout.serviceAddress(service), port: 80)
                 let at = monotonicNanoseconds()
                 for target in members {
                     let weight = weights[layout.port(of: targets[target])] ?? 0
@@ -517,7 +533,7 @@ struct FailoverRun {
         }
         result.totalSeconds = started == 0 ? nil : elapsed
         do {
-            try client.flush()
+            try kernel?.client.flush()
             try fleet.reset()
         } catch {
             log("\(name): cleaning up: \(error)")
@@ -526,8 +542,10 @@ struct FailoverRun {
 
     // MARK: Helpers
 
-    /// Real servers in the table with a weight above 0, over every virtual service.
+    /// Real servers in the table with a weight above 0, over every virtual service (without the
+    /// kernel: all of them, as far as anyone can tell).
     private func serversUp() throws -> Int {
+        guard let watcher = kernel?.watcher else { return layout.reals }
         var up = 0
         for service in 0..<layout.services {
             let weights = try watcher.destinations(address: layout.serviceAddress(service), port: 80)
@@ -548,6 +566,14 @@ struct FailoverRun {
             throw Stop(reason: "over its budget of \(fixed(bench.budget, 0)) s after \(fixed(elapsed, 0)) s")
         }
     }
+}
+
+/// The benchmark's own ways into the kernel.
+struct KernelAccess {
+    let watcher: IPVSWatcher
+    /// To empty the table between runs and pre-fill it.
+    let client: NetlinkIPVSClient
+    let tap: NetlinkTap?
 }
 
 /// A small deterministic shuffle, so runs inject in the same order.

@@ -280,35 +280,44 @@ final class IPVSWatcher {
 /// netlink family is the tool's or its children's.
 final class NetlinkTap: @unchecked Sendable {
     static let deviceName = "nlmon0"
+    /// IPVS_CMD_NEW/SET/DEL_SERVICE, NEW/SET/DEL_DEST, NEW/DEL_DAEMON, SET_CONFIG, ZERO, FLUSH.
+    static let changingCommands: Set<UInt8> = [1, 2, 3, 5, 6, 7, 9, 10, 12, 16, 17]
 
     struct Counts: Sendable {
-        /// Messages to the kernel (requests) and from it (answers, acknowledgements, dumps).
-        var toKernel = 0
-        var toUser = 0
+        /// Requests to the kernel that change the table (IPVS NEW/SET/DEL of a service,
+        /// destination or daemon, SET_CONFIG, ZERO, FLUSH).
+        var changeRequests = 0
+        /// Other requests: reads (GET_*, dumps) and family look-ups.
+        var readRequests = 0
+        /// Messages from the kernel: acknowledgements, replies, dump entries.
+        var answers = 0
         /// Packets (datagrams) either way.
         var packets = 0
         var dropped = 0
 
-        var messages: Int { toKernel + toUser }
+        var messages: Int { changeRequests + readRequests + answers }
 
         static func - (lhs: Counts, rhs: Counts) -> Counts {
             Counts(
-                toKernel: lhs.toKernel - rhs.toKernel, toUser: lhs.toUser - rhs.toUser,
-                packets: lhs.packets - rhs.packets, dropped: lhs.dropped - rhs.dropped)
+                changeRequests: lhs.changeRequests - rhs.changeRequests, readRequests: lhs.readRequests - rhs.readRequests,
+                answers: lhs.answers - rhs.answers, packets: lhs.packets - rhs.packets, dropped: lhs.dropped - rhs.dropped)
         }
     }
 
     private let fd: Int32
     private let ignoredPort: UInt32
-    private let toKernel = Atomic<Int>(0)
-    private let toUser = Atomic<Int>(0)
+    private let family: UInt16
+    private let changeRequests = Atomic<Int>(0)
+    private let readRequests = Atomic<Int>(0)
+    private let answers = Atomic<Int>(0)
     private let packets = Atomic<Int>(0)
     private let control: Int32
 
     /// Creates the nlmon device (down) and a packet socket on it, and starts counting on a
     /// thread of its own.
-    init(ignoringPort: UInt32) throws {
+    init(ignoringPort: UInt32, family: UInt16) throws {
         ignoredPort = ignoringPort
+        self.family = family
         if if_nametoindex(Self.deviceName) == 0 {
             let status = try spawnAndWait(["/sbin/ip", "link", "add", Self.deviceName, "type", "nlmon"])
             guard status == 0 else { throw ValidationError("cannot create the nlmon device (is nlmon.ko there?)") }
@@ -356,8 +365,8 @@ final class NetlinkTap: @unchecked Sendable {
 
     var counts: Counts {
         Counts(
-            toKernel: toKernel.load(ordering: .relaxed), toUser: toUser.load(ordering: .relaxed),
-            packets: packets.load(ordering: .relaxed), dropped: droppedSoFar())
+            changeRequests: changeRequests.load(ordering: .relaxed), readRequests: readRequests.load(ordering: .relaxed),
+            answers: answers.load(ordering: .relaxed), packets: packets.load(ordering: .relaxed), dropped: droppedSoFar())
     }
 
     private let dropped = Mutex(0)
@@ -393,27 +402,33 @@ final class NetlinkTap: @unchecked Sendable {
             // nlmon device's transmission; a message to the kernel is one with NLM_F_REQUEST.)
             let protocolNumber = UInt16(address[2]) << 8 | UInt16(address[3])
             guard protocolNumber == UInt16(NetlinkConstant.generic) else { continue }
-            var requests = 0
-            var answers = 0
+            var changes = 0
+            var reads = 0
+            var replies = 0
             buffer.withUnsafeBytes { bytes in
                 var offset = 0
                 while offset + 16 <= count {
                     let length = Int(NetlinkBytes.u32(bytes, offset))
                     guard length >= 16, offset + length <= count else { break }
                     if NetlinkBytes.u32(bytes, offset + 12) != ignoredPort {
-                        if NetlinkBytes.u16(bytes, offset + 6) & NetlinkConstant.flagRequest != 0 {
-                            requests += 1
+                        if NetlinkBytes.u16(bytes, offset + 6) & NetlinkConstant.flagRequest == 0 {
+                            replies += 1
+                        } else if NetlinkBytes.u16(bytes, offset + 4) == family, length > 16,
+                            Self.changingCommands.contains(bytes[offset + 16])
+                        {
+                            changes += 1
                         } else {
-                            answers += 1
+                            reads += 1
                         }
                     }
                     offset += (length + 3) & ~3
                 }
             }
-            guard requests + answers > 0 else { continue }
+            guard changes + reads + replies > 0 else { continue }
             packets.add(1, ordering: .relaxed)
-            toKernel.add(requests, ordering: .relaxed)
-            toUser.add(answers, ordering: .relaxed)
+            changeRequests.add(changes, ordering: .relaxed)
+            readRequests.add(reads, ordering: .relaxed)
+            answers.add(replies, ordering: .relaxed)
         }
     }
 }

@@ -23,6 +23,14 @@ struct SteadyFigures {
     var checksPerSecond: Double { Double(checks) / window }
 }
 
+/// Netlink traffic per table change during the fault phases, net of the rate measured in the
+/// quiet window (what the tool exchanges without any change, e.g. periodic table reads).
+struct NetlinkPerChange {
+    var changeRequests: Double
+    var readRequests: Double
+    var messages: Double
+}
+
 /// The faults of one kind: seconds from each injection to the table showing it (nil: missed).
 struct FaultOutcome {
     var kind: FleetMode
@@ -48,8 +56,7 @@ struct RunResult {
     var quietMessagesPerMinute: Double?
     var quietDropped = 0
     var faults: [FaultOutcome] = []
-    var messagesPerChange: Double?
-    var requestsPerChange: Double?
+    var netlink: NetlinkPerChange?
     var forksPerChange: Double?
     var faultDropped = 0
     var serversDownAfterFaults: Int?
@@ -109,8 +116,14 @@ struct RunResult {
                         }.joined(separator: ", ") + "}"
                 ))
         }
-        number("netlinkMessagesPerChange", messagesPerChange)
-        number("netlinkRequestsPerChange", requestsPerChange)
+        if let netlink {
+            fields.append(
+                (
+                    "netlinkPerChange",
+                    "{\"changeRequests\": \(fixed(netlink.changeRequests, 3)), \"readRequests\": \(fixed(netlink.readRequests, 3)), "
+                        + "\"messages\": \(fixed(netlink.messages, 3))}"
+                ))
+        }
         number("processesPerChange", forksPerChange)
         if quietDropped + faultDropped > 0 { fields.append(("tapDropped", "\(quietDropped + faultDropped)")) }
         if let serversDownAfterFaults { fields.append(("serversDownAfterFaults", "\(serversDownAfterFaults)")) }
@@ -277,11 +290,12 @@ struct FailoverReport {
                 label: "processes started per change", values: { $0.forksPerChange.map { [$0] } },
                 format: { fixed($0[0], 1) }),
             Metric(
-                label: "netlink messages per change (requests / all)",
-                values: { result in
-                    guard let requests = result.requestsPerChange, let all = result.messagesPerChange else { return nil }
-                    return [requests, all]
-                }, format: { "\(fixed($0[0], 1)) / \(fixed($0[1], 1))" }),
+                label: "netlink requests per change: changing / reading",
+                values: { $0.netlink.map { [$0.changeRequests, $0.readRequests] } },
+                format: { "\(fixed($0[0], 2)) / \(fixed($0[1], 1))" }),
+            Metric(
+                label: "netlink messages per change, all",
+                values: { $0.netlink.map { [$0.messages] } }, format: { fixed($0[0], 1) }),
             Metric(
                 label: "netlink messages per minute, no change", values: { $0.quietMessagesPerMinute.map { [$0] } },
                 format: { fixed($0[0], 0) }),
