@@ -189,6 +189,7 @@ public actor Director {
     private func repair() async {
         guard !stopping, !reconciling else { return }
         await refreshTable()
+        state.requestReconcile()
         await reconcile(phase: .repair)
     }
 
@@ -202,11 +203,9 @@ public actor Director {
 
     /// Applies what the state asks for until nothing is left; one at a time.
     func reconcile(phase: DirectorEvent.Phase) async {
-        guard !reconciling else {
-            reconcileQueued = false
-            requestReconcile()
-            return
-        }
+        // The reconciliation in progress loops while the state asks for more, so it picks up
+        // whatever changed while it waited on the kernel.
+        guard !reconciling else { return }
         reconciling = true
         defer { reconciling = false }
         var failures = 0
