@@ -162,8 +162,8 @@ public actor Director {
 
     private func writeMonitorLines(_ refs: [RealServerRef], result: CheckResult) {
         for ref in refs {
-            guard let virtual = state.virtualService(ref.service), let path = virtual.monitorFile,
-                let real = virtual.realServers.first(where: { $0.destinationKey == ref.destination })
+            guard state.virtualService(ref.service)?.monitorFile != nil, let (virtual, real) = state.realServer(ref),
+                let path = virtual.monitorFile
             else { continue }
             if !MonitorFile.append(to: path, virtual: virtual, real: real, result: result),
                 unwritableMonitorFiles.insert(path).inserted
