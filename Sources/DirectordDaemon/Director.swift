@@ -45,6 +45,9 @@ public actor Director {
     private var reloading = false
     private var stopping = false
     private var configFingerprint: ConfigFingerprint?
+    private let alerter: EmailAlerter
+    /// ldirectord's daemon status, which `emailalertstatus` filters on.
+    private var status: EmailAlerter.DaemonStatus = .starting
     private var unwritableMonitorFiles: Set<String> = []
     /// Keeps the log's destination when the file's `logfile` changes (debug, journal).
     private let logDestinationFixed: Bool
@@ -64,6 +67,7 @@ public actor Director {
         self.loader = loader
         self.logDestinationFixed = logDestinationFixed
         self.exitHandler = exitHandler
+        alerter = EmailAlerter(hostName: loader.parser.resolver.hostName, log: log)
         state = DirectorState(configuration: configuration, observed: IPVSTable())
     }
 
@@ -94,6 +98,7 @@ public actor Director {
         let summary =
             "\(configuration.virtualServices.count) virtual services, \(configuration.realServerCount) real servers, \(state.scheduledChecks.count) checks"
         notifier.ready(status: summary)
+        status = .running
         log.log("Ready: \(summary)\(settings.dryRun ? " (dry run: no kernel changes)" : "")")
     }
 
@@ -105,6 +110,7 @@ public actor Director {
         addTimer(every: .seconds(interval)) { director in
             director.spawn { await $0.repair() }
             director.checkConfigFile()
+            director.alerter.resendDue(status: director.status)
         }
         if let watchdog = notifier.watchdogInterval {
             // From the check loop itself: a ping proves the loop still turns.
@@ -225,7 +231,7 @@ public actor Director {
                     log.log("IPVS: \(error)", priority: .error)
                 }
             }
-            for (index, event) in plan.events.enumerated() where !failed.contains(index) { log.log(event) }
+            for (index, event) in plan.events.enumerated() where !failed.contains(index) { report(event) }
             state.commit(plan)
             runFallbackCommands(plan.fallbackCommands)
             if failed.isEmpty {
@@ -236,6 +242,14 @@ public actor Director {
                 if failures > 1 { break }
                 state.requestReconcile()
             }
+        }
+    }
+
+    /// Logs an event and mails it where the service asks for alerts.
+    private func report(_ event: DirectorEvent) {
+        log.log(event)
+        if let virtual = state.virtualService(event.serviceKey) {
+            alerter.alert(event, virtual: virtual, from: state.configuration.globals.emailAlertFrom, status: status)
         }
     }
 
@@ -264,7 +278,11 @@ public actor Director {
     public func reload(trigger: ReloadTrigger) async {
         guard !stopping, !reloading else { return }
         reloading = true
-        defer { reloading = false }
+        status = .reloading
+        defer {
+            reloading = false
+            if !stopping { status = .running }
+        }
         if trigger == .signal { log.log("Reloading Linux Director Daemon config on signal") }
         notifier.reloading()
         let path = settings.configPath
@@ -281,6 +299,7 @@ public actor Director {
         }
         let oldInterval = state.configuration.globals.checkInterval
         state.reload(configuration, observed: known)
+        alerter.retain(configuration)
         if !logDestinationFixed {
             log.redirect(
                 to: DirectorLog.destination(for: configuration, debug: false, underSystemd: false),
@@ -342,6 +361,7 @@ public actor Director {
             return
         }
         stopping = true
+        status = .stopping
         notifier.stopping()
         scheduler?.stop()
         for timer in timers { timer.cancel() }
@@ -352,7 +372,7 @@ public actor Director {
         let plan = state.shutdown(observed: known)
         do {
             try await writer.apply(plan.operations)
-            for event in plan.events { log.log(event) }
+            for event in plan.events { report(event) }
         } catch {
             log.log("IPVS: clean-up failed: \(error)", priority: .error)
         }
