@@ -1,4 +1,5 @@
 import CDirectordShims
+import DirectordSystem
 import Dispatch
 import Glibc
 
@@ -13,25 +14,15 @@ enum ShellCommand {
         let arguments = ["/bin/sh", "-c", commandLine]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
-        // The caller is a Dispatch thread with most signals blocked, and the daemon ignores
-        // SIGHUP, SIGTERM and SIGPIPE: a child would inherit both across exec and could not be
-        // stopped. It also gets none of the daemon's sockets.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        // A clean signal state (see CleanSpawnAttributes), and none of the daemon's sockets.
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         _ = CDirectord_posix_spawn_file_actions_addclosefrom_np(&actions, 3)
-        let status = posix_spawn(&pid, "/bin/sh", &actions, &attributes, &argv, CDirectord_environ())
+        let status = CleanSpawnAttributes.with { attributes in
+            posix_spawn(&pid, "/bin/sh", &actions, &attributes, &argv, CDirectord_environ())
+        }
         guard status == 0 else {
             completion(.failure(SpawnError(errno: status)))
             return
