@@ -267,6 +267,17 @@ public actor Director {
         }
     }
 
+    // MARK: Status
+
+    /// SIGUSR1: writes the status report next to the pid file, for `status --verbose`.
+    public func writeStatusReport() async {
+        guard let pidFile = settings.pidFile else { return }
+        await refreshTable()
+        let report = state.statusReport(
+            observed: known, pid: getpid(), configuration: settings.configPath, daemonStatus: status.rawValue)
+        StatusReportFile(pidFile: pidFile).write(report)
+    }
+
     // MARK: Reload
 
     public enum ReloadTrigger: Sendable {
