@@ -70,8 +70,9 @@ let package = Package(
         .testTarget(
             name: "DirectordChecksTests", dependencies: ["DirectordChecks", "DirectordCore"],
             resources: [.copy("Servers")]),
-        // Runs the built directord executable.
-        .testTarget(name: "CommandLineTests"),
+        // Runs the built directord executable; the pure parts of directord-bench (its report,
+        // percentiles, generated configurations), not the benchmarks themselves.
+        .testTarget(name: "CommandLineTests", dependencies: ["directord-bench", "DirectordCore"]),
         // Golden netlink bytes on the host; kernel tests that run only inside lab/run.
         .testTarget(name: "DirectordIPVSTests", dependencies: ["DirectordCore", "DirectordIPVS", "CNetlink"]),
     ]

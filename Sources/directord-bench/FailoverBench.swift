@@ -431,10 +431,7 @@ struct FailoverRun {
                 if let tap, let before {
                     let phase = tap.counts - before
                     try tap.setUp(false)
-                    counted.changeRequests += phase.changeRequests
-                    counted.readRequests += phase.readRequests
-                    counted.answers += phase.answers
-                    counted.dropped += phase.dropped
+                    counted = counted + phase
                     phasesDuration += duration
                 }
                 forks += ProcessTable.forks() - forksBefore
@@ -459,6 +456,9 @@ struct FailoverRun {
                 }
                 result.netlink = NetlinkPerChange(
                     changeRequests: net(counted.changeRequests, quiet.counts.changeRequests),
+                    changeMessages: net(
+                        counted.changeRequests + counted.changeAnswers,
+                        quiet.counts.changeRequests + quiet.counts.changeAnswers),
                     readRequests: net(counted.readRequests, quiet.counts.readRequests),
                     messages: net(counted.messages, quiet.counts.messages))
                 result.faultDropped = counted.dropped

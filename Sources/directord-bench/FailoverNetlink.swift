@@ -291,6 +291,8 @@ final class NetlinkTap: @unchecked Sendable {
         var readRequests = 0
         /// Messages from the kernel: acknowledgements, replies, dump entries.
         var answers = 0
+        /// Of those, the acknowledgements (or refusals) of changing requests, matched by sequence number.
+        var changeAnswers = 0
         /// Packets (datagrams) either way.
         var packets = 0
         var dropped = 0
@@ -300,7 +302,15 @@ final class NetlinkTap: @unchecked Sendable {
         static func - (lhs: Counts, rhs: Counts) -> Counts {
             Counts(
                 changeRequests: lhs.changeRequests - rhs.changeRequests, readRequests: lhs.readRequests - rhs.readRequests,
-                answers: lhs.answers - rhs.answers, packets: lhs.packets - rhs.packets, dropped: lhs.dropped - rhs.dropped)
+                answers: lhs.answers - rhs.answers, changeAnswers: lhs.changeAnswers - rhs.changeAnswers,
+                packets: lhs.packets - rhs.packets, dropped: lhs.dropped - rhs.dropped)
+        }
+
+        static func + (lhs: Counts, rhs: Counts) -> Counts {
+            Counts(
+                changeRequests: lhs.changeRequests + rhs.changeRequests, readRequests: lhs.readRequests + rhs.readRequests,
+                answers: lhs.answers + rhs.answers, changeAnswers: lhs.changeAnswers + rhs.changeAnswers,
+                packets: lhs.packets + rhs.packets, dropped: lhs.dropped + rhs.dropped)
         }
     }
 
@@ -310,6 +320,7 @@ final class NetlinkTap: @unchecked Sendable {
     private let changeRequests = Atomic<Int>(0)
     private let readRequests = Atomic<Int>(0)
     private let answers = Atomic<Int>(0)
+    private let changeAnswers = Atomic<Int>(0)
     private let packets = Atomic<Int>(0)
     private let control: Int32
 
@@ -366,7 +377,8 @@ final class NetlinkTap: @unchecked Sendable {
     var counts: Counts {
         Counts(
             changeRequests: changeRequests.load(ordering: .relaxed), readRequests: readRequests.load(ordering: .relaxed),
-            answers: answers.load(ordering: .relaxed), packets: packets.load(ordering: .relaxed), dropped: droppedSoFar())
+            answers: answers.load(ordering: .relaxed), changeAnswers: changeAnswers.load(ordering: .relaxed),
+            packets: packets.load(ordering: .relaxed), dropped: droppedSoFar())
     }
 
     private let dropped = Mutex(0)
@@ -385,6 +397,8 @@ final class NetlinkTap: @unchecked Sendable {
     private func count() {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         var address = [UInt8](repeating: 0, count: 20)
+        // Sequence numbers of changing requests not answered yet (one counting thread).
+        var pendingChanges = Set<UInt32>()
         while true {
             var length = socklen_t(20)
             let count = address.withUnsafeMutableBytes { addressBytes in
@@ -405,18 +419,28 @@ final class NetlinkTap: @unchecked Sendable {
             var changes = 0
             var reads = 0
             var replies = 0
+            var changeReplies = 0
             buffer.withUnsafeBytes { bytes in
                 var offset = 0
                 while offset + 16 <= count {
                     let length = Int(NetlinkBytes.u32(bytes, offset))
                     guard length >= 16, offset + length <= count else { break }
                     if NetlinkBytes.u32(bytes, offset + 12) != ignoredPort {
+                        let sequence = NetlinkBytes.u32(bytes, offset + 8)
                         if NetlinkBytes.u16(bytes, offset + 6) & NetlinkConstant.flagRequest == 0 {
                             replies += 1
+                            if NetlinkBytes.u16(bytes, offset + 4) == NetlinkConstant.typeError,
+                                pendingChanges.remove(sequence) != nil
+                            {
+                                changeReplies += 1
+                            }
                         } else if NetlinkBytes.u16(bytes, offset + 4) == family, length > 16,
                             Self.changingCommands.contains(bytes[offset + 16])
                         {
                             changes += 1
+                            // A request without NLM_F_ACK gets an answer only when refused.
+                            if pendingChanges.count > 100_000 { pendingChanges.removeAll() }
+                            pendingChanges.insert(sequence)
                         } else {
                             reads += 1
                         }
@@ -429,6 +453,7 @@ final class NetlinkTap: @unchecked Sendable {
             changeRequests.add(changes, ordering: .relaxed)
             readRequests.add(reads, ordering: .relaxed)
             answers.add(replies, ordering: .relaxed)
+            changeAnswers.add(changeReplies, ordering: .relaxed)
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CDirectordShims
+import DirectordSystem
 import Glibc
 
 /// Figures about other processes, from /proc (``ProcessFigures`` reads this process's own).
@@ -128,17 +129,6 @@ final class ToolProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
         var variables: [String] = []
         var index = 0
         while let environ = CDirectord_environ(), let entry = environ[index] {
@@ -156,7 +146,9 @@ final class ToolProcess {
             for pointer in envp { free(pointer) }
         }
         var pid: pid_t = 0
-        let error = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
+        let error = CleanSpawnAttributes.with(newProcessGroup: true) {
+            posix_spawn(&pid, arguments[0], &actions, &$0, argv, envp)
+        }
         guard error == 0 else {
             throw ValidationError("cannot run \(arguments[0]): \(String(cString: strerror(error)))")
         }

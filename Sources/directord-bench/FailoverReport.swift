@@ -23,10 +23,14 @@ struct SteadyFigures {
     var checksPerSecond: Double { Double(checks) / window }
 }
 
-/// Netlink traffic per table change during the fault phases, net of the rate measured in the
-/// quiet window (what the tool exchanges without any change, e.g. periodic table reads).
+/// Netlink traffic per table change during the fault phases. The changing requests and their
+/// acknowledgements are counted as they are; reads and the whole traffic are net of the rate
+/// measured in the quiet window (what the tool exchanges without any change, e.g. periodic
+/// table reads), so they are noisy when that rate is high.
 struct NetlinkPerChange {
     var changeRequests: Double
+    /// Changing requests and their acknowledgements.
+    var changeMessages: Double
     var readRequests: Double
     var messages: Double
 }
@@ -120,8 +124,9 @@ struct RunResult {
             fields.append(
                 (
                     "netlinkPerChange",
-                    "{\"changeRequests\": \(fixed(netlink.changeRequests, 3)), \"readRequests\": \(fixed(netlink.readRequests, 3)), "
-                        + "\"messages\": \(fixed(netlink.messages, 3))}"
+                    "{\"changeRequests\": \(fixed(netlink.changeRequests, 3)), "
+                        + "\"changeMessages\": \(fixed(netlink.changeMessages, 3)), "
+                        + "\"readRequests\": \(fixed(netlink.readRequests, 3)), \"messages\": \(fixed(netlink.messages, 3))}"
                 ))
         }
         number("processesPerChange", forksPerChange)
@@ -253,29 +258,20 @@ struct FailoverReport {
                 label: "servers unchecked for over \(fixed(1.5 * interval, 1)) s",
                 values: { $0.steady.map { [Double($0.serversOverGap)] } }, format: { grouped($0[0]) }, ratio: false),
         ]
-        for kind in kinds {
-            rows.append(
-                Metric(
-                    label: "detection, \(Self.kindName(kind)) (ms, p50 / p99)",
-                    values: { result in
-                        result.fault(kind).flatMap { outcome in
-                            guard let p50 = percentile(outcome.detection, 0.5), let p99 = percentile(outcome.detection, 0.99)
-                            else { return nil }
-                            return [p50, p99]
-                        }
-                    }, format: { "\(milliseconds($0[0])) / \(milliseconds($0[1]))" }))
-        }
-        for kind in kinds {
-            rows.append(
-                Metric(
-                    label: "recovery, \(Self.kindName(kind)) (ms, p50 / p99)",
-                    values: { result in
-                        result.fault(kind).flatMap { outcome in
-                            guard let p50 = percentile(outcome.recovery, 0.5), let p99 = percentile(outcome.recovery, 0.99)
-                            else { return nil }
-                            return [p50, p99]
-                        }
-                    }, format: { "\(milliseconds($0[0])) / \(milliseconds($0[1]))" }))
+        for (phase, times) in [("detection", \FaultOutcome.detection), ("recovery", \FaultOutcome.recovery)] {
+            for kind in kinds {
+                rows.append(
+                    Metric(
+                        label: "\(phase), \(Self.kindName(kind)) (ms, p50 / p99)",
+                        values: { result in
+                            result.fault(kind).flatMap { outcome in
+                                guard let p50 = percentile(outcome[keyPath: times], 0.5),
+                                    let p99 = percentile(outcome[keyPath: times], 0.99)
+                                else { return nil }
+                                return [p50, p99]
+                            }
+                        }, format: { "\(milliseconds($0[0])) / \(milliseconds($0[1]))" }))
+            }
         }
         rows += [
             Metric(
@@ -290,12 +286,13 @@ struct FailoverReport {
                 label: "processes started per change", values: { $0.forksPerChange.map { [$0] } },
                 format: { fixed($0[0], 1) }),
             Metric(
-                label: "netlink requests per change: changing / reading",
-                values: { $0.netlink.map { [$0.changeRequests, $0.readRequests] } },
-                format: { "\(fixed($0[0], 2)) / \(fixed($0[1], 1))" }),
+                label: "netlink per change: changing requests / + acks",
+                values: { $0.netlink.map { [$0.changeRequests, $0.changeMessages] } },
+                format: { "\(fixed($0[0], 2)) / \(fixed($0[1], 2))" }),
             Metric(
-                label: "netlink messages per change, all",
-                values: { $0.netlink.map { [$0.messages] } }, format: { fixed($0[0], 1) }),
+                label: "netlink per change, net: read requests / all msgs",
+                values: { $0.netlink.map { [$0.readRequests, $0.messages] } },
+                format: { "\(fixed($0[0], 1)) / \(fixed($0[1], 1))" }),
             Metric(
                 label: "netlink messages per minute, no change", values: { $0.quietMessagesPerMinute.map { [$0] } },
                 format: { fixed($0[0], 0) }),

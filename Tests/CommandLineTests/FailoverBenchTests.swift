@@ -1,0 +1,142 @@
+import DirectordCore
+import Foundation
+import Testing
+
+@testable import directord_bench
+
+/// The pure parts of `directord-bench failover`: percentiles, the report's formatting and
+/// judgement, the generated configurations and the fleet layout. The benchmark itself runs in
+/// the kernel lab (bench/failover), never under `swift test`.
+@Suite("directord-bench failover, pure parts")
+struct FailoverBenchTests {
+    @Test func percentileIsNearestRankAndCountsMissedAsInfinitelyLate() {
+        let values: [Double?] = (1...100).map { Double($0) }
+        #expect(percentile(values, 0.5) == 50)
+        #expect(percentile(values, 0.99) == 99)
+        #expect(percentile(values, 1) == 100)
+        #expect(percentile([3, 1, 2], 0.5) == 2)
+        #expect(percentile([], 0.5) == nil)
+        #expect(percentile([1, nil], 0.5) == 1)
+        #expect(percentile([1, nil], 0.99) == .infinity)
+        #expect(milliseconds(percentile([1, nil], 0.99)) == "missed")
+        #expect(milliseconds(0.5064) == "506")
+        #expect(milliseconds(nil) == "-")
+    }
+
+    @Test func groupedNumbers() {
+        #expect(grouped(12345.6) == "12,346")
+        #expect(grouped(1_000_000) == "1,000,000")
+        #expect(grouped(999) == "999")
+        #expect(grouped(1.5) == "1.5")
+        #expect(grouped(-1234) == "-1,234")
+        #expect(grouped(.infinity) == "-")
+    }
+
+    @Test func columnsAlignFirstLeftOthersRight() {
+        let text = FailoverReport.align([["a", "1", "22"], ["bbb", "333", "4"]])
+        #expect(text == "a      1  22\nbbb  333   4\n")
+    }
+
+    @Test func layoutSplitsRealsIntoServices() {
+        let layout = FleetLayout(reals: 250, perService: 100, basePort: 20000)
+        #expect(layout.services == 3)
+        #expect(layout.reals(of: 2) == 200..<250)
+        #expect(layout.service(of: 199) == 1)
+        #expect(layout.port(of: 249) == 20249)
+        #expect(layout.serviceText(0) == "10.1.0.1")
+        #expect(FleetLayout(reals: 10000, perService: 25, basePort: 20000).serviceText(399) == "10.1.1.200")
+        let table = layout.fullTable
+        #expect(table.serviceCount == 3)
+        #expect(table.destinationCount == 250)
+    }
+
+    @Test func ldirectordConfigurationIsValidForDirectord() throws {
+        let layout = FleetLayout(reals: 150, perService: 100, basePort: 20000)
+        let text = CheckSettings(interval: 1, timeout: 2).ldirectordConfig(layout)
+        #expect(text.contains("checkinterval=1\n"))
+        #expect(text.contains("negotiatetimeout=2\n"))
+        #expect(text.contains("virtual=10.1.0.2:80\n"))
+        #expect(text.components(separatedBy: "\treal=127.0.0.1:").count - 1 == 150)
+        #expect(text.contains("\treal=127.0.0.1:20149 masq 1\n"))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("failover-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("bench.cf")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let run = try CheckConfigCommandTests.run(["check-config", "--json", file.path])
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.errors.isEmpty)
+    }
+
+    @Test func keepalivedConfigurationHasTheSameChecks() {
+        let layout = FleetLayout(reals: 150, perService: 100, basePort: 20000)
+        let text = CheckSettings(interval: 1, timeout: 2).keepalivedConfig(layout)
+        #expect(text.components(separatedBy: "virtual_server ").count - 1 == 2)
+        #expect(text.components(separatedBy: "real_server 127.0.0.1 ").count - 1 == 150)
+        #expect(text.contains("virtual_server 10.1.0.2 80 {\n    delay_loop 1\n"))
+        #expect(text.contains("path /health"))
+        #expect(text.contains("connect_timeout 2"))
+        #expect(text.contains("retry 0"))
+        // Balanced braces.
+        #expect(text.filter { $0 == "{" }.count == text.filter { $0 == "}" }.count)
+    }
+
+    @Test func netlinkCountsAddAndSubtract() {
+        let a = NetlinkTap.Counts(changeRequests: 3, readRequests: 5, answers: 7, changeAnswers: 2, packets: 9, dropped: 1)
+        let b = NetlinkTap.Counts(changeRequests: 1, readRequests: 1, answers: 2, changeAnswers: 1, packets: 3, dropped: 0)
+        #expect((a - b).messages == 2 + 4 + 5)
+        #expect((a + b).changeAnswers == 3)
+        #expect((a + b - b).messages == a.messages)
+    }
+
+    @Test func shuffleIsReproducible() {
+        var first = SplitMix(seed: 42)
+        var second = SplitMix(seed: 42)
+        let a = (0..<5).map { _ in first.next() }
+        #expect(a == (0..<5).map { _ in second.next() })
+        #expect(Set(a).count == 5)
+    }
+
+    @Test func jsonQuotesAndLists() {
+        #expect(quoted("a\"b\\c\n\u{1}") == "\"a\\\"b\\\\c\\n\\u0001\"")
+        var result = RunResult(tool: .directord, reals: 100)
+        result.completed = true
+        result.faults = [FaultOutcome(kind: .hang, targets: 2, detection: [0.5, nil], recovery: [1, 2])]
+        let json = result.json
+        #expect(json.hasPrefix("{\"tool\": \"directord\", \"reals\": 100,"))
+        #expect(json.contains("\"hang\": {\"detection\": [0.5000, null], \"recovery\": [1.0000, 2.0000]}"))
+        #expect((try? JSONSerialization.jsonObject(with: Data(json.utf8))) != nil)
+    }
+
+    static func run(_ tool: FailoverTool, reals: Int, cpu: Double, detection: Double, rss: Double) -> RunResult {
+        var result = RunResult(tool: tool, reals: reals)
+        result.completed = true
+        result.services = reals / 100
+        result.steady = SteadyFigures(
+            window: 60, cpu: cpu, checks: reals * 60, fewestPerServer: 59, mostPerServer: 61, longestGap: 1.2,
+            serversOverGap: 0, neverChecked: 0, fleetCPU: 1, forks: 0, serversDown: 0)
+        result.faults = [FaultOutcome(kind: .refuse, targets: 2, detection: [detection, detection], recovery: [1, 1])]
+        result.peakResidentMB = rss
+        return result
+    }
+
+    @Test func reportPrintsRatiosAndJudgesTheAims() {
+        var report = FailoverReport(
+            machine: MachineDescription(cpuModel: "test", cpus: 2, kernel: "6.1", memoryMB: 2048, loadBefore: "0 0 0"),
+            settings: CheckSettings(interval: 1, timeout: 2), kinds: [.refuse], tools: [.directord, .ldirectord],
+            faults: 2, realsPerService: 100, steady: 60, pollMilliseconds: 10)
+        report.add(Self.run(.directord, reals: 1000, cpu: 1, detection: 0.5, rss: 20))
+        report.add(Self.run(.ldirectord, reals: 1000, cpu: 30, detection: 5, rss: 40))
+        report.add(Self.run(.directord, reals: 10000, cpu: 30, detection: 3.2, rss: 150))
+        report.add(RunResult(tool: .ldirectord, reals: 10000, skipped: "not run: ldirectord did not complete at N = 1,000"))
+        let text = report.render()
+        // Rows with their cells one space apart.
+        let rows = text.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        #expect(rows.contains("CPU s per minute 1.00 30.00 30 x"), "\(text)")
+        #expect(rows.contains("detection, refused (ms, p50 / p99) 500 / 500 5000 / 5000 10 / 10 x"), "\(text)")
+        #expect(text.contains("ldirectord: not run: ldirectord did not complete at N = 1,000"))
+        #expect(text.contains("- detection p99 within checkinterval + timeout + 100 ms = 3100 ms at every N: NOT met (worst 3200 ms"))
+        #expect(text.contains("- N = 1,000: at least 10 times less CPU than ldirectord: met (30.0 x per minute"))
+        #expect(text.contains("under 1 core met (0.50 cores); under 100 MB RSS NOT met (150.0 MB)"))
+    }
+}
