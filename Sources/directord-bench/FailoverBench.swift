@@ -33,8 +33,12 @@ struct FailoverBench: ParsableCommand {
     @Option(help: "Tools, comma-separated, in the order they run at each N.")
     var tools = "directord,ldirectord,keepalived"
 
-    @Option(help: "checkinterval (keepalived: delay_loop), seconds.")
-    var interval = 1
+    @Option(
+        help: """
+            checkinterval (keepalived: delay_loop), seconds: one value, one per --reals value, or auto: N / 100 \
+            (at least 1), so that the emulated machine is offered 100 checks a second at every N.
+            """)
+    var interval = "auto"
 
     @Option(help: "checktimeout and negotiatetimeout (keepalived: connect_timeout), seconds.")
     var timeout = 2
@@ -108,8 +112,11 @@ struct FailoverBench: ParsableCommand {
     var noKernel = false
 
     func validate() throws {
-        guard interval >= 1, timeout >= 1, faults >= 1, realsPerService >= 1, pollMilliseconds >= 1 else {
+        guard try parsedIntervals().allSatisfy({ $0 >= 1 }), timeout >= 1, faults >= 1, realsPerService >= 1, pollMilliseconds >= 1 else {
             throw ValidationError("--interval, --timeout, --faults, --reals-per-service, --poll-milliseconds must be positive")
+        }
+        guard try parsedIntervals().count == 1 || parsedIntervals().count == parsedReals().count else {
+            throw ValidationError("--interval: one value, or as many as --reals has")
         }
         _ = try parsedReals()
         _ = try parsedTools()
@@ -122,6 +129,25 @@ struct FailoverBench: ParsableCommand {
             throw ValidationError("--reals: numbers from 3 to 40000")
         }
         return values.compactMap { $0 }
+    }
+
+    func parsedIntervals() throws -> [Int] {
+        if interval == "auto" { return try parsedReals().map { max(1, $0 / 100) } }
+        return try interval.split(separator: ",").map {
+            guard let value = Int($0.filter { $0 != " " }) else { throw ValidationError("--interval: numbers") }
+            return value
+        }
+    }
+
+    /// The checks' settings at each N.
+    func parsedSettings() throws -> [Int: CheckSettings] {
+        let counts = try parsedReals()
+        let intervals = try parsedIntervals()
+        var settings: [Int: CheckSettings] = [:]
+        for (index, count) in counts.enumerated() {
+            settings[count] = CheckSettings(interval: intervals.count == 1 ? intervals[0] : intervals[index], timeout: timeout)
+        }
+        return settings
     }
 
     func parsedTools() throws -> [FailoverTool] {
@@ -171,7 +197,7 @@ struct FailoverBench: ParsableCommand {
             kernel = KernelAccess(watcher: watcher, client: try NetlinkIPVSClient(), tap: tap)
         }
         let machine = MachineDescription.current()
-        let settings = CheckSettings(interval: interval, timeout: timeout)
+        let settings = try parsedSettings()
         var report = FailoverReport(
             machine: machine, settings: settings, kinds: kindList, tools: toolList, faults: faults,
             realsPerService: realsPerService, steady: steady, pollMilliseconds: pollMilliseconds)
@@ -192,7 +218,7 @@ struct FailoverBench: ParsableCommand {
                     continue
                 }
                 var runner = FailoverRun(
-                    bench: self, tool: tool, layout: layout, settings: settings, kinds: kindList,
+                    bench: self, tool: tool, layout: layout, settings: settings[count]!, kinds: kindList,
                     prefilled: prefilled.contains(tool) && kernel != nil, commands: commands, fleet: fleet,
                     kernel: kernel)
                 let result = runner.run()
@@ -261,6 +287,7 @@ struct FailoverRun {
     mutating func run() -> RunResult {
         result = RunResult(tool: tool, reals: layout.reals)
         result.services = layout.services
+        result.interval = settings.interval
         result.startedOn = kernel == nil ? "no kernel" : prefilled ? "pre-filled table" : "empty table"
         do {
             try prepare()
@@ -321,6 +348,7 @@ struct FailoverRun {
         var inTable = 0
         var stats = try fleet.stats(gapThreshold: 1e9)
         var projected: Double?
+        var flapping = false
         while elapsed < bench.startTimeout {
             try ensureRunning()
             figures.sample(process.pid)
@@ -330,6 +358,12 @@ struct FailoverRun {
                 if inTable == layout.reals { break }
             }
             if elapsed > bench.startPatience {
+                // Every server checked, yet not all in the table at once: the tool cannot keep up
+                // with its checks (they time out, servers flap); waiting longer changes nothing.
+                if stats.neverChecked == 0 {
+                    flapping = true
+                    break
+                }
                 var progress = Double(layout.reals - stats.neverChecked) / Double(layout.reals)
                 if tool == .ldirectord && prefilled {
                     let reads = ProcessTable.forks() - result.forksAtStart
@@ -348,6 +382,10 @@ struct FailoverRun {
             var reason =
                 "not ready after \(fixed(elapsed, 0)) s: \(inTable) of \(layout.reals) real servers in the table, "
                 + "\(stats.neverChecked) never checked; \(forks) processes started meanwhile"
+            if flapping {
+                reason += "; every server was checked, but they drop out again faster than they come back (checks "
+                    + "failing under load?)"
+            }
             if let projected {
                 reason += "; at that pace it would take about \(fixed(projected / 60, 0)) minutes (given up, "
                     + "the start timeout being \(fixed(bench.startTimeout, 0)) s)"
