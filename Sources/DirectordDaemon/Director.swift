@@ -135,7 +135,7 @@ public actor Director {
 
     // MARK: Checks
 
-    private func runDueCheck(_ id: Int) {
+    private func runDueCheck(_ id: UInt64) {
         guard !stopping, let scheduler, let entry = scheduler.entries[id] else { return }
         var refs = entry.scheduled.realServers
         if let maintenance {
@@ -148,7 +148,7 @@ public actor Director {
             }
         }
         guard !refs.isEmpty else {
-            scheduler.finished(id, result: .down("Server in maintenance", latency: .zero))
+            scheduler.skip(id, result: .down("Server in maintenance", latency: .zero))
             return
         }
         guard let check = scheduler.begin(id) else { return }
@@ -158,7 +158,7 @@ public actor Director {
         }
     }
 
-    private func checkFinished(_ id: Int, refs: [RealServerRef], result: CheckResult) {
+    private func checkFinished(_ id: UInt64, refs: [RealServerRef], result: CheckResult) {
         scheduler?.finished(id, result: result)
         guard !stopping else { return }
         writeMonitorLines(refs, result: result)
