@@ -36,6 +36,14 @@ final class CheckScheduler {
     let maxRunning: Int
     static let defaultMaxRunning = 2048
     var runningCount: Int { running.count }
+    /// Times due checks had to wait for a slot since the last ``takeSaturations()``.
+    private var saturations = 0
+
+    /// How often checks waited for a slot since the last call; for the daemon's warning.
+    func takeSaturations() -> Int {
+        defer { saturations = 0 }
+        return saturations
+    }
     /// Called on the loop for each check that is due; `start` must call `finished` later.
     var onDue: ((UInt64) -> Void)?
 
@@ -140,6 +148,7 @@ final class CheckScheduler {
         let now = Self.now()
         while let top = heap.first, top.deadline <= now {
             guard running.count < maxRunning else {
+                if !waitingForSlot { saturations += 1 }
                 waitingForSlot = true
                 return
             }

@@ -80,6 +80,8 @@ struct CheckSchedulerTests {
         Thread.sleep(forTimeInterval: 1.3)
         #expect(started.withLock { $0.count } == 10)
         #expect(queue.sync { scheduler.runningCount } == 10)
+        #expect(queue.sync { scheduler.takeSaturations() } == 1)
+        #expect(queue.sync { scheduler.takeSaturations() } == 0)
         let first = try #require(started.withLock { $0.first })
         queue.sync { scheduler.finished(first, result: .up("fine", latency: .zero)) }
         Thread.sleep(forTimeInterval: 0.2)
