@@ -1,0 +1,475 @@
+"""Differential tests: Debian's ldirectord (Perl, the real ipvsadm, LWP for HTTP checks)
+and directord on the same file, against the same real servers in the same states, each in
+its own network namespace of the same kernel. After every change both must settle on the
+same table (`ipvsadm -Ln`), log the same failover lines (directord adds the check's reason)
+and write the same real server ids to the monitor file.
+
+Where they differ, it is one of ldirectord's bugs that directord fixes, and the scenario
+asserts both sides of it explicitly (ldirectord does X, directord does not), so that the
+list below stays true:
+
+  1. start (and reload) adds every unchecked real server at full weight, then takes it out
+     again (deleted, or weight 0 with quiescent=yes) until its first check: for a moment
+     traffic goes to servers never checked, and with quiescent=yes every server is at
+     weight 0 for a whole check round (an outage). The fallback server flaps with them.
+  2. with quiescent=yes and readdquiescent=no, a server that fails its first check is left
+     in the table at weight 0 (a leftover of 1); directord never adds it.
+  3. a quiescent gate real server written without a port stays at weight 0 forever after
+     start: ldirectord restores "IP:0", ipvsadm maps it to the service's port, the add
+     collides with the quiesced entry ("Destination already exists").
+  4. checks are sequential: a hanging real server delays every other check by its timeout.
+  5. failurecount is counted once per virtual service for a real server shared by several:
+     it goes down after fewer failures than configured.
+  6. a reload with an invalid file half-applies it: globals read before the error
+     (quiescent=yes here) take effect for the running services.
+  7. `stop` returns before the services are removed.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+from harness import (
+    SLACK,
+    Director,
+    check,
+    log,
+    netns_prefix,
+    run,
+    scenario,
+    supervised_messages,
+    wait_until,
+)
+
+LDIRECTORD = "/usr/sbin/ldirectord"
+SVC = "TCP 10.0.0.10:80"
+VIP = "10.0.0.10:80"
+R2, R3, R4 = "127.0.0.2:8080", "127.0.0.3:8080", "127.0.0.4:8080"
+FALLBACK = "127.0.0.9:8080"
+INTERVAL = 1
+TIMEOUT = 2
+# Perl compiling ldirectord and LWP takes about 10 s in the lab.
+LD_FIRST = 60 + SLACK
+
+
+class Ldirectord:
+    """Debian's ldirectord on a file, in the foreground with supervised=yes (its log lines
+    on stdout as `[<ctime>] <message>`), using the real ipvsadm (no ./ipvsadm in its
+    working directory)."""
+
+    def __init__(self, t, config, kernel, name="web.cf"):
+        self.dir = f"{t.dir}/ldirectord"
+        os.makedirs(self.dir, exist_ok=True)
+        self.path = f"{self.dir}/{name}"
+        self.name = name
+        self.kernel = kernel
+        self.monitorfile = f"{self.dir}/{name}.monitor"
+        self.logfile = f"{self.dir}/{name}.log"
+        self.stdout_path = f"{self.dir}/stdout"
+        self.stderr_path = f"{self.dir}/stderr"
+        self.process = None
+        self.write(config)
+        t.cleanups.append(self.kill)
+
+    def write(self, config):
+        with open(self.path, "w") as file:
+            file.write(config.format(dir=self.dir, log=self.logfile, monitor=self.monitorfile))
+
+    def start(self):
+        self.process = subprocess.Popen(
+            netns_prefix(self.kernel.netns) + [LDIRECTORD, self.path, "start"],
+            cwd=self.dir,
+            stdout=open(self.stdout_path, "a"),
+            stderr=open(self.stderr_path, "a"),
+            stdin=subprocess.DEVNULL,
+        )
+        log(f"$ ldirectord {self.name} start & (pid {self.process.pid})")
+
+    def signal(self, number):
+        # `ip netns exec` execs ldirectord: the pid is ldirectord's.
+        os.kill(self.process.pid, number)
+        log(f"ldirectord: kill -{signal.Signals(number).name}")
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def messages(self, source=None):
+        return supervised_messages(self.stdout_path)
+
+    monitor = Director.monitor
+    wait_checks = Director.wait_checks
+    find = Director.find
+    wait_log = Director.wait_log
+    log_tail = Director.log_tail
+    mark = Director.mark
+
+
+def config(quiescent="no", failurecount=1, globals_="", weights=(1, 2, 3), reals=None, extra="", timeout=TIMEOUT):
+    """The file both daemons run: supervised=yes (the foreground, log lines on stdout)."""
+    w2, w3, w4 = weights
+    reals = reals or f"\treal=127.0.0.2:8080 masq {w2}\n\treal=127.0.0.3:8080 masq {w3}\n\treal=127.0.0.4:8080 masq {w4}\n"
+    return f"""{globals_}
+checkinterval={INTERVAL}
+checktimeout={timeout}
+negotiatetimeout={timeout}
+failurecount={failurecount}
+quiescent={quiescent}
+supervised=yes
+virtual={VIP}
+{reals}\tfallback=127.0.0.9:8080 masq
+\tservice=http
+\trequest="/health"
+\treceive="OK"
+\tscheduler=wrr
+\tmonitorfile="{{monitor}}"
+{extra}"""
+
+
+class Pair:
+    """ldirectord and directord on the same file, with the same real servers."""
+
+    def __init__(self, t, text, specs):
+        self.t = t
+        self.ld_kernel = t.other_namespace("ld")
+        self.d_kernel = t.kernel
+        self.ld_backends = t.backends(specs, kernel=self.ld_kernel, name="ld-backends")
+        self.d_backends = t.backends(specs, name="backends")
+        self.ld = Ldirectord(t, text, self.ld_kernel)
+        self.d = Director(t, text)
+        self.ld_poll = self.ld_kernel.poller(interval=0.01)
+        self.d_poll = self.d_kernel.poller(interval=0.01)
+
+    def start(self):
+        self.ld.start()
+        self.d.start_foreground(options=())
+
+    def set(self, endpoint, mode):
+        self.ld_backends.set(endpoint, mode)
+        self.d_backends.set(endpoint, mode)
+
+    def write(self, text):
+        self.ld.write(text)
+        self.d.write(text)
+
+    def hup(self):
+        self.ld.signal(signal.SIGHUP)
+        self.d.signal(signal.SIGHUP)
+
+    def marks(self):
+        return (self.ld.mark(), self.d.mark("stdout"), len(self.ld.monitor()), len(self.d.monitor()))
+
+    def settle(self, addresses, marks, rounds=2, timeout=LD_FIRST):
+        """Both have checked every address `rounds` times since `marks`."""
+        for address in addresses:
+            self.ld.wait_checks(address, rounds, since=marks[2], timeout=timeout)
+            self.d.wait_checks(address, rounds, since=marks[3], timeout=timeout)
+
+    def tables(self):
+        return self.ld_kernel.table(), self.d_kernel.table()
+
+    def transitions(self, marks):
+        """The table-changing log lines since `marks`, directord's without their reasons."""
+        return (
+            sorted(map(strip_reason, filter(is_transition, self.ld.messages()[marks[0]:]))),
+            sorted(map(strip_reason, filter(is_transition, self.d.messages("stdout")[marks[1]:]))),
+        )
+
+    def expect(self, phase, ld_summary, d_summary, ld_lines=None, d_lines=None, marks=None):
+        """Asserts both tables, and that they are the same listing where they should agree."""
+        ld_table, d_table = self.tables()
+        log(f"{phase}: ldirectord {ld_table.summary()} / directord {d_table.summary()}")
+        check(d_table.summary() == d_summary, f"{phase}: directord's table\n{d_table}\nexpected {d_summary}")
+        check(ld_table.summary() == ld_summary, f"{phase}: ldirectord's table\n{ld_table}\nexpected {ld_summary}")
+        if ld_summary == d_summary:
+            ld_listing, d_listing = self.ld_kernel.listing(), self.d_kernel.listing()
+            check(ld_listing == d_listing, f"{phase}: listings differ\nldirectord:\n{ld_listing}\ndirectord:\n{d_listing}")
+        if marks is not None and (ld_lines is not None or d_lines is not None):
+            got_ld, got_d = self.transitions(marks)
+            if ld_lines is not None:
+                check(got_ld == sorted(ld_lines), f"{phase}: ldirectord logged {got_ld}, expected {sorted(ld_lines)}")
+            if d_lines is not None:
+                check(got_d == sorted(d_lines), f"{phase}: directord logged {got_d}, expected {sorted(d_lines)}")
+
+    def same_monitor_ids(self):
+        ld_ids = {m[2] for m in self.ld.monitor()}
+        d_ids = {m[2] for m in self.d.monitor()}
+        check(ld_ids == d_ids, f"monitor file real server ids differ:\nldirectord {sorted(ld_ids)}\ndirectord {sorted(d_ids)}")
+
+
+TRANSITION = re.compile(r"^(Added|Deleted|Quiescent|Restored|Readd Quiescent|Purged|Changed) ")
+
+
+def is_transition(message):
+    return bool(TRANSITION.match(message))
+
+
+REASONED = [
+    re.compile(r"^((?:Added|Restored|Quiescent|Readd Quiescent) real server: \S+ \(\S+\) \(Weight set to \d+\))"),
+    re.compile(r"^(Deleted real server: \S+ \(\S+\))"),
+    re.compile(r"^(Soft failure real server: \S+ \(\S+\) failure \d+/\d+)"),
+]
+
+
+def strip_reason(message):
+    """directord's line without the ` (<check's reason>)` it appends to ldirectord's text."""
+    for pattern in REASONED:
+        match = pattern.match(message)
+        if match:
+            return match.group(1)
+    return message
+
+
+def added(real, weight, vip=VIP):
+    return f"Added real server: {real} ({vip}) (Weight set to {weight})"
+
+
+def deleted(real, vip=VIP):
+    return f"Deleted real server: {real} ({vip})"
+
+
+def quiesced(real, vip=VIP):
+    return f"Quiescent real server: {real} ({vip}) (Weight set to 0)"
+
+
+def restored(real, weight, vip=VIP):
+    return f"Restored real server: {real} ({vip}) (Weight set to {weight})"
+
+
+FALLBACK_ADDED = f"Added fallback server: {FALLBACK} ({VIP}) (Weight set to 1)"
+FALLBACK_DELETED = f"Deleted fallback server: {FALLBACK} ({VIP})"
+ADDRESSES = ["127.0.0.2 8080", "127.0.0.3 8080", "127.0.0.4 8080"]
+
+
+# --------------------------------------------------------------------------------------
+
+
+@scenario("differential", timeout=300)
+def differential_failover(t):
+    """quiescent=no, with a fallback server: all up, two down, all down, one back. Same
+    tables, same log lines. ldirectord's bug 1 asserted: its start adds each server, deletes
+    it, adds it again, and flaps the fallback server; directord adds each once."""
+    pair = Pair(t, config(quiescent="no"), {R2: "up", R3: "up", R4: "up"})
+    pair.start()
+    marks = (0, 0, 0, 0)
+    pair.settle(ADDRESSES, marks)
+    all_up = {SVC: {R2: 1, R3: 2, R4: 3}}
+    pair.expect("all up", all_up, all_up)
+    # Bug 1: the start flap.
+    for real, weight in ((R2, 1), (R3, 2), (R4, 3)):
+        check(pair.ld_poll.history(SVC, real)[:4] == [None, weight, None, weight],
+              f"ldirectord's start should add, delete and re-add {real}: {pair.ld_poll.history(SVC, real)}")
+        check(pair.d_poll.history(SVC, real) == [None, weight],
+              f"directord's start: {real} went through {pair.d_poll.history(SVC, real)}")
+    check(None in pair.ld_poll.history(SVC, FALLBACK)[1:] and 1 in pair.ld_poll.history(SVC, FALLBACK),
+          f"ldirectord's start should flap the fallback: {pair.ld_poll.history(SVC, FALLBACK)}")
+    check(pair.d_poll.history(SVC, FALLBACK) == [None], f"directord's fallback at start: {pair.d_poll.history(SVC, FALLBACK)}")
+
+    marks = pair.marks()
+    pair.set(R3, "refuse")
+    pair.set(R4, "error")
+    pair.settle(ADDRESSES, marks)
+    lines = [deleted(R3), deleted(R4)]
+    pair.expect("two down", {SVC: {R2: 1}}, {SVC: {R2: 1}}, lines, lines, marks)
+
+    marks = pair.marks()
+    pair.set(R2, "refuse")
+    pair.settle(ADDRESSES, marks)
+    lines = [deleted(R2), FALLBACK_ADDED]
+    pair.expect("all down", {SVC: {FALLBACK: 1}}, {SVC: {FALLBACK: 1}}, lines, lines, marks)
+
+    marks = pair.marks()
+    pair.set(R3, "up")
+    pair.settle(ADDRESSES, marks)
+    lines = [added(R3, 2), FALLBACK_DELETED]
+    pair.expect("one back", {SVC: {R3: 2}}, {SVC: {R3: 2}}, lines, lines, marks)
+    pair.same_monitor_ids()
+
+
+@scenario("differential", timeout=300)
+def differential_quiescent(t):
+    """quiescent=yes: one down, all down (fallback joins), one back. Bugs 1 and 2 asserted:
+    ldirectord's start puts every server at weight 0 until its first check and leaves the
+    one failing at start at weight 0; directord never routes to or adds it."""
+    pair = Pair(t, config(quiescent="yes"), {R2: "up", R3: "up", R4: "refuse"})
+    pair.start()
+    pair.settle(ADDRESSES, (0, 0, 0, 0))
+    pair.expect("start, 127.0.0.4 failing", {SVC: {R2: 1, R3: 2, R4: 0}}, {SVC: {R2: 1, R3: 2}})
+    # Bug 1 with quiescent=yes: a moment with every server at weight 0 (an outage).
+    outage = [s for _, s in pair.ld_poll.states if s and s.get(SVC) and all(w == 0 for w in s[SVC].values())
+              and len(s[SVC]) == 3]
+    check(outage, f"ldirectord's start should quiesce every server for a while:\n{pair.ld_poll.describe()}")
+    check(pair.ld_poll.history(SVC, R4)[:3] == [None, 3, 0], f"ldirectord routed to unchecked 127.0.0.4: "
+          f"{pair.ld_poll.history(SVC, R4)}")
+    check(pair.d_poll.history(SVC, R4) == [None], f"directord: 127.0.0.4 went through {pair.d_poll.history(SVC, R4)}")
+    for real, weight in ((R2, 1), (R3, 2)):
+        check(pair.d_poll.history(SVC, real) == [None, weight], f"directord: {real}: {pair.d_poll.history(SVC, real)}")
+
+    marks = pair.marks()
+    pair.set(R3, "refuse")
+    pair.settle(ADDRESSES, marks)
+    lines = [quiesced(R3)]
+    pair.expect("127.0.0.3 down", {SVC: {R2: 1, R3: 0, R4: 0}}, {SVC: {R2: 1, R3: 0}}, lines, lines, marks)
+
+    marks = pair.marks()
+    pair.set(R2, "refuse")
+    pair.settle(ADDRESSES, marks)
+    lines = [quiesced(R2), FALLBACK_ADDED]
+    pair.expect("all down", {SVC: {R2: 0, R3: 0, R4: 0, FALLBACK: 1}}, {SVC: {R2: 0, R3: 0, FALLBACK: 1}},
+                lines, lines, marks)
+
+    marks = pair.marks()
+    pair.set(R4, "up")
+    pair.settle(ADDRESSES, marks)
+    # ldirectord restores the weight-0 leftover of bug 2; directord adds the server.
+    pair.expect("127.0.0.4 back", {SVC: {R2: 0, R3: 0, R4: 3}}, {SVC: {R2: 0, R3: 0, R4: 3}},
+                [restored(R4, 3), FALLBACK_DELETED], [added(R4, 3), FALLBACK_DELETED], marks)
+    pair.same_monitor_ids()
+
+
+@scenario("differential", timeout=300)
+def differential_gate_without_port(t):
+    """Direct routing (gate) real servers, one written without a port, quiescent=yes. Bug 3
+    asserted: ldirectord leaves 127.0.0.5 at weight 0 although every check passes;
+    directord gives it its weight. Otherwise the same listing (forwarding "Route")."""
+    reals = "\treal=127.0.0.5 gate 3\n\treal=127.0.0.6:80 gate 4\n"
+    text = config(quiescent="yes", reals=reals).replace(VIP, "10.0.0.20:80")
+    pair = Pair(t, text, {"127.0.0.5:80": "up", "127.0.0.6:80": "up"})
+    pair.start()
+    pair.settle(["127.0.0.5 0", "127.0.0.6 80"], (0, 0, 0, 0), rounds=3)
+    service = "TCP 10.0.0.20:80"
+    pair.expect("gate", {service: {"127.0.0.5:80": 0, "127.0.0.6:80": 4}}, {service: {"127.0.0.5:80": 3, "127.0.0.6:80": 4}})
+    ld_table, d_table = pair.tables()
+    for table in (ld_table, d_table):
+        check(all(forward == "Route" for forward, _ in table.services[service].dests.values()),
+              f"gate real servers not forwarded by direct routing:\n{table}")
+    check(any("Destination already exists" in line for line in open(pair.ld.stderr_path)),
+          "ldirectord's failed re-add of 127.0.0.5:0 was not seen")
+    pair.same_monitor_ids()
+    check("negotiate http tcp 127.0.0.5 0 3 gate /health OK" in {m[2] for m in pair.d.monitor()},
+          "the monitor file's id of a real server written without a port")
+
+
+@scenario("differential", timeout=300)
+def differential_sequential_checks(t):
+    """Bug 4: with one real server hanging for a 4 s negotiatetimeout, ldirectord checks the
+    others only once per hang; directord keeps checking them every second."""
+    pair = Pair(t, config(quiescent="no", timeout=4), {R2: "up", R3: "up", R4: "hang"})
+    pair.start()
+    marks = (0, 0, 0, 0)
+    pair.settle(["127.0.0.2 8080"], marks, rounds=5, timeout=LD_FIRST + 30)
+    pair.expect("one hanging", {SVC: {R2: 1, R3: 2}}, {SVC: {R2: 1, R3: 2}})
+
+    def gaps(daemon):
+        stamps = [time.mktime(time.strptime(m[0], "%a %b %d %H:%M:%S %Y")) for m in daemon.monitor()
+                  if m[2].split()[3] == "127.0.0.2"]
+        values = sorted(b - a for a, b in zip(stamps, stamps[1:]))
+        return values[len(values) // 2] if values else None
+
+    ld_gap, d_gap = gaps(pair.ld), gaps(pair.d)
+    log(f"median seconds between checks of 127.0.0.2: ldirectord {ld_gap}, directord {d_gap}")
+    check(ld_gap is not None and ld_gap >= 4, f"ldirectord's checks should wait on the hang: median gap {ld_gap}")
+    check(d_gap is not None and d_gap <= INTERVAL + 1, f"directord's checks wait on the hang: median gap {d_gap}")
+
+
+@scenario("differential", timeout=300)
+def differential_shared_real_failurecount(t):
+    """Bug 5: a real server in two virtual services, failurecount=4. ldirectord counts each
+    failed check once per service (soft failures 1/4, 2/4, 3/4 spread over both services,
+    out after two checks); directord counts per service: 1/4, 2/4, 3/4 in each, out at the
+    fourth failure."""
+    extra = """virtual=10.0.0.11:80
+\treal=127.0.0.3:8080 masq 2
+\tservice=http
+\trequest="/health"
+\treceive="OK"
+\tscheduler=wrr
+"""
+    reals = "\treal=127.0.0.3:8080 masq 2\n"
+    pair = Pair(t, config(quiescent="no", failurecount=4, reals=reals, extra=extra), {R3: "up"})
+    pair.start()
+    pair.settle(["127.0.0.3 8080"], (0, 0, 0, 0))
+    both = {SVC: {R3: 2}, "TCP 10.0.0.11:80": {R3: 2}}
+    pair.expect("up", both, both)
+    marks = pair.marks()
+    pair.set(R3, "refuse")
+    gone = {SVC: {}, "TCP 10.0.0.11:80": {}}
+    for kernel in (pair.ld_kernel, pair.d_kernel):
+        kernel.wait(lambda table: table.summary() == gone, LD_FIRST, "127.0.0.3 out of both services")
+    ld_soft = [m for m in pair.ld.messages()[marks[0]:] if m.startswith("Soft failure")]
+    d_soft = [strip_reason(m) for m in pair.d.messages("stdout")[marks[1]:] if m.startswith("Soft failure")]
+    soft = lambda vip, n: f"Soft failure real server: {R3} (tcp:{vip}) failure {n}/4"
+    check(ld_soft == [soft(VIP, 1), soft("10.0.0.11:80", 2), soft(VIP, 3)],
+          f"ldirectord's soft failures: {ld_soft}")
+    check(sorted(d_soft) == sorted(soft(v, n) for v in (VIP, "10.0.0.11:80") for n in (1, 2, 3)),
+          f"directord's soft failures: {d_soft}")
+    ld_down = [m for m in pair.ld.monitor()[marks[2]:] if m[3] == "down"]
+    d_down = [m for m in pair.d.monitor()[marks[3]:] if m[3] == "down"]
+    log(f"failed checks before removal: ldirectord {len(ld_down)}, directord {len(d_down)} (monitor file lines)")
+
+
+@scenario("differential", timeout=300)
+def differential_reload(t):
+    """A valid reload (a weight edited) gives the same table; bug 1 on reload asserted
+    (ldirectord adds the down server back for a moment, directord does not). Then an invalid
+    file, sent with SIGHUP to both: bug 6 asserted (ldirectord half-applies quiescent=yes
+    from it, so a failing server is quiesced; directord keeps its configuration whole and
+    removes it)."""
+    pair = Pair(t, config(quiescent="no"), {R2: "up", R3: "up", R4: "refuse"})
+    pair.start()
+    pair.settle(ADDRESSES, (0, 0, 0, 0))
+    pair.expect("start", {SVC: {R2: 1, R3: 2}}, {SVC: {R2: 1, R3: 2}})
+    ld_before, d_before = len(pair.ld_poll.states), len(pair.d_poll.states)
+
+    marks = pair.marks()
+    pair.write(config(quiescent="no", weights=(4, 2, 3)))
+    pair.hup()
+    pair.settle(ADDRESSES, marks)
+    pair.expect("reloaded", {SVC: {R2: 4, R3: 2}}, {SVC: {R2: 4, R3: 2}})
+    ld_states = [s for _, s in pair.ld_poll.states[ld_before:]]
+    d_states = [s for _, s in pair.d_poll.states[d_before:]]
+    check(any(s and R4 in (s.get(SVC) or {}) for s in ld_states),
+          f"ldirectord's reload should add the failing 127.0.0.4 for a moment:\n{pair.ld_poll.describe()}")
+    check(not any(s and R4 in (s.get(SVC) or {}) for s in d_states),
+          f"directord's reload routed to the failing 127.0.0.4:\n{pair.d_poll.describe()}")
+
+    marks = pair.marks()
+    invalid = config(quiescent="no", weights=(4, 2, 3), globals_="quiescent=yes\nchekinterval=1")
+    pair.write(invalid)
+    pair.hup()
+    pair.set(R3, "refuse")
+    pair.settle(ADDRESSES, marks)
+    pair.expect("invalid reload, then 127.0.0.3 down", {SVC: {R2: 4, R3: 0}}, {SVC: {R2: 4}})
+
+
+@scenario("differential", timeout=300)
+def differential_stop(t):
+    """Bug 7: `ldirectord stop` returns while its services are still in the table;
+    `directord stop` returns once they are gone. Both run as daemons here."""
+    reals = "".join(f"\treal=127.0.0.{i}:8080 masq 1\n" for i in range(2, 12))
+    name = f"e2e-stop-{os.environ.get('E2E_NETNS', 'x')}.cf"
+    text = config(quiescent="no", reals=reals).replace("supervised=yes", 'logfile="{log}"')
+    text = text.replace("\tservice=http\n", "\tchecktype=on\n")
+    ld_kernel = t.other_namespace("ld")
+    ld = Ldirectord(t, text, ld_kernel, name=name)
+    d = Director(t, text, name=name)
+    expected = {SVC: {f"127.0.0.{i}:8080": 1 for i in range(2, 12)}}
+    run(netns_prefix(ld_kernel.netns) + [LDIRECTORD, ld.path, "start"], cwd=ld.dir, timeout=LD_FIRST)
+    ld_kernel.anchor_pid = int(open(f"/var/run/ldirectord.{name}.pid").read())
+    d.start()
+    ld_kernel.wait(lambda table: table.summary() == expected, LD_FIRST, "ldirectord's table")
+    t.kernel.wait(lambda table: table.summary() == expected, LD_FIRST, "directord's table")
+
+    result = run(netns_prefix(ld_kernel.netns) + [LDIRECTORD, ld.path, "stop"], check_status=False, cwd=ld.dir,
+                 timeout=LD_FIRST)
+    check(result.returncode == 0, f"ldirectord stop: exit {result.returncode}")
+    ld_after = ld_kernel.table()
+    log(f"right after `ldirectord stop`: {ld_after.summary()}")
+    check(SVC in ld_after.services, "ldirectord's stop waited for the clean-up (bug 7 not seen)")
+    wait_until(lambda: SVC not in ld_kernel.table().services, 60, "ldirectord's clean-up")
+
+    d.stop()
+    check(SVC not in t.kernel.table().services, f"directord's stop returned before the clean-up:\n{t.kernel.table()}")
