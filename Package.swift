@@ -30,18 +30,22 @@ let package = Package(
         // The operating system: name resolution, files. Kept out of the core so the core stays pure.
         .target(name: "DirectordSystem", dependencies: ["DirectordCore"]),
         // The health checkers: every check concurrent on one Dispatch-driven event loop.
-        .target(name: "DirectordChecks", dependencies: ["DirectordCore", "CCurl", "CMariaDB", "CPCRE2", "CDirectordShims"]),
+        .target(
+            name: "DirectordChecks",
+            dependencies: ["DirectordCore", "DirectordSystem", "CCurl", "CMariaDB", "CPCRE2", "CDirectordShims"]),
         // The kernel's IPVS table over generic netlink (libnl-genl-3).
         .target(name: "DirectordIPVS", dependencies: ["DirectordCore", "CNetlink", "CIPVSShims"]),
 
         // MARK: Wiring: the daemon
-        .target(name: "DirectordDaemon", dependencies: ["DirectordCore", "DirectordSystem", "DirectordChecks"]),
+        .target(
+            name: "DirectordDaemon",
+            dependencies: ["DirectordCore", "DirectordSystem", "DirectordChecks", "DirectordIPVS"]),
 
         // MARK: Executables
         .executableTarget(
             name: "directord",
             dependencies: [
-                "DirectordCore", "DirectordSystem", "DirectordIPVS",
+                "DirectordCore", "DirectordSystem", "DirectordIPVS", "DirectordDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

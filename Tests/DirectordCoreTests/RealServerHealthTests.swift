@@ -9,11 +9,13 @@ struct RealServerHealthTests {
     @Test("a new server is down until a check passes")
     func startsDown() {
         var health = RealServerHealth(state: .down, reason: "not checked yet")
+        #expect(health.isPending)
         #expect(health.record(fail, failureCount: 1) == [])
+        #expect(!health.isPending)
         #expect(health.state == .down)
         #expect(health.record(pass, failureCount: 1) == [.wentUp(reason: "HTTP 200")])
         #expect(health.state == .up)
-        #expect(health.hasBeenChecked)
+        #expect(!health.awaitsFirstCheck)
     }
 
     @Test("failurecount consecutive failures take an up server down; a pass resets the count")

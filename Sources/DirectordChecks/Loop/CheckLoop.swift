@@ -1,5 +1,6 @@
 public import DirectordCore
-import Dispatch
+public import Dispatch
+import DirectordSystem
 import Synchronization
 
 /// Runs health checks of real servers, all concurrently, on one event loop.
@@ -51,6 +52,10 @@ public actor CheckLoop {
     private let nextID = Atomic<UInt64>(1)
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    /// The loop's Dispatch queue, for timers and sources of an actor that shares this loop's
+    /// executor: their handlers run in the loop's context and may `assumeIsolated`.
+    public nonisolated var dispatchQueue: DispatchQueue { executor.queue }
 
     /// Creates the loop's queue, epoll instance and timer.
     ///
@@ -105,6 +110,13 @@ public actor CheckLoop {
             }
             self.assumeIsolated { $0.start(check, id: id, completion: completion) }
         }
+    }
+
+    /// Starts one check now from code already running on the loop's queue (an actor that
+    /// shares this loop's executor), without the hop ``submit(_:completion:)`` makes.
+    public nonisolated func startOnLoop(_ check: HealthCheck, completion: @escaping @Sendable (CheckResult) -> Void) {
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        assumeIsolated { $0.start(check, id: id, completion: completion) }
     }
 
     /// Checks started and not yet finished.

@@ -16,8 +16,13 @@ public struct RealServerHealth: Hashable, Sendable {
     public private(set) var failures: Int = 0
     /// A maintenance file names this server: down whatever the checks say.
     public private(set) var inMaintenance = false
-    /// Whether any check result was recorded since the state was created.
-    public private(set) var hasBeenChecked = false
+    /// No check has decided this server's state yet: it is either trusted (up, found in the
+    /// kernel with weight above 0) or waiting (down, it gets no traffic before a check passes).
+    /// Cleared by the first result, maintenance or a forced state.
+    public private(set) var awaitsFirstCheck: Bool
+
+    /// Down and waiting for its first check.
+    public var isPending: Bool { awaitsFirstCheck && state == .down }
     /// Why the server is in its state, in a check's words.
     public private(set) var reason: String
 
@@ -26,9 +31,11 @@ public struct RealServerHealth: Hashable, Sendable {
     ///     which is trusted until its first check; every other server starts down and gets no
     ///     traffic before it has passed a check.
     ///   - reason: why it starts so.
-    public init(state: State, reason: String) {
+    ///   - awaitsFirstCheck: true when a check is to decide (false for checktype=on/off).
+    public init(state: State, reason: String, awaitsFirstCheck: Bool = true) {
         self.state = state
         self.reason = reason
+        self.awaitsFirstCheck = awaitsFirstCheck
     }
 
     /// A change worth a log line.
@@ -48,7 +55,7 @@ public struct RealServerHealth: Hashable, Sendable {
     ///     server down.
     /// - Returns: the transitions, in the order ldirectord logs them.
     public mutating func record(_ result: CheckResult, failureCount: Int) -> [Transition] {
-        hasBeenChecked = true
+        awaitsFirstCheck = false
         guard !inMaintenance else { return [] }
         switch (result.status, state) {
         case (.up, .up):
@@ -80,6 +87,7 @@ public struct RealServerHealth: Hashable, Sendable {
     public mutating func enterMaintenance() -> [Transition] {
         guard !inMaintenance else { return [] }
         inMaintenance = true
+        awaitsFirstCheck = false
         failures = 0
         reason = "Server in maintenance"
         guard state == .up else { return [] }
@@ -97,6 +105,7 @@ public struct RealServerHealth: Hashable, Sendable {
     /// For checktype=on and off: the state is set, not checked.
     public mutating func force(_ newState: State, reason: String) -> [Transition] {
         failures = 0
+        awaitsFirstCheck = false
         self.reason = reason
         guard newState != state, !inMaintenance || newState == .down else { return [] }
         state = newState

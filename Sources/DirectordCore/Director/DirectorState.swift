@@ -1,0 +1,413 @@
+/// One real server of one virtual service: the unit health is kept for.
+public struct RealServerRef: Hashable, Sendable, CustomStringConvertible {
+    public var service: ServiceKey
+    /// The real server's kernel entry (address and kernel port).
+    public var destination: IPVSDestination.Key
+
+    public init(service: ServiceKey, destination: IPVSDestination.Key) {
+        self.service = service
+        self.destination = destination
+    }
+
+    public var description: String { "\(destination) (\(service))" }
+}
+
+/// A check to run on a timer, and the real servers whose health its result decides.
+///
+/// Real servers of different virtual services with the same check (address, port, request ...)
+/// and interval share one check: it runs once, and each service records the result in its
+/// own health, with its own `failurecount`.
+public struct ScheduledCheck: Hashable, Sendable {
+    public var check: HealthCheck
+    /// Seconds between two checks.
+    public var interval: Int
+    public var realServers: [RealServerRef]
+}
+
+/// Everything the director decides, without I/O: health per (virtual, real), the table the
+/// kernel should hold, and what changes and log lines get it there.
+///
+/// The daemon feeds it check results, maintenance files, reloads and the table it reads from
+/// the kernel, applies the operations it returns, and logs the events.
+public struct DirectorState: Sendable {
+    public private(set) var configuration: Configuration
+    private var health: [RealServerRef: RealServerHealth] = [:]
+    /// Services this director keeps in step: those of the configuration, and those a reload
+    /// removed until they are purged. Every other kernel service is left alone.
+    public private(set) var managedServices: Set<ServiceKey>
+    /// Something changed that the kernel's table may need to follow: a state transition,
+    /// maintenance, a reload. Cleared by ``takeReconciliation(observed:phase:)``.
+    public private(set) var needsReconcile = true
+    /// The last `fallbackcommand` status run per service (ldirectord runs each change once).
+    private var fallbackCommandStatus: [ServiceKey: FallbackCommandStatus] = [:]
+
+    public enum FallbackCommandStatus: String, Hashable, Sendable {
+        case start
+        case stop
+    }
+
+    /// A `fallbackcommand` to run: `COMMAND start|stop VIP:PORT PROTOCOL`.
+    public struct FallbackCommand: Hashable, Sendable {
+        public var command: String
+        public var status: FallbackCommandStatus
+        public var service: ServiceKey
+        public var serviceProtocol: ServiceProtocol
+
+        /// The shell command line ldirectord runs.
+        public var commandLine: String { "\(command) \(status.rawValue) \(service) \(serviceProtocol.rawValue)" }
+    }
+
+    /// Starts from the configuration and the kernel's table as it is.
+    ///
+    /// What the kernel already holds is adopted: a real server present with weight above 0 is
+    /// trusted (up) until its first check, so a restart changes nothing while health is
+    /// unchanged; every other real server is down until a check passes.
+    public init(configuration: Configuration, observed: IPVSTable) {
+        self.configuration = configuration
+        managedServices = Set(configuration.virtualServices.map(\.key))
+        for virtual in configuration.virtualServices {
+            for real in virtual.realServers {
+                let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
+                health[ref] = Self.initialHealth(virtual: virtual, ref: ref, observed: observed)
+            }
+        }
+    }
+
+    static func initialHealth(virtual: VirtualService, ref: RealServerRef, observed: IPVSTable) -> RealServerHealth {
+        switch virtual.checkType {
+        case .on: return RealServerHealth(state: .up, reason: "checktype=on", awaitsFirstCheck: false)
+        case .off: return RealServerHealth(state: .down, reason: "checktype=off", awaitsFirstCheck: false)
+        default: break
+        }
+        // The fallback server's entry is not the real server's, even at the same address.
+        let isFallback = virtual.fallback.map { $0.destinationKey(for: virtual) == ref.destination } ?? false
+        if !isFallback, let present = observed[ref.service]?[destination: ref.destination], present.weight > 0 {
+            return RealServerHealth(state: .up, reason: "in the kernel table, trusted until its first check")
+        }
+        return RealServerHealth(state: .down, reason: "not checked yet")
+    }
+
+    // MARK: Health
+
+    public func health(of ref: RealServerRef) -> RealServerHealth? { health[ref] }
+
+    /// The checks to run on timers: one per distinct check and interval. checktype=on and off
+    /// need none.
+    public var scheduledChecks: [ScheduledCheck] {
+        var order: [ScheduledCheck] = []
+        var index: [CheckIdentity: Int] = [:]
+        for virtual in configuration.virtualServices {
+            if case .on = virtual.checkType { continue }
+            if case .off = virtual.checkType { continue }
+            for real in virtual.realServers {
+                let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
+                var check = virtual.healthCheck(for: real)
+                // Only external checks see the virtual service; others are the same check in
+                // every service that has this real server.
+                switch check.type {
+                case .external, .externalPerl: break
+                default: check.externalArguments = []
+                }
+                let identity = CheckIdentity(check: check, interval: virtual.checkInterval)
+                if let position = index[identity] {
+                    order[position].realServers.append(ref)
+                } else {
+                    index[identity] = order.count
+                    order.append(ScheduledCheck(check: identity.check, interval: identity.interval, realServers: [ref]))
+                }
+            }
+        }
+        return order
+    }
+
+    private struct CheckIdentity: Hashable {
+        var check: HealthCheck
+        var interval: Int
+    }
+
+    /// Records a check result for the real servers it decides.
+    /// - Returns: log lines that need no table change (soft failures, resets); state changes
+    ///   show in the next ``reconcile(observed:phase:)``.
+    public mutating func record(_ result: CheckResult, for refs: [RealServerRef]) -> [DirectorEvent] {
+        var events: [DirectorEvent] = []
+        for ref in refs {
+            guard var current = health[ref], let virtual = virtualService(ref.service) else { continue }
+            for transition in current.record(result, failureCount: virtual.failureCount) {
+                switch transition {
+                case .wentUp, .wentDown:
+                    needsReconcile = true
+                case .softFailure(let count, let limit, let reason):
+                    events.append(.softFailure(ref.endpoint, virtualID: virtual.id, count: count, limit: limit, reason: reason))
+                case .softFailuresReset:
+                    events.append(.softFailureReset(ref.endpoint, virtualID: virtual.id))
+                }
+            }
+            health[ref] = current
+        }
+        return events
+    }
+
+    /// A maintenance file names the real server (`true`) or no longer does (`false`).
+    public mutating func setMaintenance(_ inMaintenance: Bool, for ref: RealServerRef) {
+        guard var current = health[ref], current.inMaintenance != inMaintenance else { return }
+        if inMaintenance {
+            _ = current.enterMaintenance()
+        } else {
+            current.leaveMaintenance()
+        }
+        health[ref] = current
+        needsReconcile = true
+    }
+
+    public func virtualService(_ key: ServiceKey) -> VirtualService? {
+        configuration.virtualServices.first { $0.key == key }
+    }
+
+    // MARK: The table
+
+    /// The table the kernel should hold for the managed services, given their health.
+    ///
+    /// - An up real server is there with its configured weight, forwarding and thresholds.
+    /// - A down one is removed, or with `quiescent=yes` kept with weight 0: if the kernel still
+    ///   has it, or always with `readdquiescent=yes`.
+    /// - A real server not checked yet (and not trusted) stays as the kernel has it: absent, or
+    ///   already at weight 0; it gets no traffic before it has passed a check.
+    /// - The fallback server is there exactly when no real server of its service is up, with
+    ///   weight 1 and never quiesced; while a service's real servers still await their first
+    ///   check, the kernel's fallback entry stays as it is, so a start neither adds a fallback
+    ///   that checks are about to remove nor removes one a restart found.
+    public func desiredTable(observed: IPVSTable) -> IPVSTable {
+        var table = IPVSTable()
+        for virtual in configuration.virtualServices {
+            let current = observed[virtual.key]
+            var destinations: [IPVSDestination] = []
+            var anyUp = false
+            var anyPending = false
+            for real in virtual.realServers {
+                let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
+                let state = health[ref] ?? RealServerHealth(state: .down, reason: "")
+                let configured = real.destination(weight: Int32(real.weight))
+                if state.state == .up {
+                    anyUp = true
+                    destinations.append(configured)
+                } else if state.isPending {
+                    anyPending = true
+                    if let present = current?[destination: ref.destination] { destinations.append(present) }
+                } else if virtual.quiescent
+                    && (configuration.globals.readdQuiescent || current?[destination: ref.destination] != nil)
+                {
+                    destinations.append(real.destination(weight: 0))
+                }
+            }
+            if let fallback = virtual.fallback {
+                let key = fallback.destinationKey(for: virtual)
+                destinations.removeAll { $0.key == key }
+                if !anyUp {
+                    if anyPending {
+                        if let present = current?[destination: key] { destinations.append(present) }
+                    } else {
+                        destinations.append(fallback.destination(for: virtual))
+                    }
+                }
+            }
+            table.upsert(IPVSService(virtual))
+            for destination in destinations { table.upsert(destination, in: virtual.key) }
+        }
+        return table
+    }
+
+    /// What turns the kernel's table into the desired one: the operations (for the managed
+    /// services only), the log lines once they are applied, and the fallback commands to run.
+    public func reconcile(observed: IPVSTable, phase: DirectorEvent.Phase) -> Reconciliation {
+        let managedObserved = IPVSTable(observed.entries.filter { managedServices.contains($0.service.key) })
+        let desired = desiredTable(observed: observed)
+        let operations = TableDiff.diff(from: managedObserved, to: desired)
+        let events = operations.compactMap { event(for: $0, observed: managedObserved, phase: phase) }
+        return Reconciliation(operations: operations, events: events, fallbackCommands: fallbackCommands())
+    }
+
+    /// The reconciliation to apply now; clears ``needsReconcile``, so changes made while it is
+    /// being applied ask for the next one.
+    public mutating func takeReconciliation(observed: IPVSTable, phase: DirectorEvent.Phase) -> Reconciliation {
+        needsReconcile = false
+        return reconcile(observed: observed, phase: phase)
+    }
+
+    /// Asks for another reconciliation, e.g. after one failed against a changed table.
+    public mutating func requestReconcile() {
+        needsReconcile = true
+    }
+
+    /// Records that a reconciliation was applied: purged services are no longer managed and
+    /// the fallback commands count as run.
+    public mutating func commit(_ reconciliation: Reconciliation) {
+        let configured = Set(configuration.virtualServices.map(\.key))
+        for case .deleteService(let service) in reconciliation.operations where !configured.contains(service.key) {
+            managedServices.remove(service.key)
+        }
+        for command in reconciliation.fallbackCommands {
+            fallbackCommandStatus[command.service] = command.status
+        }
+    }
+
+    /// `fallbackcommand start` when a service has lost every real server, `stop` when one is
+    /// back, each change once; nothing while a service's servers await their first check.
+    func fallbackCommands() -> [FallbackCommand] {
+        var commands: [FallbackCommand] = []
+        for virtual in configuration.virtualServices {
+            guard let command = virtual.fallbackCommand else { continue }
+            var anyUp = false
+            var anyPending = false
+            for real in virtual.realServers {
+                let state = health[RealServerRef(service: virtual.key, destination: real.destinationKey)]
+                if state?.state == .up { anyUp = true }
+                if state?.isPending == true { anyPending = true }
+            }
+            if !anyUp && anyPending { continue }
+            let status: FallbackCommandStatus = anyUp ? .stop : .start
+            if fallbackCommandStatus[virtual.key] != status {
+                commands.append(
+                    FallbackCommand(command: command, status: status, service: virtual.key, serviceProtocol: virtual.protocol))
+            }
+        }
+        return commands
+    }
+
+    // MARK: Reload and stop
+
+    /// Takes a new, valid configuration. Real servers kept (same service and kernel entry)
+    /// keep their health; new ones are adopted as at start. Services the new file drops stay
+    /// managed until the next reconciliation purges them.
+    public mutating func reload(_ newConfiguration: Configuration, observed: IPVSTable) {
+        var newHealth: [RealServerRef: RealServerHealth] = [:]
+        for virtual in newConfiguration.virtualServices {
+            for real in virtual.realServers {
+                let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
+                switch virtual.checkType {
+                case .on, .off:
+                    newHealth[ref] = Self.initialHealth(virtual: virtual, ref: ref, observed: observed)
+                default:
+                    newHealth[ref] = health[ref] ?? Self.initialHealth(virtual: virtual, ref: ref, observed: observed)
+                }
+            }
+        }
+        health = newHealth
+        needsReconcile = true
+        let newKeys = Set(newConfiguration.virtualServices.map(\.key))
+        managedServices = managedServices.union(newKeys)
+        fallbackCommandStatus = fallbackCommandStatus.filter { newKeys.contains($0.key) }
+        configuration = newConfiguration
+    }
+
+    /// On stop: every service with `cleanstop=yes` is deleted (its destinations with it), and
+    /// `fallbackcommand stop` runs where `start` was the last status.
+    public func shutdown(observed: IPVSTable) -> Reconciliation {
+        var operations: [TableOperation] = []
+        var events: [DirectorEvent] = []
+        for virtual in configuration.virtualServices where virtual.cleanStop {
+            guard let entry = observed[virtual.key] else { continue }
+            for destination in entry.destinations {
+                events.append(.realServerPurged(destination.endpoint, in: virtual.key, phase: .stop))
+            }
+            operations.append(.deleteService(entry.service))
+            events.append(.virtualServicePurged(virtual.key, phase: .stop))
+        }
+        var commands: [FallbackCommand] = []
+        for virtual in configuration.virtualServices {
+            if let command = virtual.fallbackCommand, fallbackCommandStatus[virtual.key] == .start {
+                commands.append(
+                    FallbackCommand(command: command, status: .stop, service: virtual.key, serviceProtocol: virtual.protocol))
+            }
+        }
+        return Reconciliation(operations: operations, events: events, fallbackCommands: commands)
+    }
+
+    // MARK: Log lines for operations
+
+    func event(for operation: TableOperation, observed: IPVSTable, phase: DirectorEvent.Phase) -> DirectorEvent? {
+        switch operation {
+        case .addService(let service):
+            return .virtualServiceAdded(service.key)
+        case .editService(let service):
+            return .virtualServiceChanged(service.key)
+        case .deleteService(let service):
+            return .virtualServicePurged(service.key, phase: phase)
+        case .addDestination(let destination, let key), .editDestination(let destination, let key),
+            .deleteDestination(let destination, let key):
+            let virtual = virtualService(key)
+            let ref = RealServerRef(service: key, destination: destination.key)
+            let isReal = virtual?.realServers.contains { $0.destinationKey == destination.key } ?? false
+            let isFallback = virtual.flatMap { virtual in virtual.fallback.map { $0.destinationKey(for: virtual) } }
+                == destination.key
+            // A fallback at the address of a real server is the real server while that is up.
+            let asFallback = isFallback && !(isReal && health[ref]?.state == .up)
+            let reason = health[ref]?.reason
+            switch operation {
+            case .addDestination:
+                if asFallback { return .fallbackAdded(destination.endpoint, in: key) }
+                return destination.weight == 0
+                    ? .realServerReaddedQuiescent(destination.endpoint, in: key, reason: reason)
+                    : .realServerAdded(destination.endpoint, in: key, weight: destination.weight, reason: reason)
+            case .editDestination:
+                if asFallback { return .fallbackRestored(destination.endpoint, in: key) }
+                let before = observed[key]?[destination: destination.key]
+                if destination.weight == 0 && (before?.weight ?? 1) > 0 {
+                    return .realServerQuiesced(destination.endpoint, in: key, reason: reason)
+                }
+                return .realServerRestored(destination.endpoint, in: key, weight: destination.weight, reason: reason)
+            default:
+                if isFallback && !isReal { return .fallbackDeleted(destination.endpoint, in: key) }
+                if isReal { return .realServerDeleted(destination.endpoint, in: key, reason: reason) }
+                return .realServerPurged(destination.endpoint, in: key, phase: phase)
+            }
+        }
+    }
+}
+
+/// The result of ``DirectorState/reconcile(observed:phase:)``.
+public struct Reconciliation: Hashable, Sendable {
+    /// In an order the kernel accepts; empty when the kernel already matches.
+    public var operations: [TableOperation]
+    /// One per operation that ldirectord would log, to log once the operations are applied.
+    public var events: [DirectorEvent]
+    public var fallbackCommands: [DirectorState.FallbackCommand]
+
+    public var isEmpty: Bool { operations.isEmpty && fallbackCommands.isEmpty }
+}
+
+extension RealServerRef {
+    var endpoint: DirectorEvent.Endpoint { DirectorEvent.Endpoint(address: destination.address, port: destination.port) }
+}
+
+extension IPVSDestination {
+    var endpoint: DirectorEvent.Endpoint { DirectorEvent.Endpoint(address: address, port: port) }
+}
+
+extension RealServer {
+    public var destinationKey: IPVSDestination.Key { IPVSDestination.Key(address: address, port: port) }
+
+    /// This real server's kernel entry with the given weight.
+    public func destination(weight: Int32) -> IPVSDestination {
+        IPVSDestination(
+            address: address, port: port, forwarding: forwarding, weight: weight, upperThreshold: upperThreshold,
+            lowerThreshold: lowerThreshold)
+    }
+}
+
+extension FallbackServer {
+    /// The kernel port: direct routing and tunnelling use the service's port, as for real
+    /// servers; otherwise the port written, else the service's.
+    func kernelPort(for virtual: VirtualService) -> UInt16 {
+        if case .inet(_, _, let servicePort) = virtual.key, forwarding.keepsVirtualPort { return servicePort }
+        return port ?? virtual.key.port
+    }
+
+    public func destinationKey(for virtual: VirtualService) -> IPVSDestination.Key {
+        IPVSDestination.Key(address: address, port: kernelPort(for: virtual))
+    }
+
+    /// The fallback's kernel entry: weight 1, no thresholds (ldirectord's parse_fallback).
+    public func destination(for virtual: VirtualService) -> IPVSDestination {
+        IPVSDestination(address: address, port: kernelPort(for: virtual), forwarding: forwarding, weight: 1)
+    }
+}

@@ -1,0 +1,53 @@
+import Dispatch
+import Glibc
+
+/// Runs a command line through `/bin/sh -c`, as ldirectord's `system_wrapper` runs
+/// `fallbackcommand` and `callback`, without blocking the caller.
+enum ShellCommand {
+    /// Starts the command; `completion` gets its exit status (or a spawn error) on a global
+    /// queue. Rare (a service losing or regaining all its servers, a file change), so waiting
+    /// on a pool thread is fine.
+    static func run(_ commandLine: String, completion: @escaping @Sendable (Result<Int32, SpawnError>) -> Void) {
+        var pid: pid_t = 0
+        let arguments = ["/bin/sh", "-c", commandLine]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        let status = posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ)
+        guard status == 0 else {
+            completion(.failure(SpawnError(errno: status)))
+            return
+        }
+        let child = pid
+        DispatchQueue.global().async {
+            var exitStatus: Int32 = 0
+            while waitpid(child, &exitStatus, 0) < 0 && errno == EINTR {}
+            // WIFEXITED / WEXITSTATUS, which are macros.
+            let code = (exitStatus & 0x7f) == 0 ? (exitStatus >> 8) & 0xff : 128 + (exitStatus & 0x7f)
+            completion(.success(code))
+        }
+    }
+
+    /// Runs the command and waits for it, at most `timeout`; for shutdown.
+    static func runAndWait(_ commandLine: String, timeout: Duration) -> Result<Int32, SpawnError>? {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = OutcomeBox()
+        run(commandLine) { result in
+            outcome.set(result)
+            done.signal()
+        }
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        guard done.wait(timeout: .now() + seconds) == .success else { return nil }
+        return outcome.value
+    }
+
+    struct SpawnError: Error, CustomStringConvertible {
+        var errno: Int32
+        var description: String { String(cString: strerror(errno)) }
+    }
+
+    private final class OutcomeBox: @unchecked Sendable {
+        // Written once before the semaphore is signalled, read after it was waited on.
+        var value: Result<Int32, SpawnError>?
+        func set(_ result: Result<Int32, SpawnError>) { value = result }
+    }
+}

@@ -1,0 +1,159 @@
+import ArgumentParser
+import DirectordCore
+import DirectordDaemon
+import DirectordSystem
+import Glibc
+
+/// What every daemon verb takes.
+struct DaemonArguments: ParsableArguments {
+    @Flag(name: .short, help: "Debug: stay in the foreground and log to standard error (ldirectord's -d).")
+    var debug = false
+
+    @Flag(help: "Run the checks and log the table operations without touching the kernel.")
+    var dryRun = false
+
+    @Option(help: "Where the pid file lives (default: $DIRECTORD_RUN_DIR or /run).")
+    var runDirectory: String?
+
+    @Argument(help: "The configuration file (default: ldirectord.cf).")
+    var config: String?
+
+    var options: DaemonRunner.Options {
+        let environment = ProcessEnvironment.current
+        let name = config ?? "ldirectord.cf"
+        return DaemonRunner.Options(
+            configPath: ConfigLoader.locate(name),
+            // ldirectord names the default configuration "ldirectord", a given one by its file.
+            configName: config.map { ConfigLoader.configName(of: $0) } ?? "ldirectord",
+            debug: debug, dryRun: dryRun,
+            runDirectory: runDirectory ?? environment["DIRECTORD_RUN_DIR"] ?? "/run",
+            environment: environment)
+    }
+
+    /// ldirectord's "Config file X not found" (status 1).
+    func requireFile() throws {
+        let path = options.configPath
+        guard FileSystem.isRegularFile(path) else {
+            printError("Config file \(config ?? "ldirectord.cf") not found")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Loads the file; prints its errors and exits 2 when it is invalid.
+    func validate() throws {
+        try requireFile()
+        let outcome = ConfigLoader().load(path: options.configPath)
+        guard outcome.configuration == nil else { return }
+        for error in outcome.errors { printError(error.description) }
+        throw ExitCode(2)
+    }
+}
+
+struct Start: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start the daemon (in the background unless -d, supervised=yes or run by systemd).")
+    @OptionGroup var daemon: DaemonArguments
+
+    func run() throws {
+        try daemon.requireFile()
+        throw ExitCode(DaemonRunner.start(daemon.options))
+    }
+}
+
+struct Stop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop the daemon; returns once it has cleaned up and exited.")
+    @OptionGroup var daemon: DaemonArguments
+    @Option(help: "Seconds to wait for the daemon to exit.")
+    var timeout = 60
+
+    func run() throws {
+        try daemon.requireFile()
+        try stopDaemon(daemon.options, timeout: timeout)
+    }
+}
+
+/// Sends SIGTERM and waits until the process is gone; not running is not an error.
+func stopDaemon(_ options: DaemonRunner.Options, timeout: Int) throws {
+    guard case .running(let pid) = options.pidFile.status else { return }
+    kill(pid, SIGTERM)
+    var waited = 0
+    while kill(pid, 0) == 0 || errno == EPERM {
+        guard waited < timeout * 20 else {
+            printError("directord (pid \(pid)) has not exited after \(timeout) s")
+            throw ExitCode(1)
+        }
+        usleep(50_000)
+        waited += 1
+    }
+}
+
+struct Restart: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop the daemon if it runs, then start it.")
+    @OptionGroup var daemon: DaemonArguments
+
+    func run() throws {
+        try daemon.validate()
+        try stopDaemon(daemon.options, timeout: 60)
+        throw ExitCode(DaemonRunner.start(daemon.options))
+    }
+}
+
+struct TryRestart: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "try-restart", abstract: "Restart the daemon only if it runs.")
+    @OptionGroup var daemon: DaemonArguments
+
+    func run() throws {
+        try daemon.validate()
+        guard case .running = daemon.options.pidFile.status else { return }
+        try stopDaemon(daemon.options, timeout: 60)
+        throw ExitCode(DaemonRunner.start(daemon.options))
+    }
+}
+
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate the file, then make the daemon re-read it (SIGHUP); an invalid file is not sent.")
+    @OptionGroup var daemon: DaemonArguments
+
+    func run() throws { try reloadDaemon(daemon) }
+}
+
+struct ForceReload: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "force-reload", abstract: "The same as reload.")
+    @OptionGroup var daemon: DaemonArguments
+
+    func run() throws { try reloadDaemon(daemon) }
+}
+
+func reloadDaemon(_ daemon: DaemonArguments) throws {
+    try daemon.validate()
+    guard case .running(let pid) = daemon.options.pidFile.status else {
+        printError("directord is stopped for \(daemon.options.configPath)")
+        throw ExitCode(1)
+    }
+    kill(pid, SIGHUP)
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Whether the daemon runs: exit 0 running, 3 stopped, 1 stale pid file, 2 configuration error.")
+    @OptionGroup var daemon: DaemonArguments
+
+    func run() throws {
+        try daemon.validate()
+        let options = daemon.options
+        switch options.pidFile.status {
+        case .running(let pid):
+            print("directord for \(options.configPath) is running with pid: \(pid)")
+        case .stale:
+            printError("directord stale pid file \(options.pidFile.path) for \(options.configPath)")
+            print("directord is stopped for \(options.configPath)")
+            throw ExitCode(1)
+        case .absent:
+            print("directord is stopped for \(options.configPath)")
+            throw ExitCode(3)
+        }
+    }
+}
