@@ -81,7 +81,7 @@ def daemons(t, d):
                 argv = file.read().split(b"\0")
         except OSError:
             continue
-        if argv and argv[0].endswith(b"directord") and d.path.encode() in argv and b"start" in argv:
+        if argv and argv[0].endswith(b"directord") and d.path.encode() in argv:
             try:
                 if os.readlink(f"/proc/{entry}/ns/net") != os.readlink("/proc/self/ns/net"):
                     continue

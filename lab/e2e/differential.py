@@ -35,11 +35,11 @@ from harness import (
     SLACK,
     Director,
     check,
+    line_re,
     log,
     netns_prefix,
     run,
     scenario,
-    supervised_messages,
     wait_until,
 )
 
@@ -55,11 +55,12 @@ LD_FIRST = 60 + SLACK
 
 
 class Ldirectord:
-    """Debian's ldirectord on a file, in the foreground with supervised=yes (its log lines
-    on stdout as `[<ctime>] <message>`), using the real ipvsadm (no ./ipvsadm in its
-    working directory)."""
+    """Debian's ldirectord on a file, started as an operator starts it (`ldirectord FILE
+    start`: a daemon writing its log file), using the real ipvsadm."""
 
-    def __init__(self, t, config, kernel, name="web.cf"):
+    label = "ldirectord"
+
+    def __init__(self, t, config, kernel, name):
         self.dir = f"{t.dir}/ldirectord"
         os.makedirs(self.dir, exist_ok=True)
         self.path = f"{self.dir}/{name}"
@@ -67,9 +68,9 @@ class Ldirectord:
         self.kernel = kernel
         self.monitorfile = f"{self.dir}/{name}.monitor"
         self.logfile = f"{self.dir}/{name}.log"
-        self.stdout_path = f"{self.dir}/stdout"
-        self.stderr_path = f"{self.dir}/stderr"
-        self.process = None
+        self.output_path = f"{self.dir}/output"
+        self.pidfile = f"/var/run/ldirectord.{name}.pid"
+        self.pid = None
         self.write(config)
         t.cleanups.append(self.kill)
 
@@ -77,29 +78,45 @@ class Ldirectord:
         with open(self.path, "w") as file:
             file.write(config.format(dir=self.dir, log=self.logfile, monitor=self.monitorfile))
 
+    def command(self, verb):
+        # PERLIO set spares ldirectord re-executing itself to set it (a second Perl compile).
+        env = dict(os.environ, PERLIO="perlio")
+        with open(self.output_path, "a") as out:
+            status = subprocess.call(
+                netns_prefix(self.kernel.netns) + [LDIRECTORD, self.path, verb],
+                cwd=self.dir, stdout=out, stderr=out, stdin=subprocess.DEVNULL, env=env, timeout=LD_FIRST,
+            )
+        log(f"$ ldirectord {self.name} {verb} -> exit {status}")
+        return status
+
     def start(self):
-        self.process = subprocess.Popen(
-            netns_prefix(self.kernel.netns) + [LDIRECTORD, self.path, "start"],
-            cwd=self.dir,
-            stdout=open(self.stdout_path, "a"),
-            stderr=open(self.stderr_path, "a"),
-            stdin=subprocess.DEVNULL,
-        )
-        log(f"$ ldirectord {self.name} start & (pid {self.process.pid})")
+        status = self.command("start")
+        check(status == 0, f"ldirectord start: exit {status}")
+
+        def running():
+            try:
+                pid = int(open(self.pidfile).read())
+            except (OSError, ValueError):
+                return None
+            return pid if os.path.exists(f"/proc/{pid}") else None
+
+        self.pid, _ = wait_until(running, 30, "ldirectord's pid file")
+        if not self.kernel.anchor_pid:
+            self.kernel.anchor_pid = self.pid
 
     def signal(self, number):
-        # `ip netns exec` execs ldirectord: the pid is ldirectord's.
-        os.kill(self.process.pid, number)
-        log(f"ldirectord: kill -{signal.Signals(number).name}")
+        os.kill(self.pid, number)
+        log(f"ldirectord: kill -{signal.Signals(number).name} {self.pid}")
 
     def kill(self):
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
 
-    def messages(self, source=None):
-        return supervised_messages(self.stdout_path)
-
+    records = Director.records
+    messages = Director.messages
     monitor = Director.monitor
     wait_checks = Director.wait_checks
     find = Director.find
@@ -109,7 +126,7 @@ class Ldirectord:
 
 
 def config(quiescent="no", failurecount=1, globals_="", weights=(1, 2, 3), reals=None, extra="", timeout=TIMEOUT):
-    """The file both daemons run: supervised=yes (the foreground, log lines on stdout)."""
+    """The file both daemons run, as daemons writing their log files."""
     w2, w3, w4 = weights
     reals = reals or f"\treal=127.0.0.2:8080 masq {w2}\n\treal=127.0.0.3:8080 masq {w3}\n\treal=127.0.0.4:8080 masq {w4}\n"
     return f"""{globals_}
@@ -118,7 +135,7 @@ checktimeout={timeout}
 negotiatetimeout={timeout}
 failurecount={failurecount}
 quiescent={quiescent}
-supervised=yes
+logfile="{{log}}"
 virtual={VIP}
 {reals}\tfallback=127.0.0.9:8080 masq
 \tservice=http
@@ -136,16 +153,32 @@ class Pair:
         self.t = t
         self.ld_kernel = t.other_namespace("ld")
         self.d_kernel = t.kernel
-        self.ld_backends = t.backends(specs, kernel=self.ld_kernel, name="ld-backends")
-        self.d_backends = t.backends(specs, name="backends")
-        self.ld = Ldirectord(t, text, self.ld_kernel)
-        self.d = Director(t, text)
-        self.ld_poll = self.ld_kernel.poller(interval=0.01)
-        self.d_poll = self.d_kernel.poller(interval=0.01)
+        self.ld_backends = t.backends(specs, kernel=self.ld_kernel)
+        self.d_backends = t.backends(specs)
+        name = f"ld-{os.environ.get('E2E_NETNS', 'x')}.cf"
+        self.ld = Ldirectord(t, text, self.ld_kernel, name)
+        self.d = Director(t, text, name=name)
+        self.ld_poll = self.ld_kernel.poller()
+        self.d_poll = self.d_kernel.poller()
 
     def start(self):
+        """Both at once (ldirectord's start alone takes tens of seconds in the lab)."""
+        import threading
+
+        errors = []
+
+        def start_directord():
+            try:
+                self.d.start()
+            except Exception as error:
+                errors.append(error)
+
+        thread = threading.Thread(target=start_directord)
+        thread.start()
         self.ld.start()
-        self.d.start_foreground(options=())
+        thread.join()
+        if errors:
+            raise errors[0]
 
     def set(self, endpoint, mode):
         self.ld_backends.set(endpoint, mode)
@@ -160,7 +193,7 @@ class Pair:
         self.d.signal(signal.SIGHUP)
 
     def marks(self):
-        return (self.ld.mark(), self.d.mark("stdout"), len(self.ld.monitor()), len(self.d.monitor()))
+        return (self.ld.mark(), self.d.mark(), len(self.ld.monitor()), len(self.d.monitor()))
 
     def settle(self, addresses, marks, rounds=2, timeout=LD_FIRST):
         """Both have checked every address `rounds` times since `marks`."""
@@ -175,7 +208,7 @@ class Pair:
         """The table-changing log lines since `marks`, directord's without their reasons."""
         return (
             sorted(map(strip_reason, filter(is_transition, self.ld.messages()[marks[0]:]))),
-            sorted(map(strip_reason, filter(is_transition, self.d.messages("stdout")[marks[1]:]))),
+            sorted(map(strip_reason, filter(is_transition, self.d.messages()[marks[1]:]))),
         )
 
     def expect(self, phase, ld_summary, d_summary, ld_lines=None, d_lines=None, marks=None):
@@ -346,8 +379,11 @@ def differential_gate_without_port(t):
     for table in (ld_table, d_table):
         check(all(forward == "Route" for forward, _ in table.services[service].dests.values()),
               f"gate real servers not forwarded by direct routing:\n{table}")
-    check(any("Destination already exists" in line for line in open(pair.ld.stderr_path)),
-          "ldirectord's failed re-add of 127.0.0.5:0 was not seen")
+    # ldirectord believes it added it (its ipvsadm -a failed: "Destination already exists").
+    check(pair.ld.find(r"^Added real server: 127\.0\.0\.5:0 \(10\.0\.0\.20:80\) \(Weight set to 3\)$"),
+          f"ldirectord's claimed re-add of 127.0.0.5:0 was not logged:\n{pair.ld.log_tail()}")
+    check(pair.d.find(line_re("Added real server: 127.0.0.5:80 (10.0.0.20:80) (Weight set to 3)", reason=True)),
+          f"directord's add of 127.0.0.5:80 was not logged:\n{pair.d.log_tail()}")
     pair.same_monitor_ids()
     check("negotiate http tcp 127.0.0.5 0 3 gate /health OK" in {m[2] for m in pair.d.monitor()},
           "the monitor file's id of a real server written without a port")
@@ -400,7 +436,7 @@ def differential_shared_real_failurecount(t):
     for kernel in (pair.ld_kernel, pair.d_kernel):
         kernel.wait(lambda table: table.summary() == gone, LD_FIRST, "127.0.0.3 out of both services")
     ld_soft = [m for m in pair.ld.messages()[marks[0]:] if m.startswith("Soft failure")]
-    d_soft = [strip_reason(m) for m in pair.d.messages("stdout")[marks[1]:] if m.startswith("Soft failure")]
+    d_soft = [strip_reason(m) for m in pair.d.messages()[marks[1]:] if m.startswith("Soft failure")]
     soft = lambda vip, n: f"Soft failure real server: {R3} (tcp:{vip}) failure {n}/4"
     check(ld_soft == [soft(VIP, 1), soft("10.0.0.11:80", 2), soft(VIP, 3)],
           f"ldirectord's soft failures: {ld_soft}")
@@ -449,23 +485,20 @@ def differential_reload(t):
 def differential_stop(t):
     """Bug 7: `ldirectord stop` returns while its services are still in the table;
     `directord stop` returns once they are gone. Both run as daemons here."""
-    reals = "".join(f"\treal=127.0.0.{i}:8080 masq 1\n" for i in range(2, 12))
+    reals = "".join(f"\treal=127.0.0.{i}:8080 masq 1\n" for i in range(11, 21))
     name = f"e2e-stop-{os.environ.get('E2E_NETNS', 'x')}.cf"
-    text = config(quiescent="no", reals=reals).replace("supervised=yes", 'logfile="{log}"')
-    text = text.replace("\tservice=http\n", "\tchecktype=on\n")
+    text = config(quiescent="no", reals=reals).replace("\tservice=http\n", "\tchecktype=on\n")
     ld_kernel = t.other_namespace("ld")
     ld = Ldirectord(t, text, ld_kernel, name=name)
     d = Director(t, text, name=name)
-    expected = {SVC: {f"127.0.0.{i}:8080": 1 for i in range(2, 12)}}
-    run(netns_prefix(ld_kernel.netns) + [LDIRECTORD, ld.path, "start"], cwd=ld.dir, timeout=LD_FIRST)
-    ld_kernel.anchor_pid = int(open(f"/var/run/ldirectord.{name}.pid").read())
+    expected = {SVC: {f"127.0.0.{i}:8080": 1 for i in range(11, 21)}}
+    ld.start()
     d.start()
     ld_kernel.wait(lambda table: table.summary() == expected, LD_FIRST, "ldirectord's table")
     t.kernel.wait(lambda table: table.summary() == expected, LD_FIRST, "directord's table")
 
-    result = run(netns_prefix(ld_kernel.netns) + [LDIRECTORD, ld.path, "stop"], check_status=False, cwd=ld.dir,
-                 timeout=LD_FIRST)
-    check(result.returncode == 0, f"ldirectord stop: exit {result.returncode}")
+    status = ld.command("stop")
+    check(status == 0, f"ldirectord stop: exit {status}")
     ld_after = ld_kernel.table()
     log(f"right after `ldirectord stop`: {ld_after.summary()}")
     check(SVC in ld_after.services, "ldirectord's stop waited for the clean-up (bug 7 not seen)")

@@ -11,7 +11,6 @@ condition (confirmed with ipvsadm before it counts) and the flap detector (Polle
 samples the table every few milliseconds and records every state it sees.
 """
 
-import ipaddress
 import os
 import re
 import shlex
@@ -196,9 +195,12 @@ class Table:
 def _proc_endpoint(text):
     address, _, port = text.rpartition(":")
     if address.startswith("["):
+        import ipaddress  # only for IPv6, which the scenarios hardly use
+
         host = "[" + str(ipaddress.IPv6Address(address[1:-1])) + "]"
     else:
-        host = str(ipaddress.IPv4Address(int(address, 16)))
+        number = int(address, 16)
+        host = f"{number >> 24}.{(number >> 16) & 255}.{(number >> 8) & 255}.{number & 255}"
     return f"{host}:{int(port, 16)}"
 
 
@@ -255,11 +257,20 @@ class Kernel:
                 result[(service, words[1])] = tuple(int(w) for w in words[2:7])
         return result
 
+    def fast_text(self):
+        path = f"/proc/{self.anchor_pid}/net/ip_vs" if self.anchor_pid else "/proc/self/net/ip_vs"
+        with open(path, "rb") as file:
+            return file.read()
+
     def fast(self):
         """The table from /proc (no fork): for polling, never as the final judge."""
-        path = f"/proc/{self.anchor_pid}/net/ip_vs" if self.anchor_pid else "/proc/self/net/ip_vs"
-        with open(path) as file:
-            return Table.from_proc(file.read())
+        text = self.fast_text()
+        cached = getattr(self, "_fast_cache", None)
+        if cached and cached[0] == text:
+            return cached[1]
+        table = Table.from_proc(text.decode())
+        self._fast_cache = (text, table)
+        return table
 
     def wait(self, predicate, timeout, what):
         """Waits until predicate(table) holds in /proc and then in `ipvsadm -Ln` too.
@@ -286,7 +297,7 @@ class Kernel:
             what or f"{service} to be {expected}",
         )
 
-    def poller(self, interval=0.005):
+    def poller(self, interval=0.02):
         return Poller(self, interval)
 
     def add_address(self, address):
@@ -306,22 +317,27 @@ class Poller:
         self.states = []  # (seconds since T0, summary dict)
         self.samples = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True, name="poller")
         self._thread.start()
         # The first state is in before the poller is used.
         wait_until(lambda: self.states, 10, "the poller's first sample", interval=0.001)
 
     def _run(self):
         last = None
+        last_text = None
         while not self._stop.is_set():
             try:
-                state = self.kernel.fast().summary()
+                text = self.kernel.fast_text()
             except OSError:
-                state = None
+                text = None
             self.samples += 1
-            if state != last:
-                self.states.append((time.monotonic() - T0, state))
-                last = state
+            # Parse only what changed: most samples are the same text (and the lab is slow).
+            if text != last_text:
+                last_text = text
+                state = None if text is None else Table.from_proc(text.decode()).summary()
+                if state != last:
+                    self.states.append((time.monotonic() - T0, state))
+                    last = state
             time.sleep(self.interval)
 
     def stop(self):
@@ -360,33 +376,21 @@ class Poller:
 
 
 class Backends:
-    """A backend.py process serving some ADDRESS:PORT listeners, controlled over a socket."""
+    """Real servers on threads of this process (backend.Servers), in a kernel's namespace."""
 
-    def __init__(self, ctx, specs, netns=None, name="backends"):
-        self.control = f"{ctx.dir}/{name}.sock"
-        ready = f"{ctx.dir}/{name}.ready"
-        argv = netns_prefix(netns) + [PYTHON, f"{HERE}/backend.py", "serve", "--control", self.control, "--ready", ready]
-        argv += [f"{endpoint}={mode}" for endpoint, mode in specs.items()]
-        self.output = open(f"{ctx.dir}/{name}.out", "w")
-        self.process = subprocess.Popen(argv, stdout=self.output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        ctx.cleanups.append(self.close)
-        wait_until(lambda: os.path.exists(ready) or self.process.poll() is not None, 30, f"{name} to listen")
-        check(self.process.poll() is None, f"{name} exited: {open(self.output.name).read()}")
-        with open(ready) as file:
-            self.pid = int(file.read())
+    def __init__(self, specs, netns=None):
+        self.servers = backend.Servers(specs, netns=netns)
+        self.anchor_tid = self.servers.anchor_tid
 
     def set(self, endpoint, mode):
-        backend.ctl(self.control, "set", endpoint, mode)
+        self.servers.set(endpoint, mode)
         log(f"backend {endpoint} -> {mode}")
 
     def hits(self, endpoint):
-        return int(backend.ctl(self.control, "hits", endpoint))
+        return self.servers.hits(endpoint)
 
     def close(self):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self.output.close()
+        self.servers.close()
 
 
 # --------------------------------------------------------------------------------------
@@ -401,14 +405,45 @@ MONITOR_LINE = re.compile(r"^\[(" + CTIME + r")\] \[(\d+)\] (.*) \[(up|down)\] (
 SUPERVISED_LINE = re.compile(r"^\[(" + CTIME + r")\] (.*)$")
 
 
+_LINE_CACHE = {}
+
+
+def file_lines(path):
+    """The complete lines of a file that only grows (log, monitor file), read incrementally:
+    only what was appended since the last call is read (waits poll these files often)."""
+    entry = _LINE_CACHE.get(path)
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        _LINE_CACHE.pop(path, None)
+        return []
+    if entry is None or size < entry["offset"]:
+        entry = _LINE_CACHE[path] = {"offset": 0, "lines": [], "parsed": {}}
+    if size > entry["offset"]:
+        with open(path, "rb") as file:
+            file.seek(entry["offset"])
+            data = file.read()
+        end = data.rfind(b"\n") + 1  # a line still being written waits for its newline
+        entry["lines"].extend(data[:end].decode(errors="replace").splitlines())
+        entry["offset"] += end
+    return entry["lines"]
+
+
+def parsed_lines(path, parse):
+    """file_lines mapped through `parse(number, line)`, each line parsed once."""
+    lines = file_lines(path)
+    entry = _LINE_CACHE.get(path)
+    if entry is None:
+        return []
+    cache = entry["parsed"].setdefault(parse, [])
+    for number in range(len(cache), len(lines)):
+        cache.append(parse(number + 1, lines[number]))
+    return cache
+
+
 def supervised_messages(path):
     """Messages of `[<ctime>] <message>` lines (supervised=yes); other lines are skipped."""
-    try:
-        with open(path, errors="replace") as file:
-            lines = file.read().splitlines()
-    except FileNotFoundError:
-        return []
-    return [m.group(2) for m in map(SUPERVISED_LINE.match, lines) if m]
+    return [m.group(2) for m in map(SUPERVISED_LINE.match, file_lines(path)) if m]
 
 
 def line_re(text, reason=None):
@@ -422,6 +457,18 @@ def line_re(text, reason=None):
     elif reason:
         pattern += r" \((?P<reason>.*(?:" + reason + r").*)\)"
     return re.compile(pattern + "$")
+
+
+def _parse_log_line(number, line):
+    match = LOGFILE_LINE.match(line)
+    check(match, f"log file line {number}: not '[<ctime>|<config>|<pid>] <message>': {line!r}")
+    return (match.group(1), match.group(2), int(match.group(3)), match.group(4))
+
+
+def _parse_monitor_line(number, line):
+    match = MONITOR_LINE.match(line)
+    check(match, f"monitor file line {number}: not '[<ctime>] [<pid>] <real> [up|down] <message>': {line!r}")
+    return (match.group(1), int(match.group(2)), match.group(3), match.group(4), match.group(5))
 
 
 class Director:
@@ -495,12 +542,18 @@ class Director:
         pid = self.pid()
         return pid if pid and os.path.exists(f"/proc/{pid}") else None
 
-    def start_foreground(self, options=("-d",), env=None, words=None):
-        """Runs `directord OPTIONS CONFIG start` in the foreground, stderr to a file."""
+    def start_foreground(self, options=("-d",), env=None, words=None, journal=False):
+        """Runs `directord OPTIONS CONFIG start` in the foreground, stderr to a file.
+
+        journal=True sets $JOURNAL_STREAM to that file's device:inode, as systemd does when
+        standard error is connected to the journal."""
         argv = [self.binary, *options, self.path, "start"] if words is None else [self.binary, *words]
         environment = dict(self.environment)
         environment.update(env or {})
         self.stderr_file = open(self.stderr_path, "a")
+        if journal:
+            info = os.fstat(self.stderr_file.fileno())
+            environment["JOURNAL_STREAM"] = f"{info.st_dev}:{info.st_ino}"
         self.stdout_path = self.stderr_path.replace(".stderr", ".stdout")
         self.stdout_file = open(self.stdout_path, "a")
         self.foreground = subprocess.Popen(
@@ -541,17 +594,7 @@ class Director:
 
     def records(self):
         """The log file as (ctime, config name, pid, message); every line must be in format."""
-        try:
-            with open(self.logfile) as file:
-                lines = file.read().splitlines()
-        except FileNotFoundError:
-            return []
-        records = []
-        for number, line in enumerate(lines, 1):
-            match = LOGFILE_LINE.match(line)
-            check(match, f"{self.logfile}:{number}: not '[<ctime>|<config>|<pid>] <message>': {line!r}")
-            records.append((match.group(1), match.group(2), int(match.group(3)), match.group(4)))
-        return records
+        return list(parsed_lines(self.logfile, _parse_log_line))
 
     def messages(self, source="file"):
         """The log messages: from the log file, a foreground run's stderr (-d, the bare
@@ -560,11 +603,7 @@ class Director:
             return [record[3] for record in self.records()]
         if source == "stdout":
             return supervised_messages(self.stdout_path)
-        try:
-            with open(self.stderr_path) as file:
-                return file.read().splitlines()
-        except FileNotFoundError:
-            return []
+        return list(file_lines(self.stderr_path))
 
     def mark(self, source="file"):
         """A position in the log: lines after it are "new"."""
@@ -598,17 +637,7 @@ class Director:
 
     def monitor(self):
         """The monitor file as (ctime, pid, real id, up|down, message)."""
-        try:
-            with open(self.monitorfile) as file:
-                lines = file.read().splitlines()
-        except FileNotFoundError:
-            return []
-        result = []
-        for number, line in enumerate(lines, 1):
-            match = MONITOR_LINE.match(line)
-            check(match, f"{self.monitorfile}:{number}: not '[<ctime>] [<pid>] <real> [up|down] <message>': {line!r}")
-            result.append((match.group(1), int(match.group(2)), match.group(3), match.group(4), match.group(5)))
-        return result
+        return list(parsed_lines(self.monitorfile, _parse_monitor_line))
 
     def wait_checks(self, address, count, since=0, timeout=30, state=None):
         """Waits for `count` monitor-file lines (checks) about real server `address` (its
@@ -620,7 +649,8 @@ class Director:
             ]
             return lines if len(lines) >= count else None
 
-        return wait_until(enough, timeout, f"{count} checks of {address} in the monitor file", interval=0.1)[0]
+        label = getattr(self, "label", "directord")
+        return wait_until(enough, timeout, f"{count} checks of {address} in {label}'s monitor file", interval=0.1)[0]
 
 
 # --------------------------------------------------------------------------------------
@@ -638,12 +668,13 @@ class Context:
         self.cleanups = []
         self.extra_netns = []
 
-    def backends(self, specs, kernel=None, name="backends"):
+    def backends(self, specs, kernel=None):
         """Starts real servers: {"127.0.0.2:8080": "up", ...} (modes: see backend.py)."""
         kernel = kernel or self.kernel
-        backends = Backends(self, specs, netns=kernel.netns, name=name)
+        backends = Backends(specs, netns=kernel.netns)
+        self.cleanups.append(backends.close)
         if kernel.netns and not kernel.anchor_pid:
-            kernel.anchor_pid = backends.pid
+            kernel.anchor_pid = backends.anchor_tid
         return backends
 
     def director(self, config, name="web.cf", **kwargs):
@@ -657,7 +688,46 @@ class Context:
         run(["ip", "-n", name, "link", "set", "lo", "up"])
         return Kernel(netns=name)
 
+    def cpu_report(self):
+        """CPU seconds used so far, by program, in this scenario's namespaces."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        usage = {}
+        own = os.times()
+        usage["scenario (python)"] = own.user + own.system
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as file:
+                    fields = file.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            name = names.get(int(tid), "other")
+            name = "main" if int(tid) == os.getpid() else name.split("-")[0].split(" ")[0]
+            key = f"  thread {name}"
+            usage[key] = usage.get(key, 0) + (int(fields[11]) + int(fields[12])) / ticks
+        for netns in [self.netns] + self.extra_netns:
+            if not netns:
+                continue
+            pids = run(["ip", "netns", "pids", netns], check_status=False).stdout.split()
+            for pid in pids:
+                if int(pid) == os.getpid():
+                    continue
+                try:
+                    with open(f"/proc/{pid}/stat") as file:
+                        stat = file.read()
+                except OSError:
+                    continue
+                name = stat[stat.index("(") + 1:stat.rindex(")")]
+                fields = stat[stat.rindex(")") + 2:].split()
+                seconds = (int(fields[11]) + int(fields[12])) / ticks
+                usage[name] = usage.get(name, 0) + seconds
+        return ", ".join(f"{name} {seconds:.1f}" for name, seconds in sorted(usage.items(), key=lambda x: -x[1]))
+
     def close(self):
+        try:
+            log(f"CPU seconds: {self.cpu_report()}")
+        except Exception as error:
+            log(f"CPU report: {error}")
         for cleanup in reversed(self.cleanups):
             try:
                 cleanup()

@@ -13,16 +13,12 @@ Each scenario's output (its timeline and the failure) is printed for failures an
 with its working files (logs, monitor files, configurations), under --out.
 """
 
-import argparse
-import importlib
+# Imports are kept few and late: every scenario is a new Python process in the slow guest.
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -31,15 +27,15 @@ import harness  # noqa: E402
 MODULES = ["scenarios", "cli", "notify", "differential"]
 
 
-def load():
-    for module in MODULES:
-        importlib.import_module(module)
+def load(modules=MODULES):
+    for module in modules:
+        __import__(module)
     return harness.SCENARIOS
 
 
-def run_one(name, directord, workdir):
+def run_one(name, module, directord, workdir):
     """Inside the scenario's namespace: run it, print the verdict, exit 0 or 1."""
-    scenarios = load()
+    scenarios = load([module])
     item = scenarios[name]
     os.makedirs(workdir, exist_ok=True)
     context = harness.Context(name, workdir, directord)
@@ -52,6 +48,8 @@ def run_one(name, directord, workdir):
     except harness.Failure as failure:
         harness.log(f"FAIL: {failure}")
     except Exception:
+        import traceback
+
         harness.log("ERROR:\n" + traceback.format_exc())
     finally:
         context.close()
@@ -69,6 +67,12 @@ def kill_namespace(netns):
 
 
 def main():
+    if len(sys.argv) == 6 and sys.argv[1] == "--one":
+        run_one(*sys.argv[2:])
+    import argparse
+    import re
+    import shutil
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--directord", default=os.environ.get("E2E_DIRECTORD"))
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("E2E_JOBS", "4")))
@@ -76,12 +80,7 @@ def main():
     parser.add_argument("--tag", action="append", default=[], help="only scenarios with this tag")
     parser.add_argument("--out", default=None, help="directory for each scenario's output and files")
     parser.add_argument("--list", action="store_true")
-    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--workdir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    if args.one:
-        run_one(args.one, args.directord, args.workdir)
 
     scenarios = load()
     selected = [
@@ -107,8 +106,12 @@ def main():
     out = args.out or work_root
     os.makedirs(out, exist_ok=True)
 
-    # The longest first, so that the run ends as early as it can.
+    # The longest first, so that the run ends as early as it can; at most HEAVY of the
+    # scenarios that run ldirectord (Perl compiling itself and LWP is most of the lab's CPU)
+    # at a time, so that they do not starve each other.
     queue = sorted(selected, key=lambda s: -s.timeout)
+    heavy_limit = max(1, args.jobs // 2)
+    cpu_start = cpu_times()
     running = {}  # name -> (process, netns, started, output path, deadline)
     results = []
     started_all = time.monotonic()
@@ -116,7 +119,12 @@ def main():
     print(f"e2e: {len(queue)} scenarios, {args.jobs} at a time, directord {directord}", flush=True)
     while queue or running:
         while queue and len(running) < args.jobs:
-            item = queue.pop(0)
+            heavy_running = sum(1 for entry in running.values() if "differential" in entry[5].tags)
+            eligible = [s for s in queue if "differential" not in s.tags or heavy_running < heavy_limit]
+            if not eligible:
+                break
+            item = eligible[0]
+            queue.remove(item)
             number += 1
             netns = f"e2e{number}"
             subprocess.run(["ip", "netns", "del", netns], capture_output=True)
@@ -124,11 +132,12 @@ def main():
             subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True)
             workdir = f"{work_root}/{item.name}"
             output = f"{work_root}/{item.name}.out"
-            env = dict(os.environ, E2E_NETNS=netns, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+            env = dict(os.environ, E2E_NETNS=netns, PYTHONUNBUFFERED="1",
+                       PYTHONPYCACHEPREFIX="/tmp/e2e-pycache")
             with open(output, "w") as file:
                 process = subprocess.Popen(
-                    ["ip", "netns", "exec", netns, harness.PYTHON, os.path.abspath(__file__),
-                     "--one", item.name, "--directord", directord, "--workdir", workdir],
+                    ["ip", "netns", "exec", netns, harness.PYTHON, "-S", os.path.abspath(__file__),
+                     "--one", item.name, item.function.__module__, directord, workdir],
                     stdout=file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                     start_new_session=True,
                 )
@@ -163,6 +172,8 @@ def main():
                 print("\n".join(f"    | {line}" for line in text.rstrip().splitlines()), flush=True)
             if out != work_root:
                 destination = f"{out}/{name}"
+                import shutil
+
                 shutil.rmtree(destination, ignore_errors=True)
                 shutil.copytree(
                     f"{work_root}/{name}", destination, ignore=ignore_sockets, dirs_exist_ok=True
@@ -172,10 +183,20 @@ def main():
 
     failed = [r for r in results if r[1] != "PASS"]
     total = time.monotonic() - started_all
-    print(f"e2e: {len(results) - len(failed)} passed, {len(failed)} failed, in {total:.1f} s", flush=True)
+    busy, idle = (b - a for a, b in zip(cpu_start, cpu_times()))
+    print(f"e2e: {len(results) - len(failed)} passed, {len(failed)} failed, in {total:.1f} s "
+          f"(guest CPUs {100 * busy / max(busy + idle, 1):.0f}% busy)", flush=True)
     for name, _, elapsed in failed:
         print(f"e2e: FAILED: {name}", flush=True)
     return 1 if failed else 0
+
+
+def cpu_times():
+    """(busy, idle) jiffies of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as file:
+        fields = [int(x) for x in file.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, idle
 
 
 def ignore_sockets(directory, names):
