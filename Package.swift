@@ -39,7 +39,7 @@ let package = Package(
         // MARK: Wiring: the daemon
         .target(
             name: "DirectordDaemon",
-            dependencies: ["DirectordCore", "DirectordSystem", "DirectordChecks", "DirectordIPVS"]),
+            dependencies: ["DirectordCore", "DirectordSystem", "DirectordChecks", "DirectordIPVS", "CDirectordShims"]),
 
         // MARK: Executables
         .executableTarget(
@@ -63,7 +63,9 @@ let package = Package(
         .testTarget(
             name: "CompatibilityTests", dependencies: ["DirectordCore", "DirectordSystem"],
             resources: [.copy("Resources")]),
-        .testTarget(name: "DirectordDaemonTests", dependencies: ["DirectordDaemon", "DirectordCore"]),
+        .testTarget(
+            name: "DirectordDaemonTests",
+            dependencies: ["DirectordDaemon", "DirectordCore", "DirectordChecks", "DirectordSystem"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CCurl", "CMariaDB", "CNetlink"]),
         .testTarget(
             name: "DirectordChecksTests", dependencies: ["DirectordChecks", "DirectordCore"],

@@ -111,16 +111,19 @@ public enum DaemonRunner {
         withExtendedLifetime(signals) { dispatchMain() }
     }
 
-    /// SIGHUP reloads, SIGTERM and SIGINT stop; handled on the check loop's queue.
+    /// SIGHUP reloads, SIGTERM and SIGINT stop, SIGUSR1 writes the status report; handled on
+    /// the check loop's queue.
     private static func installSignalHandlers(director: Director, queue: DispatchQueue) -> [any DispatchSourceSignal] {
         signal(SIGPIPE, SIG_IGN)
-        let handled: [(Int32, String)] = [(SIGHUP, "HUP"), (SIGTERM, "TERM"), (SIGINT, "INT")]
+        let handled: [(Int32, String)] = [(SIGHUP, "HUP"), (SIGTERM, "TERM"), (SIGINT, "INT"), (SIGUSR1, "USR1")]
         return handled.map { number, name in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
                 if number == SIGHUP {
                     Task { await director.reload(trigger: .signal) }
+                } else if number == SIGUSR1 {
+                    Task { await director.writeStatusReport() }
                 } else {
                     Task { await director.stop(signalName: name) }
                 }

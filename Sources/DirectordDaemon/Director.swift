@@ -45,6 +45,9 @@ public actor Director {
     private var reloading = false
     private var stopping = false
     private var configFingerprint: ConfigFingerprint?
+    private let alerter: EmailAlerter
+    /// ldirectord's daemon status, which `emailalertstatus` filters on.
+    private var status: EmailAlerter.DaemonStatus = .starting
     private var unwritableMonitorFiles: Set<String> = []
     /// Keeps the log's destination when the file's `logfile` changes (debug, journal).
     private let logDestinationFixed: Bool
@@ -64,6 +67,7 @@ public actor Director {
         self.loader = loader
         self.logDestinationFixed = logDestinationFixed
         self.exitHandler = exitHandler
+        alerter = EmailAlerter(hostName: loader.parser.resolver.hostName, log: log)
         state = DirectorState(configuration: configuration, observed: IPVSTable())
     }
 
@@ -94,6 +98,7 @@ public actor Director {
         let summary =
             "\(configuration.virtualServices.count) virtual services, \(configuration.realServerCount) real servers, \(state.scheduledChecks.count) checks"
         notifier.ready(status: summary)
+        status = .running
         log.log("Ready: \(summary)\(settings.dryRun ? " (dry run: no kernel changes)" : "")")
     }
 
@@ -105,6 +110,7 @@ public actor Director {
         addTimer(every: .seconds(interval)) { director in
             director.spawn { await $0.repair() }
             director.checkConfigFile()
+            director.alerter.resendDue(status: director.status)
         }
         if let watchdog = notifier.watchdogInterval {
             // From the check loop itself: a ping proves the loop still turns.
@@ -162,8 +168,8 @@ public actor Director {
 
     private func writeMonitorLines(_ refs: [RealServerRef], result: CheckResult) {
         for ref in refs {
-            guard let virtual = state.virtualService(ref.service), let path = virtual.monitorFile,
-                let real = virtual.realServers.first(where: { $0.destinationKey == ref.destination })
+            guard state.virtualService(ref.service)?.monitorFile != nil, let (virtual, real) = state.realServer(ref),
+                let path = virtual.monitorFile
             else { continue }
             if !MonitorFile.append(to: path, virtual: virtual, real: real, result: result),
                 unwritableMonitorFiles.insert(path).inserted
@@ -189,6 +195,7 @@ public actor Director {
     private func repair() async {
         guard !stopping, !reconciling else { return }
         await refreshTable()
+        state.requestReconcile()
         await reconcile(phase: .repair)
     }
 
@@ -202,11 +209,9 @@ public actor Director {
 
     /// Applies what the state asks for until nothing is left; one at a time.
     func reconcile(phase: DirectorEvent.Phase) async {
-        guard !reconciling else {
-            reconcileQueued = false
-            requestReconcile()
-            return
-        }
+        // The reconciliation in progress loops while the state asks for more, so it picks up
+        // whatever changed while it waited on the kernel.
+        guard !reconciling else { return }
         reconciling = true
         defer { reconciling = false }
         var failures = 0
@@ -226,7 +231,7 @@ public actor Director {
                     log.log("IPVS: \(error)", priority: .error)
                 }
             }
-            for (index, event) in plan.events.enumerated() where !failed.contains(index) { log.log(event) }
+            for (index, event) in plan.events.enumerated() where !failed.contains(index) { report(event) }
             state.commit(plan)
             runFallbackCommands(plan.fallbackCommands)
             if failed.isEmpty {
@@ -237,6 +242,14 @@ public actor Director {
                 if failures > 1 { break }
                 state.requestReconcile()
             }
+        }
+    }
+
+    /// Logs an event and mails it where the service asks for alerts.
+    private func report(_ event: DirectorEvent) {
+        log.log(event)
+        if let virtual = state.virtualService(event.serviceKey) {
+            alerter.alert(event, virtual: virtual, from: state.configuration.globals.emailAlertFrom, status: status)
         }
     }
 
@@ -254,6 +267,17 @@ public actor Director {
         }
     }
 
+    // MARK: Status
+
+    /// SIGUSR1: writes the status report next to the pid file, for `status --verbose`.
+    public func writeStatusReport() async {
+        guard let pidFile = settings.pidFile else { return }
+        await refreshTable()
+        let report = state.statusReport(
+            observed: known, pid: getpid(), configuration: settings.configPath, daemonStatus: status.rawValue)
+        StatusReportFile(pidFile: pidFile).write(report)
+    }
+
     // MARK: Reload
 
     public enum ReloadTrigger: Sendable {
@@ -265,7 +289,11 @@ public actor Director {
     public func reload(trigger: ReloadTrigger) async {
         guard !stopping, !reloading else { return }
         reloading = true
-        defer { reloading = false }
+        status = .reloading
+        defer {
+            reloading = false
+            if !stopping { status = .running }
+        }
         if trigger == .signal { log.log("Reloading Linux Director Daemon config on signal") }
         notifier.reloading()
         let path = settings.configPath
@@ -282,6 +310,7 @@ public actor Director {
         }
         let oldInterval = state.configuration.globals.checkInterval
         state.reload(configuration, observed: known)
+        alerter.retain(configuration)
         if !logDestinationFixed {
             log.redirect(
                 to: DirectorLog.destination(for: configuration, debug: false, underSystemd: false),
@@ -343,6 +372,7 @@ public actor Director {
             return
         }
         stopping = true
+        status = .stopping
         notifier.stopping()
         scheduler?.stop()
         for timer in timers { timer.cancel() }
@@ -353,7 +383,7 @@ public actor Director {
         let plan = state.shutdown(observed: known)
         do {
             try await writer.apply(plan.operations)
-            for event in plan.events { log.log(event) }
+            for event in plan.events { report(event) }
         } catch {
             log.log("IPVS: clean-up failed: \(error)", priority: .error)
         }

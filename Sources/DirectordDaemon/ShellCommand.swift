@@ -1,3 +1,5 @@
+import CDirectordShims
+import DirectordSystem
 import Dispatch
 import Glibc
 
@@ -12,7 +14,15 @@ enum ShellCommand {
         let arguments = ["/bin/sh", "-c", commandLine]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
-        let status = posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ)
+        // A clean signal state (see CleanSpawnAttributes), and none of the daemon's sockets.
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        _ = CDirectord_posix_spawn_file_actions_addclosefrom_np(&actions, 3)
+        let status = CleanSpawnAttributes.with { attributes in
+            posix_spawn(&pid, "/bin/sh", &actions, &attributes, &argv, CDirectord_environ())
+        }
         guard status == 0 else {
             completion(.failure(SpawnError(errno: status)))
             return

@@ -140,6 +140,10 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Whether the daemon runs: exit 0 running, 3 stopped, 1 stale pid file, 2 configuration error.")
     @OptionGroup var daemon: DaemonArguments
+    @Flag(name: .shortAndLong, help: "Also print every real server's health and the reason its check gave.")
+    var verbose = false
+    @Flag(help: "With --verbose, print the report as JSON.")
+    var json = false
 
     func run() throws {
         try daemon.validate()
@@ -147,6 +151,7 @@ struct Status: ParsableCommand {
         switch options.pidFile.status {
         case .running(let pid):
             print("directord for \(options.configPath) is running with pid: \(pid)")
+            if verbose { try printReport(pid: pid, pidFile: options.pidFile) }
         case .stale:
             printError("directord stale pid file \(options.pidFile.path) for \(options.configPath)")
             print("directord is stopped for \(options.configPath)")
@@ -155,5 +160,27 @@ struct Status: ParsableCommand {
             print("directord is stopped for \(options.configPath)")
             throw ExitCode(3)
         }
+    }
+}
+
+extension Status {
+    /// Asks the daemon for its report (SIGUSR1) and prints it once written.
+    func printReport(pid: Int32, pidFile: PidFile) throws {
+        let file = StatusReportFile(pidFile: pidFile)
+        let before = file.modified
+        kill(pid, SIGUSR1)
+        for _ in 0..<200 {
+            if file.modified != before, let report = file.read() {
+                if json {
+                    print(try encodeJSON(report))
+                } else {
+                    print(report.text, terminator: "")
+                }
+                return
+            }
+            usleep(25_000)
+        }
+        printError("directord (pid \(pid)) did not write \(file.path) within 5 s")
+        throw ExitCode(1)
     }
 }

@@ -26,12 +26,15 @@ struct Directord: ParsableCommand {
 
     static let daemonVerbs: Set<String> = ["start", "stop", "restart", "try-restart", "reload", "force-reload", "status"]
 
-    /// ldirectord's form puts the verb last: `[-d] [CONFIG] VERB` becomes `VERB [-d] [CONFIG]`.
+    /// ldirectord's form puts the verb after the options and the file: `[-d] [CONFIG] VERB
+    /// [more options]` becomes `VERB [-d] [CONFIG] [more options]`.
     static func rewritingLdirectordForm(_ arguments: [String]) -> [String] {
         guard let first = arguments.first, !daemonVerbs.contains(first), !["check-config", "table", "help"].contains(first),
-            let last = arguments.last, daemonVerbs.contains(last)
+            let verb = arguments.firstIndex(where: { daemonVerbs.contains($0) })
         else { return arguments }
-        return [last] + arguments.dropLast()
+        var rest = arguments
+        rest.remove(at: verb)
+        return [arguments[verb]] + rest
     }
 
     static func main() {

@@ -341,3 +341,39 @@ struct DirectorStateTests {
         #expect(table.destinations(of: Self.vip).map(\.key) == [Self.dest("127.0.0.1", 80)])
     }
 }
+
+@Suite("Status report")
+struct StatusReportTests {
+    @Test("every real server with its state, kernel weight and reason; the fallback when in use")
+    func report() throws {
+        let configuration = try testParser.configuration(
+            from: "fallback=127.0.0.1:80\nvirtual=10.0.0.10:80\n\treal=10.0.0.1:80 gate 2\n\treal=10.0.0.2:80 gate\n\treal=10.0.0.3:80 gate\n\tfailurecount=3\n",
+            file: "r.cf").0
+        var table = IPVSTable()
+        var state = DirectorState(configuration: configuration, observed: table)
+        let vip = ServiceKey.inet(.tcp, IPAddress("10.0.0.10")!, port: 80)
+        func ref(_ host: String) -> RealServerRef {
+            RealServerRef(service: vip, destination: .init(address: IPAddress(host)!, port: 80))
+        }
+        _ = state.record(.up("HTTP 200", latency: .zero), for: [ref("10.0.0.1")])
+        _ = state.record(.down("HTTP 500", latency: .zero), for: [ref("10.0.0.1")])
+        let plan = state.reconcile(observed: table, phase: .start)
+        table = try table.applying(plan.operations)
+        let report = state.statusReport(observed: table, pid: 42, configuration: "/etc/ha.d/r.cf", daemonStatus: "running")
+        #expect(report.text == """
+            directord (pid 42) for /etc/ha.d/r.cf: running
+
+            tcp:10.0.0.10:80
+              10.0.0.1:80  up (weight 2, 1 soft failures): HTTP 500
+              10.0.0.2:80  waiting (not in the table): not checked yet
+              10.0.0.3:80  waiting (not in the table): not checked yet
+
+            """)
+        _ = state.record(.down("HTTP 500", latency: .zero), for: [ref("10.0.0.1"), ref("10.0.0.2"), ref("10.0.0.3")])
+        _ = state.record(.down("HTTP 500", latency: .zero), for: [ref("10.0.0.1")])
+        table = try table.applying(state.reconcile(observed: table, phase: .repair).operations)
+        let down = state.statusReport(observed: table, pid: 42, configuration: "r", daemonStatus: "running")
+        #expect(down.virtualServices.first?.fallback == "127.0.0.1:80")
+        #expect(down.virtualServices.first?.realServers.map(\.state) == ["down", "down", "down"])
+    }
+}

@@ -92,3 +92,34 @@ struct LoggingTests {
         #expect(file.status == .absent)
     }
 }
+
+@Suite("Shell commands")
+struct ShellCommandTests {
+    @Test("a fallback command starts with no signal blocked or ignored and none of our descriptors")
+    func cleanChild() throws {
+        let path = "/tmp/directord-shell-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(path) }
+        // As the daemon does: SIGTERM ignored in the parent.
+        let previous = signal(SIGTERM, SIG_IGN)
+        defer { signal(SIGTERM, previous) }
+        let outcome = ShellCommand.runAndWait(
+            "grep -E '^(SigBlk|SigIgn)' /proc/self/status > \(path); ls /proc/self/fd | wc -l >> \(path); exit 3",
+            timeout: .seconds(10))
+        guard case .success(let status)? = outcome else {
+            Issue.record("no exit status: \(String(describing: outcome))")
+            return
+        }
+        #expect(status == 3)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { String($0) }
+        #expect(lines.count == 3)
+        // Signals 1 to 31; 32 and 33 are glibc's own, which posix_spawn leaves alone.
+        func standardSignals(_ prefix: String) -> UInt64? {
+            lines.first { $0.hasPrefix(prefix) }.flatMap { UInt64($0.split(separator: "\t").last ?? "", radix: 16) }
+                .map { $0 & 0x7fff_ffff }
+        }
+        #expect(standardSignals("SigBlk:") == 0, "\(lines)")
+        #expect(standardSignals("SigIgn:") == 0, "\(lines)")
+        // 0, 1, 2 and the one ls opens to list.
+        #expect(lines.last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } == 4)
+    }
+}

@@ -1,5 +1,6 @@
 import CDirectordShims
 import Dispatch
+import DirectordSystem
 import Glibc
 
 /// A start of a check command that is still under way.
@@ -159,23 +160,12 @@ final class ProcessWatcher {
         // libcurl's and libmariadb's sockets are not all close-on-exec.
         CDirectord_posix_spawn_file_actions_addclosefrom_np(&actions, 3)
 
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
         var pid: pid_t = 0
-        let spawnError = posix_spawnp(&pid, executable, &actions, &attributes, argv, CDirectord_environ())
+        let spawnError = CleanSpawnAttributes.with(newProcessGroup: true) { attributes in
+            posix_spawnp(&pid, executable, &actions, &attributes, argv, CDirectord_environ())
+        }
         Glibc.close(writeEnd)
         guard spawnError == 0 else {
             Glibc.close(readEnd)

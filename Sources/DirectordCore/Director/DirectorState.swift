@@ -30,7 +30,11 @@ public struct ScheduledCheck: Hashable, Sendable {
 /// The daemon feeds it check results, maintenance files, reloads and the table it reads from
 /// the kernel, applies the operations it returns, and logs the events.
 public struct DirectorState: Sendable {
-    public private(set) var configuration: Configuration
+    public private(set) var configuration: Configuration {
+        didSet { indexServices() }
+    }
+    /// Where each virtual service is in ``configuration``, for lookups per check result.
+    private var serviceIndex: [ServiceKey: Int] = [:]
     private var health: [RealServerRef: RealServerHealth] = [:]
     /// Services this director keeps in step: those of the configuration, and those a reload
     /// removed until they are purged. Every other kernel service is left alone.
@@ -65,6 +69,7 @@ public struct DirectorState: Sendable {
     public init(configuration: Configuration, observed: IPVSTable) {
         self.configuration = configuration
         managedServices = Set(configuration.virtualServices.map(\.key))
+        indexServices()
         for virtual in configuration.virtualServices {
             for real in virtual.realServers {
                 let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
@@ -160,7 +165,20 @@ public struct DirectorState: Sendable {
     }
 
     public func virtualService(_ key: ServiceKey) -> VirtualService? {
-        configuration.virtualServices.first { $0.key == key }
+        serviceIndex[key].map { configuration.virtualServices[$0] }
+    }
+
+    /// A real server of the configuration, by its reference.
+    public func realServer(_ ref: RealServerRef) -> (VirtualService, RealServer)? {
+        guard let virtual = virtualService(ref.service),
+            let real = virtual.realServers.first(where: { $0.destinationKey == ref.destination })
+        else { return nil }
+        return (virtual, real)
+    }
+
+    private mutating func indexServices() {
+        serviceIndex = Dictionary(
+            configuration.virtualServices.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     // MARK: The table

@@ -1,0 +1,81 @@
+/// What the daemon knows right now, for `directord status --verbose`: every real server's
+/// health with the check's reason, and the kernel's entry for it.
+public struct StatusReport: Codable, Hashable, Sendable {
+    public var pid: Int32
+    public var configuration: String
+    public var daemonStatus: String
+    public var virtualServices: [Service]
+
+    public struct Service: Codable, Hashable, Sendable {
+        public var id: String
+        /// The fallback server's entry, when it is in the kernel's table.
+        public var fallback: String?
+        public var realServers: [Real]
+    }
+
+    public struct Real: Codable, Hashable, Sendable {
+        public var endpoint: String
+        /// up, down, waiting (not checked yet), maintenance.
+        public var state: String
+        /// Consecutive failures while still up (soft failures).
+        public var failures: Int
+        public var reason: String
+        /// The weight in the kernel's table; nil when it has no entry.
+        public var kernelWeight: Int32?
+    }
+
+    public init(pid: Int32, configuration: String, daemonStatus: String, virtualServices: [Service]) {
+        self.pid = pid
+        self.configuration = configuration
+        self.daemonStatus = daemonStatus
+        self.virtualServices = virtualServices
+    }
+
+    /// A table for a terminal.
+    public var text: String {
+        var lines = ["directord (pid \(pid)) for \(configuration): \(daemonStatus)"]
+        for service in virtualServices {
+            lines.append("")
+            lines.append(service.id + (service.fallback.map { "  fallback \($0) in use" } ?? ""))
+            let width = service.realServers.map(\.endpoint.count).max() ?? 0
+            for real in service.realServers {
+                let padding = String(repeating: " ", count: width - real.endpoint.count)
+                let weight = real.kernelWeight.map { "weight \($0)" } ?? "not in the table"
+                let soft = real.failures > 0 && real.state == "up" ? ", \(real.failures) soft failures" : ""
+                lines.append("  \(real.endpoint)\(padding)  \(real.state) (\(weight)\(soft)): \(real.reason)")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension DirectorState {
+    /// The report for the kernel's table as given.
+    public func statusReport(observed: IPVSTable, pid: Int32, configuration path: String, daemonStatus: String)
+        -> StatusReport
+    {
+        StatusReport(
+            pid: pid, configuration: path, daemonStatus: daemonStatus,
+            virtualServices: configuration.virtualServices.map { virtual in
+                let entry = observed[virtual.key]
+                let fallback = virtual.fallback.flatMap { fallback -> String? in
+                    let key = fallback.destinationKey(for: virtual)
+                    let isReal = virtual.realServers.contains { $0.destinationKey == key }
+                    return entry?[destination: key] != nil && !isReal ? "\(key)" : nil
+                }
+                return StatusReport.Service(
+                    id: virtual.id, fallback: fallback,
+                    realServers: virtual.realServers.map { real in
+                        let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
+                        let health = self.health(of: ref)
+                        let state: String =
+                            if health?.inMaintenance == true { "maintenance" } else if health?.isPending == true {
+                                "waiting"
+                            } else { health?.state.rawValue ?? "down" }
+                        return StatusReport.Real(
+                            endpoint: real.endpoint, state: state, failures: health?.failures ?? 0,
+                            reason: health?.reason ?? "", kernelWeight: entry?[destination: real.destinationKey]?.weight)
+                    })
+            })
+    }
+}

@@ -1,0 +1,279 @@
+import DirectordChecks
+import DirectordCore
+@testable import DirectordDaemon
+import DirectordSystem
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+
+/// The director end to end in one process: real checks against real local servers, the
+/// kernel replaced by the in-memory table (as `--dry-run` does). The lab's end-to-end tests
+/// do the same against a real kernel.
+@Suite("Director", .serialized)
+struct DirectorTests {
+    /// A web server on 127.0.0.1 that can be stopped and started again on the same port.
+    final class WebServer: @unchecked Sendable {
+        let port: UInt16
+        private var process: Process?
+        private let root: URL
+
+        init() throws {
+            port = UInt16.random(in: 20000...40000)
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("directord-web-\(UUID())")
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+            try "healthy\n".write(to: root.appendingPathComponent("health"), atomically: true, encoding: .utf8)
+            try start()
+        }
+
+        func start() throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", root.path]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            self.process = process
+            // Listening when a connect succeeds.
+            for _ in 0..<100 {
+                if Self.accepts(port) { return }
+                usleep(50_000)
+            }
+        }
+
+        func stop() {
+            // SIGKILL: a child Foundation spawns from a Dispatch thread inherits that thread's
+            // blocked signals, SIGTERM among them.
+            if let process { kill(process.processIdentifier, SIGKILL) }
+            process?.waitUntilExit()
+            process = nil
+        }
+
+        deinit {
+            stop()
+            try? FileManager.default.removeItem(at: root)
+        }
+
+        static func accepts(_ port: UInt16) -> Bool {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+            return withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
+            }
+        }
+    }
+
+    final class ExitStatus: Sendable {
+        let value = Mutex<Int32?>(nil)
+    }
+
+    /// A director over an in-memory table, its log captured.
+    struct Harness {
+        let director: Director
+        let table: InMemoryIPVSTable
+        let logPath: String
+        let exitStatus = ExitStatus()
+        let configPath: String
+
+        init(config: String) throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("directord-director-\(UUID())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            configPath = directory.appendingPathComponent("test.cf").path
+            try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+            logPath = directory.appendingPathComponent("director.log").path
+            let loader = ConfigLoader(resolver: StaticNameResolver(services: StaticNameResolver.commonServices))
+            let configuration = try #require(loader.load(path: configPath).configuration)
+            let log = DirectorLog(destination: .file(path: logPath), configName: "test.cf")
+            table = InMemoryIPVSTable()
+            let status = exitStatus
+            director = Director(
+                configuration: configuration,
+                settings: Director.Settings(configPath: configPath, configName: "test.cf", dryRun: true, pidFile: nil),
+                loop: try CheckLoop(), writer: TableWriter(control: table, dryRun: false, log: log), log: log,
+                notifier: SystemdNotifier(environment: [:]), loader: loader, logDestinationFixed: true,
+                exitHandler: { code in status.value.withLock { $0 = code } })
+        }
+
+        /// The log lines without their [time|config|pid] framing.
+        var lines: [String] {
+            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").map { line in
+                line.firstIndex(of: "]").map { String(line[line.index($0, offsetBy: 2)...]) } ?? String(line)
+            }
+        }
+
+        func destinations(_ service: ServiceKey) -> [IPVSDestination] {
+            (try? table.table().destinations(of: service)) ?? []
+        }
+
+        /// Waits up to `seconds` for a condition on the table.
+        func waitFor(_ seconds: Double = 8, _ condition: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if condition() { return true }
+                usleep(20_000)
+            }
+            return condition()
+        }
+    }
+
+    static let vip = ServiceKey.inet(.tcp, IPAddress("10.0.0.10")!, port: 80)
+
+    static func config(_ web: WebServer, extra: [String] = [], globals: [String] = []) -> String {
+        (["checkinterval=1", "checktimeout=1", "negotiatetimeout=1", "fallback=127.0.0.1:9 masq"] + globals + [
+            "virtual=10.0.0.10:80",
+            "\treal=127.0.0.1:\(web.port) masq 3",
+            "\treal=127.0.0.1:1 masq",  // nothing listens: down
+            "\tservice=http", "\trequest=\"/health\"", "\treceive=\"healthy\"",
+        ] + extra.map { "\t" + $0 }).joined(separator: "\n") + "\n"
+    }
+
+    @Test("a failing real server is removed and the fallback installed; both undone on recovery")
+    func failover() async throws {
+        let web = try WebServer()
+        let harness = try Harness(config: Self.config(web))
+        await harness.director.start()
+        let real = IPVSDestination.Key(address: IPAddress("127.0.0.1")!, port: web.port)
+        #expect(harness.waitFor { harness.destinations(Self.vip).map(\.key) == [real] })
+        #expect(harness.destinations(Self.vip).first?.weight == 3)
+
+        web.stop()
+        let fallback = IPVSDestination.Key(address: IPAddress("127.0.0.1")!, port: 9)
+        #expect(harness.waitFor { harness.destinations(Self.vip).map(\.key) == [fallback] })
+        try web.start()
+        #expect(harness.waitFor { harness.destinations(Self.vip).map(\.key) == [real] })
+
+        await harness.director.stop(signalName: "TERM")
+        #expect((try harness.table.table()).isEmpty)
+        #expect(harness.exitStatus.value.withLock { $0 } == 0)
+        let lines = harness.lines
+        #expect(lines.first == "Added virtual server: 10.0.0.10:80")
+        #expect(lines.contains("Added real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (Weight set to 3) (HTTP 200 OK, receive /healthy/ found)"))
+        #expect(lines.contains { $0.hasPrefix("Deleted real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (connect to http://127.0.0.1:\(web.port)/health: Connection refused") })
+        #expect(lines.contains("Added fallback server: 127.0.0.1:9 (10.0.0.10:80) (Weight set to 1)"))
+        #expect(lines.contains("Deleted fallback server: 127.0.0.1:9 (10.0.0.10:80)"))
+        #expect(lines.suffix(3) == [
+            "Purged real server (stop): 127.0.0.1:\(web.port) (10.0.0.10:80)", "Purged virtual server (stop): 10.0.0.10:80",
+            "Linux Director Daemon terminated on signal: TERM",
+        ])
+    }
+
+    @Test("quiescent with failurecount: soft failures first, then weight 0")
+    func quiescentSoftFailures() async throws {
+        let web = try WebServer()
+        let harness = try Harness(config: Self.config(web, extra: ["quiescent=yes", "failurecount=2"]))
+        await harness.director.start()
+        let real = IPVSDestination.Key(address: IPAddress("127.0.0.1")!, port: web.port)
+        #expect(harness.waitFor { harness.destinations(Self.vip).first { $0.key == real }?.weight == 3 })
+        web.stop()
+        #expect(harness.waitFor { harness.destinations(Self.vip).first { $0.key == real }?.weight == 0 })
+        let lines = harness.lines
+        let soft = try #require(lines.firstIndex { $0.hasPrefix("Soft failure real server: 127.0.0.1:\(web.port) (tcp:10.0.0.10:80) failure 1/2 (") })
+        let quiesced = try #require(lines.firstIndex { $0.hasPrefix("Quiescent real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (Weight set to 0) (") })
+        #expect(soft < quiesced)
+        await harness.director.stop(signalName: "TERM")
+    }
+
+    @Test("a reload with a changed weight edits it in place; an invalid reload changes nothing")
+    func reload() async throws {
+        let web = try WebServer()
+        let harness = try Harness(config: Self.config(web))
+        await harness.director.start()
+        let real = IPVSDestination.Key(address: IPAddress("127.0.0.1")!, port: web.port)
+        #expect(harness.waitFor { harness.destinations(Self.vip).first?.key == real })
+        let batches = harness.table.appliedBatches
+
+        try Self.config(web).replacingOccurrences(of: "masq 3", with: "masq 7")
+            .write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+        await harness.director.reload(trigger: .signal)
+        #expect(harness.destinations(Self.vip).first { $0.key == real }?.weight == 7)
+        #expect(harness.table.appliedBatches == batches + 1)
+        #expect(harness.lines.contains("Restored real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (Weight set to 7) (HTTP 200 OK, receive /healthy/ found)"))
+
+        let before = try harness.table.table()
+        try "virtual=10.0.0.10:80\n\treal=127.0.0.1:80 gate -w 5\n\tscheduler=roundrobin\n"
+            .write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+        await harness.director.reload(trigger: .signal)
+        #expect(try harness.table.table() == before)
+        let lines = harness.lines
+        #expect(lines.contains { $0.hasSuffix("test.cf:2: error: real=127.0.0.1:80 gate -w 5: invalid real server line: unexpected \"-w\" on the real server line: after the forwarding method come an optional weight, \"REQUEST\", \"RECEIVE\", l:N and u:N") })
+        #expect(lines.last == "Reload failed with 2 errors: the running configuration stays")
+        // The running configuration still works: the real server goes on being checked.
+        web.stop()
+        #expect(harness.waitFor { harness.destinations(Self.vip).first?.key != real })
+        await harness.director.stop(signalName: "TERM")
+    }
+
+    @Test("a real server the kernel already holds is adopted: a restart changes nothing")
+    func restartAdopts() async throws {
+        let web = try WebServer()
+        let first = try Harness(config: Self.config(web))
+        await first.director.start()
+        let real = IPVSDestination.Key(address: IPAddress("127.0.0.1")!, port: web.port)
+        #expect(first.waitFor { first.destinations(Self.vip).first?.key == real })
+        let settled = try first.table.table()
+
+        // A second director on the same table, as after kill -9: no operation at all.
+        let second = try Harness(config: Self.config(web))
+        try second.table.apply(TableDiff.diff(from: IPVSTable(), to: settled))
+        let batches = second.table.appliedBatches
+        await second.director.start()
+        try await Task.sleep(for: .seconds(2.5))
+        #expect(second.table.appliedBatches == batches)
+        #expect(try second.table.table() == settled)
+        await first.director.stop(signalName: "TERM")
+        await second.director.stop(signalName: "TERM")
+    }
+
+    @Test("a managed entry deleted behind directord's back comes back within an interval")
+    func repair() async throws {
+        let web = try WebServer()
+        let harness = try Harness(config: Self.config(web))
+        await harness.director.start()
+        let real = IPVSDestination.Key(address: IPAddress("127.0.0.1")!, port: web.port)
+        #expect(harness.waitFor { harness.destinations(Self.vip).first?.key == real })
+        let entry = try #require(harness.destinations(Self.vip).first)
+        try harness.table.apply([.deleteDestination(entry, service: Self.vip)])
+        #expect(harness.destinations(Self.vip).isEmpty)
+        #expect(harness.waitFor(3) { harness.destinations(Self.vip).first?.key == real })
+        await harness.director.stop(signalName: "TERM")
+    }
+
+    @Test("a maintenance file takes the server out at once")
+    func maintenance() async throws {
+        let web = try WebServer()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("directord-maint-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let harness = try Harness(config: Self.config(web, globals: ["maintenancedir=\(directory.path)"]))
+        await harness.director.start()
+        let real = IPVSDestination.Key(address: IPAddress("127.0.0.1")!, port: web.port)
+        #expect(harness.waitFor { harness.destinations(Self.vip).first?.key == real })
+        _ = FileManager.default.createFile(atPath: directory.appendingPathComponent("127.0.0.1:\(web.port)").path, contents: nil)
+        #expect(harness.waitFor(4) { harness.destinations(Self.vip).first?.key != real })
+        #expect(harness.lines.contains("Deleted real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (Server in maintenance)"))
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("127.0.0.1:\(web.port)"))
+        #expect(harness.waitFor(4) { harness.destinations(Self.vip).first?.key == real })
+        await harness.director.stop(signalName: "TERM")
+    }
+
+    @Test("cleanstop=no leaves the table; a second stop does not run the clean-up twice")
+    func keepOnStop() async throws {
+        let web = try WebServer()
+        let harness = try Harness(config: Self.config(web, globals: ["cleanstop=no"]))
+        await harness.director.start()
+        #expect(harness.waitFor { !harness.destinations(Self.vip).isEmpty })
+        let before = try harness.table.table()
+        await harness.director.stop(signalName: "TERM")
+        await harness.director.stop(signalName: "INT")
+        #expect(try harness.table.table() == before)
+        #expect(harness.lines.suffix(2) == [
+            "Linux Director Daemon terminated on signal: TERM", "Received SIGINT while stopping: clean-up continues",
+        ])
+    }
+}
