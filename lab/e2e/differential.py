@@ -20,8 +20,11 @@ list below stays true:
   4. checks are sequential: a hanging real server delays every other check by its timeout.
   5. failurecount is counted once per virtual service for a real server shared by several:
      it goes down after fewer failures than configured.
-  6. a reload with an invalid file half-applies it: globals read before the error
-     (quiescent=yes here) take effect for the running services.
+  6. a reload with an invalid file half-applies it: globals read before the error take
+     effect, those after it fall back to their defaults (checkinterval 10, the log in
+     /var/log/ldirectord.log), and its list of real servers is emptied and not restored, so
+     it ignores every check result until a valid reload: failing servers stay in the table,
+     recovering ones stay out, the monitor file is no longer written.
   7. `stop` returns before the services are removed.
 """
 
@@ -34,6 +37,7 @@ import time
 from harness import (
     SLACK,
     Director,
+    Failure,
     check,
     line_re,
     log,
@@ -103,6 +107,25 @@ class Ldirectord:
         self.pid, _ = wait_until(running, 30, "ldirectord's pid file")
         if not self.kernel.anchor_pid:
             self.kernel.anchor_pid = self.pid
+
+    def state(self):
+        """Whether ldirectord still runs, and the end of its default log file (where its
+        messages go when a reload reset logfile=)."""
+        alive = os.path.exists(f"/proc/{self.pid}")
+        try:
+            with open("/var/log/ldirectord.log", errors="replace") as file:
+                tail = file.read().splitlines()[-8:]
+        except OSError:
+            tail = []
+        processes = run(["ps", "-o", "pid,ppid,stat,wchan:20,time,args", "-p", str(self.pid), "--ppid", str(self.pid)],
+                        check_status=False).stdout
+        try:
+            with open(f"/proc/{self.pid}/syscall") as file:
+                processes += f"syscall: {file.read()}"
+        except OSError:
+            pass
+        return (f"ldirectord (pid {self.pid}) {'running' if alive else 'gone'}:\n{processes}"
+                "/var/log/ldirectord.log ends:\n" + "\n".join(tail))
 
     def signal(self, number):
         os.kill(self.pid, number)
@@ -198,7 +221,10 @@ class Pair:
     def settle(self, addresses, marks, rounds=2, timeout=LD_FIRST):
         """Both have checked every address `rounds` times since `marks`."""
         for address in addresses:
-            self.ld.wait_checks(address, rounds, since=marks[2], timeout=timeout)
+            try:
+                self.ld.wait_checks(address, rounds, since=marks[2], timeout=timeout)
+            except Failure as failure:
+                raise Failure(f"{failure}\n{self.ld.state()}") from None
             self.d.wait_checks(address, rounds, since=marks[3], timeout=timeout)
 
     def tables(self):
@@ -432,7 +458,8 @@ def differential_shared_real_failurecount(t):
     pair.expect("up", both, both)
     marks = pair.marks()
     pair.set(R3, "refuse")
-    gone = {SVC: {}, "TCP 10.0.0.11:80": {}}
+    # The first service has a fallback server (config()), the second none.
+    gone = {SVC: {FALLBACK: 1}, "TCP 10.0.0.11:80": {}}
     for kernel in (pair.ld_kernel, pair.d_kernel):
         kernel.wait(lambda table: table.summary() == gone, LD_FIRST, "127.0.0.3 out of both services")
     ld_soft = [m for m in pair.ld.messages()[marks[0]:] if m.startswith("Soft failure")]
@@ -451,9 +478,9 @@ def differential_shared_real_failurecount(t):
 def differential_reload(t):
     """A valid reload (a weight edited) gives the same table; bug 1 on reload asserted
     (ldirectord adds the down server back for a moment, directord does not). Then an invalid
-    file, sent with SIGHUP to both: bug 6 asserted (ldirectord half-applies quiescent=yes
-    from it, so a failing server is quiesced; directord keeps its configuration whole and
-    removes it)."""
+    file, sent with SIGHUP to both, and a server fails: bug 6 asserted (ldirectord keeps
+    checking but ignores the results, so the failing server stays in its table; directord
+    keeps its configuration whole and removes it)."""
     pair = Pair(t, config(quiescent="no"), {R2: "up", R3: "up", R4: "refuse"})
     pair.start()
     pair.settle(ADDRESSES, (0, 0, 0, 0))
@@ -477,8 +504,26 @@ def differential_reload(t):
     pair.write(invalid)
     pair.hup()
     pair.set(R3, "refuse")
-    pair.settle(ADDRESSES, marks)
-    pair.expect("invalid reload, then 127.0.0.3 down", {SVC: {R2: 4, R3: 0}}, {SVC: {R2: 4}})
+    hits = pair.ld_backends.hits(R2)
+    # directord keeps its configuration whole (quiescent=no): 127.0.0.3 is removed.
+    d_after = {SVC: {R2: 4}}
+    pair.d_kernel.wait(lambda table: table.summary() == d_after, INTERVAL + TIMEOUT + SLACK,
+                       "directord to remove 127.0.0.3")
+    # ldirectord still checks (every 10 s now: checkinterval= comes after the error), as
+    # 127.0.0.2's request count shows, but acts on nothing: its list of real servers was
+    # emptied by the failed read and not restored, so 127.0.0.3 stays in at its weight, and
+    # the monitor file is no longer written.
+    rounds = lambda n: wait_until(lambda: pair.ld_backends.hits(R2) >= hits + n, LD_FIRST,
+                                  f"{n} rounds of ldirectord's checks (127.0.0.2's request count)")
+    rounds(2)  # the reload is processed and 127.0.0.3 checked since it refuses
+    monitor_lines = len(pair.ld.monitor())
+    rounds(3)
+    ld_after = {SVC: {R2: 4, R3: 2}}
+    pair.expect("invalid reload, then 127.0.0.3 down", ld_after, d_after)
+    check(len(pair.ld.monitor()) == monitor_lines,
+          f"ldirectord still writes its monitor file after the invalid reload: {pair.ld.monitor()[-2:]}")
+    check(pair.d.find(line_re("Deleted real server: 127.0.0.3:8080 (10.0.0.10:80)", reason=True), since=marks[1]),
+          "directord did not log the removal of 127.0.0.3")
 
 
 @scenario("differential", timeout=300)
