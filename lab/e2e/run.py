@@ -75,7 +75,7 @@ def main():
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--directord", default=os.environ.get("E2E_DIRECTORD"))
-    parser.add_argument("--jobs", type=int, default=int(os.environ.get("E2E_JOBS", "4")))
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("E2E_JOBS", "3")))
     parser.add_argument("--filter", default=None, help="regex on scenario names")
     parser.add_argument("--tag", action="append", default=[], help="only scenarios with this tag")
     parser.add_argument("--out", default=None, help="directory for each scenario's output and files")
