@@ -161,22 +161,17 @@ class Table:
 
     @staticmethod
     def from_ipvsadm(text):
-        table = Table()
-        current = None
-        for line in text.splitlines():
-            words = line.split()
-            if not words or line.startswith(("IP Virtual Server", "Prot ", "  -> RemoteAddress")):
-                continue
-            if words[0] in ("TCP", "UDP", "SCTP", "FWM"):
-                current = Table.Service(words[2] if len(words) > 2 else "", " ".join(words[3:]))
-                table.services[f"{words[0]} {words[1]}"] = current
-            elif words[0] == "->" and current is not None:
-                current.dests[words[1]] = (words[2], int(words[3]))
-        return table
+        return Table._parse(text, proc=False)
 
     @staticmethod
     def from_proc(text):
-        """/proc/net/ip_vs: hexadecimal addresses and ports; flags are ignored."""
+        """/proc/net/ip_vs: hexadecimal addresses, ports and marks; flags are ignored."""
+        return Table._parse(text, proc=True)
+
+    @staticmethod
+    def _parse(text, proc):
+        """ipvsadm's layout, from `ipvsadm -Ln` or (proc=True) /proc/net/ip_vs."""
+        endpoint = _proc_endpoint if proc else str
         table = Table()
         current = None
         for line in text.splitlines():
@@ -184,13 +179,15 @@ class Table:
             if not words or line.startswith(("IP Virtual Server", "Prot ", "  -> RemoteAddress")):
                 continue
             if words[0] in ("TCP", "UDP", "SCTP", "FWM"):
-                name = str(int(words[1], 16)) if words[0] == "FWM" else _proc_endpoint(words[1])
-                current = Table.Service(words[2] if len(words) > 2 else "", None)
+                if words[0] == "FWM":
+                    name = str(int(words[1], 16)) if proc else words[1]
+                else:
+                    name = endpoint(words[1])
+                current = Table.Service(words[2] if len(words) > 2 else "", None if proc else " ".join(words[3:]))
                 table.services[f"{words[0]} {name}"] = current
             elif words[0] == "->" and current is not None:
-                current.dests[_proc_endpoint(words[1])] = (words[2], int(words[3]))
+                current.dests[endpoint(words[1])] = (words[2], int(words[3]))
         return table
-
 
 def _proc_endpoint(text):
     address, _, port = text.rpartition(":")
