@@ -6,25 +6,42 @@ import Dispatch
 /// loop's queue, however many real servers there are.
 ///
 /// A check runs every `interval` seconds from its last start; one still running when its next
-/// turn comes starts again as soon as it ends. Not thread-safe: it lives on the check loop.
+/// turn comes starts again as soon as it ends. New checks are spread over their first second
+/// rather than all started at once: 10,000 real servers checked in
+/// one burst hold 10,000 connections and buffers at the same moment, overflow the listen
+/// queues of servers that share a host, and keep that burst in step for ever after, since
+/// each check's next run follows its last start. Not thread-safe: it lives on the check loop.
 final class CheckScheduler {
     struct Entry {
         var scheduled: ScheduledCheck
         var combined: CombinedCheckState
         var due: UInt64
-        var running = false
         var lastStart: UInt64 = 0
     }
 
-    private(set) var entries: [Int: Entry] = [:]
+    private(set) var entries: [UInt64: Entry] = [:]
     private var heap = DeadlineHeap()
-    private var nextID = 0
+    private var nextID: UInt64 = 0
     private let timer: any DispatchSourceTimer
     private var armedFor: UInt64 = .max
+    /// Checks in flight, also those of entries a reload removed, until they end.
+    private var running: Set<UInt64> = []
+    /// Checks due but held back because ``maxRunning`` are in flight.
+    private var waitingForSlot = false
+    /// The most checks in flight at once. Beyond it due checks wait for a slot and run late
+    /// rather than all at once: an overloaded machine then checks less often instead of timing
+    /// its own checks out and taking healthy real servers down, and memory stays bounded
+    /// (each check in flight holds a socket and libcurl's buffers).
+    let maxRunning: Int
+    static let defaultMaxRunning = 2048
+    var runningCount: Int { running.count }
+    /// Times due checks had to wait for a slot since the last ``takeSaturations()``.
+    private var saturations = 0
     /// Called on the loop for each check that is due; `start` must call `finished` later.
-    var onDue: ((Int) -> Void)?
+    var onDue: ((UInt64) -> Void)?
 
-    init(queue: DispatchQueue) {
+    init(queue: DispatchQueue, maxRunning: Int = CheckScheduler.defaultMaxRunning) {
+        self.maxRunning = max(maxRunning, 1)
         timer = DispatchSource.makeTimerSource(queue: queue)
         timer.setEventHandler { [weak self] in self?.fire() }
         timer.schedule(deadline: .distantFuture)
@@ -35,28 +52,45 @@ final class CheckScheduler {
         timer.cancel()
     }
 
+    /// How often checks waited for a slot since the last call; for the daemon's warning.
+    func takeSaturations() -> Int {
+        defer { saturations = 0 }
+        return saturations
+    }
+
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     /// Replaces the set of checks. Checks that stay (same check and interval) keep their place
-    /// in time and their combined-check counter; new ones are due at once.
+    /// in time and their combined-check counter; new ones start within their first second.
     func update(_ checks: [ScheduledCheck]) {
-        var byIdentity: [ScheduledCheckIdentity: Int] = [:]
+        var byIdentity: [ScheduledCheckIdentity: UInt64] = [:]
         for (id, entry) in entries { byIdentity[ScheduledCheckIdentity(entry.scheduled)] = id }
-        var kept: [Int: Entry] = [:]
-        let now = Self.now()
+        var kept: [UInt64: Entry] = [:]
+        var added: [ScheduledCheck] = []
         for check in checks {
             if let id = byIdentity[ScheduledCheckIdentity(check)], var entry = entries[id] {
                 entry.scheduled = check
                 kept[id] = entry
             } else {
-                let id = nextID
-                nextID += 1
-                kept[id] = Entry(scheduled: check, combined: CombinedCheckState(for: check.check), due: now)
-                heap.push(due: now, id: id)
+                added.append(check)
             }
+        }
+        for (check, due) in zip(added, Self.firstRuns(of: added, now: Self.now())) {
+            let id = nextID
+            nextID += 1
+            kept[id] = Entry(scheduled: check, combined: CombinedCheckState(for: check.check), due: due)
+            heap.insert(deadline: due, id: id)
         }
         entries = kept
         arm()
+    }
+
+    /// When new checks first run: evenly over one second (intervals are whole seconds, so
+    /// never more than one interval), the first at once, in the configuration's order.
+    static func firstRuns(of checks: [ScheduledCheck], now: UInt64) -> [UInt64] {
+        let spread: UInt64 = 1_000_000_000
+        let count = UInt64(checks.count)
+        return (0..<count).map { now + spread * $0 / count }
     }
 
     /// Stops scheduling; checks in flight finish but are not run again.
@@ -65,47 +99,68 @@ final class CheckScheduler {
         heap = DeadlineHeap()
         timer.schedule(deadline: .distantFuture)
         armedFor = .max
+        waitingForSlot = false
     }
 
     /// The check to run for an entry that is due, marking it running.
-    func begin(_ id: Int) -> HealthCheck? {
-        guard var entry = entries[id], !entry.running else { return nil }
-        entry.running = true
+    func begin(_ id: UInt64) -> HealthCheck? {
+        guard var entry = entries[id], !running.contains(id) else { return nil }
+        running.insert(id)
         entry.lastStart = Self.now()
         let check = entry.combined.nextCheck(entry.scheduled.check)
         entries[id] = entry
         return check
     }
 
+    /// A due entry that needs no check this turn (every real server it decides is in
+    /// maintenance): its result is recorded as if a check had run now.
+    func skip(_ id: UInt64, result: CheckResult) {
+        guard var entry = entries[id], !running.contains(id) else { return }
+        entry.lastStart = Self.now()
+        entries[id] = entry
+        finished(id, result: result)
+    }
+
     /// A check of an entry ended: schedules its next run.
-    func finished(_ id: Int, result: CheckResult) {
-        guard var entry = entries[id] else { return }
-        entry.running = false
+    func finished(_ id: UInt64, result: CheckResult) {
+        if running.remove(id) != nil && waitingForSlot {
+            // A slot is free: the timer, set in the past, fires at once.
+            waitingForSlot = false
+            armedFor = .max
+        }
+        guard var entry = entries[id] else {
+            arm()
+            return
+        }
         entry.combined.record(result)
         let interval = UInt64(max(entry.scheduled.interval, 1)) * 1_000_000_000
         entry.due = max(entry.lastStart + interval, Self.now())
         entries[id] = entry
-        heap.push(due: entry.due, id: id)
+        heap.insert(deadline: entry.due, id: id)
         arm()
     }
 
     private func fire() {
         armedFor = .max
         let now = Self.now()
-        while let top = heap.top, top.due <= now {
-            heap.pop()
+        while let top = heap.first, top.deadline <= now {
+            guard running.count < maxRunning else {
+                if !waitingForSlot { saturations += 1 }
+                waitingForSlot = true
+                return
+            }
+            heap.removeFirst()
             // Stale heap items (rescheduled or removed entries) are skipped.
-            guard let entry = entries[top.id], entry.due == top.due, !entry.running else { continue }
+            guard let entry = entries[top.id], entry.due == top.deadline, !running.contains(top.id) else { continue }
             onDue?(top.id)
         }
         arm()
     }
 
     private func arm() {
-        guard let top = heap.top else { return }
-        guard top.due < armedFor else { return }
-        armedFor = top.due
-        timer.schedule(deadline: DispatchTime(uptimeNanoseconds: top.due), leeway: .milliseconds(1))
+        guard !waitingForSlot, let top = heap.first, top.deadline < armedFor else { return }
+        armedFor = top.deadline
+        timer.schedule(deadline: DispatchTime(uptimeNanoseconds: top.deadline), leeway: .milliseconds(1))
     }
 }
 
@@ -117,41 +172,5 @@ struct ScheduledCheckIdentity: Hashable {
     init(_ scheduled: ScheduledCheck) {
         check = scheduled.check
         interval = scheduled.interval
-    }
-}
-
-/// A binary min-heap of (deadline, id).
-struct DeadlineHeap {
-    private var items: [(due: UInt64, id: Int)] = []
-
-    var top: (due: UInt64, id: Int)? { items.first }
-    var count: Int { items.count }
-
-    mutating func push(due: UInt64, id: Int) {
-        items.append((due, id))
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard items[child].due < items[parent].due else { break }
-            items.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() {
-        guard !items.isEmpty else { return }
-        items.swapAt(0, items.count - 1)
-        items.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < items.count && items[left].due < items[smallest].due { smallest = left }
-            if right < items.count && items[right].due < items[smallest].due { smallest = right }
-            guard smallest != parent else { return }
-            items.swapAt(parent, smallest)
-            parent = smallest
-        }
     }
 }

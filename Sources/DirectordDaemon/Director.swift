@@ -42,6 +42,7 @@ public actor Director {
     private var timers: [any DispatchSourceTimer] = []
     private var reconciling = false
     private var reconcileQueued = false
+    private var lastLateWarning: ContinuousClock.Instant?
     private var reloading = false
     private var stopping = false
     private var configFingerprint: ConfigFingerprint?
@@ -109,6 +110,7 @@ public actor Director {
         // Repairs what was changed behind directord's back, and notices a changed file.
         addTimer(every: .seconds(interval)) { director in
             director.spawn { await $0.repair() }
+            director.warnIfChecksRunLate()
             director.checkConfigFile()
             director.alerter.resendDue(status: director.status)
         }
@@ -135,7 +137,19 @@ public actor Director {
 
     // MARK: Checks
 
-    private func runDueCheck(_ id: Int) {
+    /// Says, at most once a minute, that checks waited for a free slot: the machine or the
+    /// limit cannot keep every real server on its interval.
+    private func warnIfChecksRunLate() {
+        guard let scheduler, scheduler.takeSaturations() > 0 else { return }
+        let now = ContinuousClock.now
+        if let last = lastLateWarning, now - last < .seconds(60) { return }
+        lastLateWarning = now
+        log.log(
+            "Checks are running late: \(scheduler.maxRunning) were in flight and more were due; real servers are checked less often than checkinterval",
+            priority: .warning)
+    }
+
+    private func runDueCheck(_ id: UInt64) {
         guard !stopping, let scheduler, let entry = scheduler.entries[id] else { return }
         var refs = entry.scheduled.realServers
         if let maintenance {
@@ -148,7 +162,7 @@ public actor Director {
             }
         }
         guard !refs.isEmpty else {
-            scheduler.finished(id, result: .down("Server in maintenance", latency: .zero))
+            scheduler.skip(id, result: .down("Server in maintenance", latency: .zero))
             return
         }
         guard let check = scheduler.begin(id) else { return }
@@ -158,7 +172,7 @@ public actor Director {
         }
     }
 
-    private func checkFinished(_ id: Int, refs: [RealServerRef], result: CheckResult) {
+    private func checkFinished(_ id: UInt64, refs: [RealServerRef], result: CheckResult) {
         scheduler?.finished(id, result: result)
         guard !stopping else { return }
         writeMonitorLines(refs, result: result)

@@ -19,7 +19,10 @@ struct DirectorTests {
         private let root: URL
 
         init() throws {
-            port = UInt16.random(in: 20000...40000)
+            // A free port: something else answering there would be checked instead.
+            var port = UInt16.random(in: 20000...40000)
+            while Self.accepts(port) { port = UInt16.random(in: 20000...40000) }
+            self.port = port
             root = FileManager.default.temporaryDirectory.appendingPathComponent("directord-web-\(UUID())")
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             try "healthy\n".write(to: root.appendingPathComponent("health"), atomically: true, encoding: .utf8)

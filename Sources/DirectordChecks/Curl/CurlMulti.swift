@@ -24,7 +24,7 @@ final class CurlMulti {
     private var transfers: [UnsafeMutableRawPointer: CurlTransfer] = [:]
     private var idleHandles: [UnsafeMutableRawPointer] = []
     private var timer: TimerID?
-    private static let idleHandleLimit = 256
+    private static let idleHandleLimit = 16
 
     init(reactor: Reactor) throws(CurlSetupError) {
         guard curlGlobalInit == CURLE_OK else {

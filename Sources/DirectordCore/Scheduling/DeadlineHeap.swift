@@ -1,0 +1,61 @@
+/// A binary min-heap of (deadline, id); ids break ties, so entries due at the same moment come
+/// out in the order they were scheduled. The check loop's timers and the daemon's check
+/// scheduler both keep one: thousands of deadlines, one system timer.
+public struct DeadlineHeap: Sendable {
+    public struct Entry: Sendable {
+        public var deadline: UInt64
+        public var id: UInt64
+
+        static func < (a: Entry, b: Entry) -> Bool { (a.deadline, a.id) < (b.deadline, b.id) }
+    }
+
+    private var entries: [Entry] = []
+
+    public init() {}
+
+    public var first: Entry? { entries.first }
+    public var count: Int { entries.count }
+    public var isEmpty: Bool { entries.isEmpty }
+
+    public mutating func insert(deadline: UInt64, id: UInt64) {
+        entries.append(Entry(deadline: deadline, id: id))
+        var child = entries.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard entries[child] < entries[parent] else { break }
+            entries.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    /// Drops the entries `shouldRemove` picks and restores the heap order, in O(n).
+    public mutating func removeAll(where shouldRemove: (Entry) -> Bool) {
+        entries.removeAll(where: shouldRemove)
+        guard entries.count > 1 else { return }
+        for start in stride(from: entries.count / 2 - 1, through: 0, by: -1) { siftDown(from: start) }
+    }
+
+    @discardableResult
+    public mutating func removeFirst() -> Entry {
+        let first = entries[0]
+        let last = entries.removeLast()
+        guard !entries.isEmpty else { return first }
+        entries[0] = last
+        siftDown(from: 0)
+        return first
+    }
+
+    private mutating func siftDown(from start: Int) {
+        var parent = start
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < entries.count && entries[left] < entries[smallest] { smallest = left }
+            if right < entries.count && entries[right] < entries[smallest] { smallest = right }
+            guard smallest != parent else { break }
+            entries.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}
