@@ -46,6 +46,7 @@ from harness import (
     scenario,
     wait_until,
 )
+from scenarios import web
 
 LDIRECTORD = "/usr/sbin/ldirectord"
 SVC = "TCP 10.0.0.10:80"
@@ -148,25 +149,11 @@ class Ldirectord:
     mark = Director.mark
 
 
-def config(quiescent="no", failurecount=1, globals_="", weights=(1, 2, 3), reals=None, extra="", timeout=TIMEOUT):
-    """The file both daemons run, as daemons writing their log files."""
-    w2, w3, w4 = weights
-    reals = reals or f"\treal=127.0.0.2:8080 masq {w2}\n\treal=127.0.0.3:8080 masq {w3}\n\treal=127.0.0.4:8080 masq {w4}\n"
-    return f"""{globals_}
-checkinterval={INTERVAL}
-checktimeout={timeout}
-negotiatetimeout={timeout}
-failurecount={failurecount}
-quiescent={quiescent}
-logfile="{{log}}"
-virtual={VIP}
-{reals}\tfallback=127.0.0.9:8080 masq
-\tservice=http
-\trequest="/health"
-\treceive="OK"
-\tscheduler=wrr
-\tmonitorfile="{{monitor}}"
-{extra}"""
+def config(quiescent="no", failurecount=1, weights=(1, 2, 3), reals=None, extra="", timeout=TIMEOUT):
+    """The file both daemons run, as daemons writing their log files: the scenarios' usual
+    one (`extra`: more virtual services)."""
+    return web(quiescent=quiescent, failurecount=failurecount, weights=weights, reals=reals, virtual=extra,
+               timeout=timeout)
 
 
 class Pair:
@@ -500,7 +487,8 @@ def differential_reload(t):
           f"directord's reload routed to the failing 127.0.0.4:\n{pair.d_poll.describe()}")
 
     marks = pair.marks()
-    invalid = config(quiescent="no", weights=(4, 2, 3), globals_="quiescent=yes\nchekinterval=1")
+    # Errors at line 2, before checkinterval= and logfile= are read.
+    invalid = "quiescent=yes\nchekinterval=1\n" + config(quiescent="no", weights=(4, 2, 3))
     pair.write(invalid)
     pair.hup()
     pair.set(R3, "refuse")

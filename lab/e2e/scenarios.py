@@ -26,22 +26,22 @@ FIRST = 10 + SLACK  # start-up (the binary's first load over 9p) and the first c
 ALL_UP = {R2: 1, R3: 2, R4: 3}
 
 
-def web(quiescent="no", failurecount=1, globals_="", virtual="", weights=(1, 2, 3), fallback=True):
-    """The scenarios' usual file: one HTTP service, three NAT real servers, a sorry server."""
+def web(quiescent="no", failurecount=1, globals_="", virtual="", weights=(1, 2, 3), fallback=True, reals=None,
+        timeout=TIMEOUT):
+    """The scenarios' usual file: one HTTP service, three NAT real servers (or `reals`, lines
+    of a virtual block), a sorry server; `virtual` is appended (more virtual services)."""
     w2, w3, w4 = weights
+    reals = reals or f"\treal=127.0.0.2:8080 masq {w2}\n\treal=127.0.0.3:8080 masq {w3}\n\treal=127.0.0.4:8080 masq {w4}\n"
     return f"""# directord end-to-end test
 checkinterval={INTERVAL}
-checktimeout={TIMEOUT}
-negotiatetimeout={TIMEOUT}
+checktimeout={timeout}
+negotiatetimeout={timeout}
 failurecount={failurecount}
 quiescent={quiescent}
 logfile="{{log}}"
 {globals_}
 virtual={VIP}
-\treal=127.0.0.2:8080 masq {w2}
-\treal=127.0.0.3:8080 masq {w3}
-\treal=127.0.0.4:8080 masq {w4}
-{chr(9) + 'fallback=127.0.0.9:8080 masq' if fallback else ''}
+{reals}{chr(9) + 'fallback=127.0.0.9:8080 masq' if fallback else ''}
 \tservice=http
 \trequest="/health"
 \treceive="OK"
