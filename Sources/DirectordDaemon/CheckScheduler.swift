@@ -7,7 +7,7 @@ import Dispatch
 ///
 /// A check runs every `interval` seconds from its last start; one still running when its next
 /// turn comes starts again as soon as it ends. New checks are spread over their first second
-/// (or interval, if shorter) rather than all started at once: 10,000 real servers checked in
+/// rather than all started at once: 10,000 real servers checked in
 /// one burst hold 10,000 connections and buffers at the same moment, overflow the listen
 /// queues of servers that share a host, and keep that burst in step for ever after, since
 /// each check's next run follows its last start. Not thread-safe: it lives on the check loop.
@@ -16,7 +16,6 @@ final class CheckScheduler {
         var scheduled: ScheduledCheck
         var combined: CombinedCheckState
         var due: UInt64
-        var running = false
         var lastStart: UInt64 = 0
     }
 
@@ -38,12 +37,6 @@ final class CheckScheduler {
     var runningCount: Int { running.count }
     /// Times due checks had to wait for a slot since the last ``takeSaturations()``.
     private var saturations = 0
-
-    /// How often checks waited for a slot since the last call; for the daemon's warning.
-    func takeSaturations() -> Int {
-        defer { saturations = 0 }
-        return saturations
-    }
     /// Called on the loop for each check that is due; `start` must call `finished` later.
     var onDue: ((UInt64) -> Void)?
 
@@ -57,6 +50,12 @@ final class CheckScheduler {
 
     deinit {
         timer.cancel()
+    }
+
+    /// How often checks waited for a slot since the last call; for the daemon's warning.
+    func takeSaturations() -> Int {
+        defer { saturations = 0 }
+        return saturations
     }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -105,8 +104,7 @@ final class CheckScheduler {
 
     /// The check to run for an entry that is due, marking it running.
     func begin(_ id: UInt64) -> HealthCheck? {
-        guard var entry = entries[id], !entry.running else { return nil }
-        entry.running = true
+        guard var entry = entries[id], !running.contains(id) else { return nil }
         running.insert(id)
         entry.lastStart = Self.now()
         let check = entry.combined.nextCheck(entry.scheduled.check)
@@ -117,7 +115,7 @@ final class CheckScheduler {
     /// A due entry that needs no check this turn (every real server it decides is in
     /// maintenance): its result is recorded as if a check had run now.
     func skip(_ id: UInt64, result: CheckResult) {
-        guard var entry = entries[id], !entry.running else { return }
+        guard var entry = entries[id], !running.contains(id) else { return }
         entry.lastStart = Self.now()
         entries[id] = entry
         finished(id, result: result)
@@ -134,7 +132,6 @@ final class CheckScheduler {
             arm()
             return
         }
-        entry.running = false
         entry.combined.record(result)
         let interval = UInt64(max(entry.scheduled.interval, 1)) * 1_000_000_000
         entry.due = max(entry.lastStart + interval, Self.now())
@@ -154,7 +151,7 @@ final class CheckScheduler {
             }
             heap.removeFirst()
             // Stale heap items (rescheduled or removed entries) are skipped.
-            guard let entry = entries[top.id], entry.due == top.deadline, !entry.running else { continue }
+            guard let entry = entries[top.id], entry.due == top.deadline, !running.contains(top.id) else { continue }
             onDue?(top.id)
         }
         arm()

@@ -27,7 +27,9 @@ struct CheckLoopTests {
     @Test("hanging servers do not delay the checks of healthy ones")
     func hangingServersDoNotDelayOthers() async throws {
         let loop = try CheckLoop()
-        let hang = try http("/hang")
+        // Hanging checks time out after 10 s; healthy ones held up behind them would take that
+        // long, so a bound of a few seconds tells the two apart even on a busy machine.
+        let hang = try http("/hang", timeout: 10)
         let ok = try http("/ok")
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<100 { group.addTask { _ = await loop.check(hang) } }
@@ -39,8 +41,8 @@ struct CheckLoopTests {
                 return await inner.reduce(into: []) { $0.append($1) }
             }
             #expect(allUp(results))
-            #expect(ContinuousClock.now - started < .seconds(1.5))
-            #expect(results.map(\.latency).max()! < .seconds(1.5))
+            #expect(ContinuousClock.now - started < .seconds(4))
+            #expect(results.map(\.latency).max()! < .seconds(4))
             try await group.waitForAll()
         }
     }
@@ -80,8 +82,8 @@ struct CheckLoopTests {
         }
         let (before, after) = (few.withLock { $0 }, many.withLock { $0 })
         // A thread per check would add about a thousand; the slack is for the rest of the
-        // test process.
-        #expect(after <= before + 10, "threads: \(before) with 10 checks in flight, \(after) with 1010")
+        // test process (other suites run in parallel and start threads of their own).
+        #expect(after <= before + 40, "threads: \(before) with 10 checks in flight, \(after) with 1010")
     }
 
     @Test("cancelling the waiting task ends its check at once")

@@ -24,6 +24,8 @@ final class CurlMulti {
     private var transfers: [UnsafeMutableRawPointer: CurlTransfer] = [:]
     private var idleHandles: [UnsafeMutableRawPointer] = []
     private var timer: TimerID?
+    /// Per multi (64 of them): enough to absorb the checks that end and start in one turn of
+    /// the loop; more would keep the buffers of a start-up burst for ever.
     private static let idleHandleLimit = 16
 
     init(reactor: Reactor) throws(CurlSetupError) {
