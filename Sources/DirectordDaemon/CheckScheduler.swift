@@ -6,17 +6,22 @@ import Dispatch
 /// loop's queue, however many real servers there are.
 ///
 /// A check runs every `interval` seconds from its last start; one still running when its next
-/// turn comes starts again as soon as it ends. New checks are spread over their first second
-/// rather than all started at once: 10,000 real servers checked in
-/// one burst hold 10,000 connections and buffers at the same moment, overflow the listen
-/// queues of servers that share a host, and keep that burst in step for ever after, since
-/// each check's next run follows its last start. Not thread-safe: it lives on the check loop.
+/// turn comes starts again as soon as it ends. New checks are not started in one burst:
+/// their first runs are spread over one second (every real server has a verdict soon after a
+/// start or reload) and their second runs over a whole interval, so from then on the load is
+/// even. 10,000 real servers checked in one burst hold 10,000 connections and buffers at the
+/// same moment, overflow the listen queues of servers that share a host, and would keep that
+/// burst in step for ever, since each check's next run follows its last start.
+/// Not thread-safe: it lives on the check loop.
 final class CheckScheduler {
     struct Entry {
         var scheduled: ScheduledCheck
         var combined: CombinedCheckState
         var due: UInt64
         var lastStart: UInt64 = 0
+        /// Added once, to the wait after the first run, to spread the checks' phases over
+        /// the interval.
+        var phaseDelay: UInt64 = 0
     }
 
     private(set) var entries: [UInt64: Entry] = [:]
@@ -75,22 +80,30 @@ final class CheckScheduler {
                 added.append(check)
             }
         }
-        for (check, due) in zip(added, Self.firstRuns(of: added, now: Self.now())) {
+        let phases = Self.phases(of: added, now: Self.now())
+        for (check, phase) in zip(added, phases) {
             let id = nextID
             nextID += 1
-            kept[id] = Entry(scheduled: check, combined: CombinedCheckState(for: check.check), due: due)
+            let due = phase.firstRun
+            kept[id] = Entry(
+                scheduled: check, combined: CombinedCheckState(for: check.check), due: due, phaseDelay: phase.delay)
             heap.insert(deadline: due, id: id)
         }
         entries = kept
         arm()
     }
 
-    /// When new checks first run: evenly over one second (intervals are whole seconds, so
-    /// never more than one interval), the first at once, in the configuration's order.
-    static func firstRuns(of checks: [ScheduledCheck], now: UInt64) -> [UInt64] {
-        let spread: UInt64 = 1_000_000_000
+    /// When new checks first run, and how much later than one interval they run the second
+    /// time. The i-th of n runs first at now + i/n s and then every interval from
+    /// now + interval + i/n × interval: quick verdicts, then an even load.
+    static func phases(of checks: [ScheduledCheck], now: UInt64) -> [(firstRun: UInt64, delay: UInt64)] {
+        let second: UInt64 = 1_000_000_000
         let count = UInt64(checks.count)
-        return (0..<count).map { now + spread * $0 / count }
+        return checks.enumerated().map { index, check in
+            let position = UInt64(index)
+            let interval = UInt64(max(check.interval, 1)) * second
+            return (now + second * position / count, (interval - second) * position / count)
+        }
     }
 
     /// Stops scheduling; checks in flight finish but are not run again.
@@ -134,7 +147,8 @@ final class CheckScheduler {
         }
         entry.combined.record(result)
         let interval = UInt64(max(entry.scheduled.interval, 1)) * 1_000_000_000
-        entry.due = max(entry.lastStart + interval, Self.now())
+        entry.due = max(entry.lastStart + interval + entry.phaseDelay, Self.now())
+        entry.phaseDelay = 0
         entries[id] = entry
         heap.insert(deadline: entry.due, id: id)
         arm()

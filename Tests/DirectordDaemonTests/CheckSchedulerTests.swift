@@ -18,13 +18,21 @@ struct CheckSchedulerTests {
         return DirectorState(configuration: configuration, observed: IPVSTable()).scheduledChecks
     }
 
-    @Test("new checks start spread evenly over one second, the first at once")
-    func firstRunsAreSpread() throws {
+    @Test("new checks first run spread over one second, then their phases spread over the interval")
+    func phasesAreSpread() throws {
         let now: UInt64 = 5_000_000_000
-        let runs = CheckScheduler.firstRuns(of: try Self.checks(4), now: now)
-        #expect(runs == [now, now + 250_000_000, now + 500_000_000, now + 750_000_000])
-        #expect(CheckScheduler.firstRuns(of: [], now: now).isEmpty)
-        #expect(CheckScheduler.firstRuns(of: try Self.checks(1, interval: 10), now: now) == [now])
+        let phases = CheckScheduler.phases(of: try Self.checks(4, interval: 5), now: now)
+        #expect(phases.map(\.firstRun) == [now, now + 250_000_000, now + 500_000_000, now + 750_000_000])
+        #expect(phases.map(\.delay) == [0, 1_000_000_000, 2_000_000_000, 3_000_000_000])
+        // Second runs (first run + interval + delay): evenly over the 5 s interval.
+        #expect(phases.map { $0.firstRun + 5_000_000_000 + $0.delay - now } == [
+            5_000_000_000, 6_250_000_000, 7_500_000_000, 8_750_000_000,
+        ])
+        #expect(CheckScheduler.phases(of: [], now: now).isEmpty)
+        let one = CheckScheduler.phases(of: try Self.checks(1, interval: 10), now: now)
+        #expect(one.map(\.firstRun) == [now] && one.map(\.delay) == [0])
+        // checkinterval=1: the first second is the interval; nothing to add.
+        #expect(CheckScheduler.phases(of: try Self.checks(3), now: now).map(\.delay) == [0, 0, 0])
     }
 
     @Test("a schedule of many checks runs each once within the first second, not in one burst")
