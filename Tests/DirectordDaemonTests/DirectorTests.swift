@@ -14,19 +14,25 @@ import Testing
 struct DirectorTests {
     /// A web server on 127.0.0.1 that can be stopped and started again on the same port.
     final class WebServer: @unchecked Sendable {
-        let port: UInt16
+        private(set) var port: UInt16 = 0
         private var process: Process?
         private let root: URL
 
         init() throws {
-            // A free port: something else answering there would be checked instead.
-            var port = UInt16.random(in: 20000...40000)
-            while Self.accepts(port) { port = UInt16.random(in: 20000...40000) }
-            self.port = port
             root = FileManager.default.temporaryDirectory.appendingPathComponent("directord-web-\(UUID())")
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             try "healthy\n".write(to: root.appendingPathComponent("health"), atomically: true, encoding: .utf8)
-            try start()
+            // Below the ephemeral range, where the other suites' servers get their ports; and
+            // the server must be ours: another one that took the port first would be checked
+            // instead, and ours would have failed to bind.
+            for _ in 0..<20 {
+                port = UInt16.random(in: 10000...19999)
+                guard !Self.accepts(port) else { continue }
+                try start()
+                if Self.servesHealth(port) { return }
+                stop()
+            }
+            throw POSIXError(.EADDRINUSE)
         }
 
         func start() throws {
@@ -57,18 +63,45 @@ struct DirectorTests {
             try? FileManager.default.removeItem(at: root)
         }
 
-        static func accepts(_ port: UInt16) -> Bool {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        /// GET /health answers with this server's page.
+        static func servesHealth(_ port: UInt16) -> Bool {
+            let fd = connected(port)
+            guard fd >= 0 else { return false }
             defer { close(fd) }
+            let request = Array("GET /health HTTP/1.0\r\n\r\n".utf8)
+            guard send(fd, request, request.count, 0) == request.count else { return false }
+            var response: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = recv(fd, &buffer, buffer.count, 0)
+                guard count > 0 else { break }
+                response += buffer[0..<count]
+            }
+            return String(decoding: response, as: UTF8.self).hasSuffix("\r\n\r\nhealthy\n")
+        }
+
+        static func accepts(_ port: UInt16) -> Bool {
+            let fd = connected(port)
+            if fd >= 0 { close(fd) }
+            return fd >= 0
+        }
+
+        /// A socket connected to 127.0.0.1:port, or -1.
+        private static func connected(_ port: UInt16) -> Int32 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { return -1 }
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = port.bigEndian
             address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-            return withUnsafePointer(to: &address) {
+            let connected = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
                 }
             }
+            if connected { return fd }
+            close(fd)
+            return -1
         }
     }
 
