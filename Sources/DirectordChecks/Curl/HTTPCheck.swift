@@ -16,18 +16,9 @@ import DirectordCore
 /// URL's host); `sniname` is sent as the TLS server name; the body is read up to
 /// ``CheckLoop/Options/maximumBodyBytes`` and judged on what was read; proxies from the
 /// environment are ignored (LWP ignores them too); each check opens a new connection.
-final class HTTPCheck: CheckOperation {
-    private let check: HealthCheck
-    private var transfer: CurlTransfer?
-    private var multi: CurlMulti?
-
+final class HTTPCheck: CurlCheck {
     /// LWP::UserAgent's `max_redirect`.
     static let maximumRedirects = 7
-
-    init(context: LoopContext, check: HealthCheck) {
-        self.check = check
-        super.init(context: context)
-    }
 
     private var timeoutSeconds: Int { max(1, check.negotiateTimeout) }
     private var isProxy: Bool { check.service == .httpProxy }
@@ -40,29 +31,13 @@ final class HTTPCheck: CheckOperation {
             )
             return
         }
-        do {
-            let multi = try context.curl(for: check.address, port: check.port)
-            let transfer = CurlTransfer(
-                handle: try multi.makeEasyHandle(), bodyLimit: context.options.maximumBodyBytes, keepsBody: needsBody)
-            self.multi = multi
-            self.transfer = transfer
-            configure(transfer)
-            try transfer.start(on: multi) { [weak self] code in
-                guard let self else { return }
-                self.completed(code)
-            }
-        } catch {
-            fail("cannot start the HTTP check: \(error.description)")
-        }
+        startTransfer(
+            protocolName: "HTTP", bodyLimit: context.options.maximumBodyBytes, keepsBody: needsBody,
+            configure: configure)
     }
 
     override func timedOut() {
         fail("no verdict from libcurl within \(timeoutText) for \(check.url)")
-    }
-
-    override func releaseResources() {
-        if let transfer, let multi { multi.remove(transfer) }
-        transfer = nil
     }
 
     // MARK: Request
@@ -85,16 +60,7 @@ final class HTTPCheck: CheckOperation {
         transfer.set(CURLOPT_FOLLOWLOCATION, 1)
         transfer.set(CURLOPT_MAXREDIRS, Self.maximumRedirects)
         transfer.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
-        transfer.set(CURLOPT_TIMEOUT_MS, timeoutSeconds * 1000)
-        transfer.set(CURLOPT_FORBID_REUSE, 1)
-        transfer.set(CURLOPT_FRESH_CONNECT, 1)
-        // A health page is small; libcurl's default 16 KB download and 64 KB upload buffers,
-        // held by every check in flight, made 80 KB per check (hundreds of MB at thousands).
-        transfer.set(CURLOPT_BUFFERSIZE, 4096)
-        transfer.set(CURLOPT_UPLOAD_BUFFERSIZE, 16384)
-        // URLs name addresses, so there is nothing to cache, and curl 7.88 walks its whole DNS
-        // cache (one entry per real server and port) whenever it adds to it.
-        transfer.set(CURLOPT_DNS_CACHE_TIMEOUT, 0)
+        setSingleConnection(transfer, timeoutSeconds: timeoutSeconds)
         transfer.set(CURLOPT_USERAGENT, context.options.userAgent)
         if check.httpMethod == .head { transfer.set(CURLOPT_NOBODY, 1) }
         if isProxy {
@@ -105,21 +71,12 @@ final class HTTPCheck: CheckOperation {
             transfer.set(CURLOPT_PROXY, "")
             transfer.set(CURLOPT_HTTPHEADER, list: ["Host: \(check.virtualHost ?? check.address.bracketed)"])
         }
-        if let caFile = check.caFile {
-            transfer.set(CURLOPT_CAINFO, caFile)
-            // Only that file: not also the system's CA directory curl would otherwise add.
-            transfer.setNull(CURLOPT_CAPATH)
-            transfer.set(CURLOPT_SSL_VERIFYPEER, 1)
-            transfer.set(CURLOPT_SSL_VERIFYHOST, 2)
-        } else {
-            transfer.set(CURLOPT_SSL_VERIFYPEER, 0)
-            transfer.set(CURLOPT_SSL_VERIFYHOST, 0)
-        }
+        setCertificateVerification(transfer)
     }
 
     // MARK: Verdict
 
-    private func completed(_ code: CURLcode) {
+    override func completed(_ code: CURLcode) {
         guard let transfer else { return }
         let url = transfer.effectiveURL ?? check.url
         let redirects = transfer.redirectCount

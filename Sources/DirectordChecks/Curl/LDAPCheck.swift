@@ -15,16 +15,7 @@ import DirectordCore
 /// `curl` on the command line works because it polls every transfer). ``CheckPlan`` therefore
 /// gives `ldaps` a labelled TCP connect. The code below would handle `ldaps` unchanged once
 /// libcurl does.
-final class LDAPCheck: CheckOperation {
-    private let check: HealthCheck
-    private var transfer: CurlTransfer?
-    private var multi: CurlMulti?
-
-    init(context: LoopContext, check: HealthCheck) {
-        self.check = check
-        super.init(context: context)
-    }
-
+final class LDAPCheck: CurlCheck {
     private var timeoutSeconds: Int { max(1, check.checkTimeout) }
     private var base: String { check.request.hasPrefix("/") ? String(check.request.dropFirst()) : check.request }
     private var endpoint: String { "\(check.address.bracketed):\(check.port ?? 389)" }
@@ -42,39 +33,18 @@ final class LDAPCheck: CheckOperation {
     }
 
     override func begin() {
-        do {
-            let multi = try context.curl(for: check.address, port: check.port)
-            let transfer = CurlTransfer(
-                handle: try multi.makeEasyHandle(), bodyLimit: context.options.maximumReplyBytes, keepsBody: true)
-            self.multi = multi
-            self.transfer = transfer
+        startTransfer(protocolName: "LDAP", bodyLimit: context.options.maximumReplyBytes, keepsBody: true) {
+            [self] transfer in
             let scheme = check.service == .ldaps ? "ldaps" : "ldap"
             transfer.set(CURLOPT_URL, Self.url(scheme: scheme, endpoint: endpoint, base: base))
             transfer.set(CURLOPT_PROTOCOLS_STR, "ldap,ldaps")
-            transfer.set(CURLOPT_TIMEOUT_MS, timeoutSeconds * 1000)
-            transfer.set(CURLOPT_FORBID_REUSE, 1)
-            transfer.set(CURLOPT_FRESH_CONNECT, 1)
-            transfer.set(CURLOPT_DNS_CACHE_TIMEOUT, 0)
+            setSingleConnection(transfer, timeoutSeconds: timeoutSeconds)
             transfer.set(CURLOPT_PROXY, "")
             if !check.login.isEmpty && !check.password.isEmpty {
                 transfer.set(CURLOPT_USERNAME, check.login)
                 transfer.set(CURLOPT_PASSWORD, check.password)
             }
-            if let caFile = check.caFile {
-                transfer.set(CURLOPT_CAINFO, caFile)
-                transfer.setNull(CURLOPT_CAPATH)
-                transfer.set(CURLOPT_SSL_VERIFYPEER, 1)
-                transfer.set(CURLOPT_SSL_VERIFYHOST, 2)
-            } else {
-                transfer.set(CURLOPT_SSL_VERIFYPEER, 0)
-                transfer.set(CURLOPT_SSL_VERIFYHOST, 0)
-            }
-            try transfer.start(on: multi) { [weak self] code in
-                guard let self else { return }
-                self.completed(code)
-            }
-        } catch {
-            fail("cannot start the LDAP check: \(error.description)")
+            setCertificateVerification(transfer)
         }
     }
 
@@ -82,12 +52,7 @@ final class LDAPCheck: CheckOperation {
         fail("\(check.service.rawValue): no verdict from libcurl within \(timeoutText) for \(endpoint)")
     }
 
-    override func releaseResources() {
-        if let transfer, let multi { multi.remove(transfer) }
-        transfer = nil
-    }
-
-    private func completed(_ code: CURLcode) {
+    override func completed(_ code: CURLcode) {
         guard let transfer else { return }
         let service = check.service.rawValue
         guard code == CURLE_OK else {
