@@ -8,21 +8,8 @@ struct DaemonCommandTests {
     typealias Run = CheckConfigCommandTests.Run
 
     static func run(_ arguments: [String], runDirectory: URL) throws -> Run {
-        let process = Process()
-        process.executableURL = CheckConfigCommandTests.binary
-        process.arguments = arguments
-        process.environment = ["DIRECTORD_RUN_DIR": runDirectory.path, "PATH": "/usr/bin:/bin"]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-            errors: String(decoding: errorData, as: UTF8.self))
+        try CheckConfigCommandTests.run(
+            arguments, environment: ["DIRECTORD_RUN_DIR": runDirectory.path, "PATH": "/usr/bin:/bin"])
     }
 
     @Test("status: 3 stopped, 1 stale pid file, 2 configuration error; in ldirectord's order too")
