@@ -127,18 +127,6 @@ struct TableDiffTests {
         #expect(operations.last == .deleteService(service(web)))
     }
 
-    /// A deterministic generator, so a failure can be replayed.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
-
     static func randomTable(_ generator: inout SplitMix64) -> IPVSTable {
         let keys: [ServiceKey] = [
             web, dns, mark, .firewallMark(3, .ipv6), .inet(.tcp, IPAddress("2001:db8::1")!, port: 443),
