@@ -38,7 +38,7 @@ struct CheckBench: ParsableCommand {
     @Option(help: "negotiatetimeout / checktimeout of the checks, seconds.")
     var timeout = 2
 
-    @Option(help: "Check type: http or connect.")
+    @Option(help: "Check type: http (spoken directly, the default engine), http-libcurl (plain HTTP through libcurl, as HTTPS) or connect.")
     var type = "http"
 
     @Option(help: "Modes to run: paced, saturated or both.")
@@ -53,8 +53,8 @@ struct CheckBench: ParsableCommand {
     func run() throws {
         raiseFileLimit()
         let counts = reals.split(separator: ",").compactMap { Int($0.filter { $0 != " " }) }
-        guard !counts.isEmpty, ["http", "connect"].contains(type) else {
-            throw ValidationError("--reals must be numbers and --type http or connect")
+        guard !counts.isEmpty, ["http", "http-libcurl", "connect"].contains(type) else {
+            throw ValidationError("--reals must be numbers and --type http, http-libcurl or connect")
         }
         let modes: [Mode] = mode == "both" ? [.paced, .saturated] : [Mode(rawValue: mode)].compactMap { $0 }
         print(
@@ -93,7 +93,7 @@ struct CheckBench: ParsableCommand {
         for port in ports { lines.append("\treal=127.0.0.1:\(port) masq") }
         lines += [
             "\tservice=http", "\trequest=\"/health\"", "\treceive=\"OK\"",
-            "\tchecktype=\(type == "http" ? "negotiate" : "connect")",
+            "\tchecktype=\(type == "connect" ? "connect" : "negotiate")",
             "\tnegotiatetimeout=\(timeout)", "\tchecktimeout=\(timeout)",
         ]
         let parser = ConfigParser(resolver: StaticNameResolver(services: StaticNameResolver.commonServices))
@@ -105,7 +105,9 @@ struct CheckBench: ParsableCommand {
     }
 
     func measure(checks: [HealthCheck], hanging: Set<Int>, mode: Mode) throws -> Row {
-        let loop = try CheckLoop()
+        var options = CheckLoop.Options()
+        options.plainHTTPThroughLibcurl = type == "http-libcurl"
+        let loop = try CheckLoop(options: options)
         let recorder = Recorder(reals: checks.count)
         let clock = ContinuousClock()
         let start = clock.now

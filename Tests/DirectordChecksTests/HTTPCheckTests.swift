@@ -1,6 +1,35 @@
-import DirectordChecks
+@testable import DirectordChecks
 import DirectordCore
 import Testing
+
+/// The two ways a plain `http://` check runs; every plain-HTTP test runs both, so they keep
+/// the same verdicts and reasons.
+enum HTTPEngine: String, CaseIterable, CustomTestStringConvertible {
+    /// ``PlainHTTPCheck``, the default.
+    case direct
+    /// libcurl, as HTTPS checks and what the direct engine hands over.
+    case libcurl
+
+    var testDescription: String { rawValue }
+
+    func run(_ check: HealthCheck) async -> CheckResult {
+        switch self {
+        case .direct: await sharedLoop.check(check)
+        case .libcurl: await libcurlLoop.check(check)
+        }
+    }
+}
+
+/// A loop that runs plain HTTP through libcurl.
+let libcurlLoop: CheckLoop = {
+    var options = CheckLoop.Options()
+    options.plainHTTPThroughLibcurl = true
+    do {
+        return try CheckLoop(options: options)
+    } catch {
+        fatalError("cannot create the check loop: \(error)")
+    }
+}()
 
 /// HTTP and HTTPS negotiate checks against real servers on loopback, with their faults.
 @Suite("HTTP negotiate checks")
@@ -26,127 +55,127 @@ struct HTTPCheckTests {
             """)
     }
 
-    @Test("a 2xx whose body matches receive is up")
-    func upWhenBodyMatches() async throws {
-        let result = await run(try http("/ok", receive: "OK"))
+    @Test("a 2xx whose body matches receive is up", arguments: HTTPEngine.allCases)
+    func upWhenBodyMatches(engine: HTTPEngine) async throws {
+        let result = await engine.run(try http("/ok", receive: "OK"))
         #expect(result.isUp, "\(result.reason)")
         #expect(result.reason == "HTTP 200 OK, receive /OK/ found")
         #expect(result.latency < .seconds(1))
     }
 
-    @Test("without receive, any 2xx is up, whatever the body (ldirectord: !($receive =~ /.+/))")
-    func anyBodyWithoutReceive() async throws {
-        #expect(await run(try http("/empty")).isUp)
-        #expect(await run(try http("/body/anything")).isUp)
+    @Test("without receive, any 2xx is up, whatever the body (ldirectord: !($receive =~ /.+/))", arguments: HTTPEngine.allCases)
+    func anyBodyWithoutReceive(engine: HTTPEngine) async throws {
+        #expect(await engine.run(try http("/empty")).isUp)
+        #expect(await engine.run(try http("/body/anything")).isUp)
     }
 
-    @Test("receive is an unanchored Perl regular expression matched against the body")
-    func perlRegex() async throws {
-        #expect(await run(try http("/ok", receive: "healthy$")).isUp)
-        #expect(await run(try http("/ok", receive: "OK\\s+heal")).isUp)
-        #expect(await run(try http("/ok", receive: "(?i)ok HEALTHY")).isUp)
-        #expect(await run(try http("/ok", receive: "^healthy")).isUp == false)
+    @Test("receive is an unanchored Perl regular expression matched against the body", arguments: HTTPEngine.allCases)
+    func perlRegex(engine: HTTPEngine) async throws {
+        #expect(await engine.run(try http("/ok", receive: "healthy$")).isUp)
+        #expect(await engine.run(try http("/ok", receive: "OK\\s+heal")).isUp)
+        #expect(await engine.run(try http("/ok", receive: "(?i)ok HEALTHY")).isUp)
+        #expect(await engine.run(try http("/ok", receive: "^healthy")).isUp == false)
         // Bytes that are not UTF-8 are matched as bytes, as Perl does.
-        #expect(await run(try http("/body/%FFready", receive: "\\xffready")).isUp)
+        #expect(await engine.run(try http("/body/%FFready", receive: "\\xffready")).isUp)
     }
 
-    @Test("a body that does not match is down, and says what was looked for and where")
-    func downWhenBodyDoesNotMatch() async throws {
+    @Test("a body that does not match is down, and says what was looked for and where", arguments: HTTPEngine.allCases)
+    func downWhenBodyDoesNotMatch(engine: HTTPEngine) async throws {
         let check = try http("/ok", receive: "nope")
-        let result = await run(check)
+        let result = await engine.run(check)
         #expect(!result.isUp)
         #expect(result.reason == "receive /nope/ not found in 11 bytes from \(check.url)")
     }
 
-    @Test("an invalid receive regex is down with the regex error, and check-config can tell")
-    func invalidRegex() async throws {
+    @Test("an invalid receive regex is down with the regex error, and check-config can tell", arguments: HTTPEngine.allCases)
+    func invalidRegex(engine: HTTPEngine) async throws {
         let check = try http("/ok", receive: "(unclosed")
         #expect(check.receiveProblem?.contains("missing closing parenthesis") == true)
-        let result = await run(check)
+        let result = await engine.run(check)
         #expect(!result.isUp)
         #expect(result.reason.contains("is not a valid regular expression"))
     }
 
-    @Test("a non-2xx status is down with its status line", arguments: [404, 500, 503])
-    func statusDown(status: Int) async throws {
+    @Test("a non-2xx status is down with its status line", arguments: [404, 500, 503], HTTPEngine.allCases)
+    func statusDown(status: Int, engine: HTTPEngine) async throws {
         let check = try http("/status/\(status)")
-        let result = await run(check)
+        let result = await engine.run(check)
         #expect(!result.isUp)
         #expect(result.reason.hasPrefix("HTTP \(status) "))
         #expect(result.reason.hasSuffix("from \(check.url)"))
     }
 
-    @Test("a server that accepts and never answers is down at negotiatetimeout, not later")
-    func hangingServer() async throws {
-        let result = await run(try http("/hang"))
+    @Test("a server that accepts and never answers is down at negotiatetimeout, not later", arguments: HTTPEngine.allCases)
+    func hangingServer(engine: HTTPEngine) async throws {
+        let result = await engine.run(try http("/hang"))
         #expect(!result.isUp)
         #expect(result.reason.hasPrefix("no answer within 2 s from http://127.0.0.1:"))
         #expect(result.latency >= .seconds(1.9) && result.latency < .seconds(3))
     }
 
-    @Test("a body that drips slowly is down at negotiatetimeout")
-    func drippingBody() async throws {
-        let result = await run(try http("/drip", receive: "never"))
+    @Test("a body that drips slowly is down at negotiatetimeout", arguments: HTTPEngine.allCases)
+    func drippingBody(engine: HTTPEngine) async throws {
+        let result = await engine.run(try http("/drip", receive: "never"))
         #expect(!result.isUp)
         #expect(result.reason.contains("not complete within 2 s"), "\(result.reason)")
         #expect(result.latency < .seconds(3))
     }
 
-    @Test("a reset connection is down")
-    func reset() async throws {
-        let result = await run(try http("/reset"))
+    @Test("a reset connection is down", arguments: HTTPEngine.allCases)
+    func reset(engine: HTTPEngine) async throws {
+        let result = await engine.run(try http("/reset"))
         #expect(!result.isUp)
         #expect(result.reason.contains("Connection reset by peer"), "\(result.reason)")
     }
 
-    @Test("a connection closed without an answer is down")
-    func closedWithoutAnswer() async throws {
-        let result = await run(try http("/close"))
+    @Test("a connection closed without an answer is down", arguments: HTTPEngine.allCases)
+    func closedWithoutAnswer(engine: HTTPEngine) async throws {
+        let result = await engine.run(try http("/close"))
         #expect(!result.isUp)
         #expect(result.reason.contains("connection closed without a response"), "\(result.reason)")
     }
 
-    @Test("a refused connection is down with the system's reason")
-    func refused() async throws {
-        let result = await run(try http("/", port: "closed"))
+    @Test("a refused connection is down with the system's reason", arguments: HTTPEngine.allCases)
+    func refused(engine: HTTPEngine) async throws {
+        let result = await engine.run(try http("/", port: "closed"))
         #expect(!result.isUp)
         #expect(result.reason.hasPrefix("connect to http://127.0.0.1:"))
         #expect(result.reason.hasSuffix(": Connection refused"))
     }
 
-    @Test("redirects are followed, up to 7 as LWP does")
-    func redirects() async throws {
-        let followed = await run(try http("/redirect/3", receive: "redirected"))
+    @Test("redirects are followed, up to 7 as LWP does", arguments: HTTPEngine.allCases)
+    func redirects(engine: HTTPEngine) async throws {
+        let followed = await engine.run(try http("/redirect/3", receive: "redirected"))
         #expect(followed.isUp, "\(followed.reason)")
-        let seven = await run(try http("/redirect/7", receive: "redirected"))
+        let seven = await engine.run(try http("/redirect/7", receive: "redirected"))
         #expect(seven.isUp, "\(seven.reason)")
-        let eight = await run(try http("/redirect/8", receive: "redirected"))
+        let eight = await engine.run(try http("/redirect/8", receive: "redirected"))
         #expect(!eight.isUp)
         #expect(eight.reason.contains("more than 7 redirects"))
-        let loop = await run(try http("/redirect-loop"))
+        let loop = await engine.run(try http("/redirect-loop"))
         #expect(!loop.isUp)
     }
 
-    @Test("a huge body is read up to the cap and judged on that")
-    func hugeBody() async throws {
-        let early = await run(try http("/huge", receive: "^aaaa"))
+    @Test("a huge body is read up to the cap and judged on that", arguments: HTTPEngine.allCases)
+    func hugeBody(engine: HTTPEngine) async throws {
+        let early = await engine.run(try http("/huge", receive: "^aaaa"))
         #expect(early.isUp, "\(early.reason)")
         #expect(early.reason.contains("read the first 1048576 bytes of a longer body"))
-        let late = await run(try http("/huge", receive: "NEEDLE"))
+        let late = await engine.run(try http("/huge", receive: "NEEDLE"))
         #expect(!late.isUp)
         // Judged on the first MiB, not the 8 MiB the server would send.
         #expect(late.reason.contains("not found in 1048576 bytes"), "\(late.reason)")
     }
 
-    @Test("the Host header is virtualhost, else the real server's address")
-    func hostHeader() async throws {
-        #expect(await run(try http("/headers", receive: "^GET /headers Host=127\\.0\\.0\\.1$")).isUp)
+    @Test("the Host header is virtualhost, else the real server's address", arguments: HTTPEngine.allCases)
+    func hostHeader(engine: HTTPEngine) async throws {
+        #expect(await engine.run(try http("/headers", receive: "^GET /headers Host=127\\.0\\.0\\.1$")).isUp)
         let named = try http("/headers", receive: "Host=www\\.example\\.com$", extra: "\tvirtualhost=www.example.com")
-        #expect(await run(named).isUp)
+        #expect(await engine.run(named).isUp)
     }
 
-    @Test("IPv6: the URL and the Host header bracket the address")
-    func ipv6() async throws {
+    @Test("IPv6: the URL and the Host header bracket the address", arguments: HTTPEngine.allCases)
+    func ipv6(engine: HTTPEngine) async throws {
         let check = try healthCheck(
             """
             virtual6=[2001:db8::1]:80
@@ -157,21 +186,21 @@ struct HTTPCheckTests {
             \tnegotiatetimeout=2
             """)
         #expect(check.url == "http://[::1]:\(servers.port("http6"))/headers")
-        let result = await run(check)
+        let result = await engine.run(check)
         #expect(result.isUp, "\(result.reason)")
     }
 
-    @Test("HEAD: up on 2xx; a receive string can never match the empty body (as ldirectord)")
-    func head() async throws {
+    @Test("HEAD: up on 2xx; a receive string can never match the empty body (as ldirectord)", arguments: HTTPEngine.allCases)
+    func head(engine: HTTPEngine) async throws {
         let plain = try http("/ok", extra: "\thttpmethod=HEAD")
-        #expect(await run(plain).isUp)
-        let withReceive = await run(try http("/ok", receive: "OK", extra: "\thttpmethod=HEAD"))
+        #expect(await engine.run(plain).isUp)
+        let withReceive = await engine.run(try http("/ok", receive: "OK", extra: "\thttpmethod=HEAD"))
         #expect(!withReceive.isUp)
         #expect(withReceive.reason.contains("a HEAD response has no body"))
     }
 
-    @Test("per-real request and receive override the virtual's")
-    func perRealRequest() async throws {
+    @Test("per-real request and receive override the virtual's", arguments: HTTPEngine.allCases)
+    func perRealRequest(engine: HTTPEngine) async throws {
         let check = try healthCheck(
             """
             virtual=10.0.0.1:80
@@ -181,8 +210,46 @@ struct HTTPCheckTests {
             \treceive="nothing"
             \tnegotiatetimeout=2
             """)
-        let result = await run(check)
+        let result = await engine.run(check)
         #expect(result.isUp, "\(result.reason)")
+    }
+
+    @Test("chunked bodies, bodies that end with the connection, and 100 Continue are read whole", arguments: HTTPEngine.allCases)
+    func framings(engine: HTTPEngine) async throws {
+        let chunked = await engine.run(try http("/chunked", receive: "^OK chunked healthy$"))
+        #expect(chunked.isUp, "\(chunked.reason)")
+        let untilClose = await engine.run(try http("/until-close", receive: "until close"))
+        #expect(untilClose.isUp, "\(untilClose.reason)")
+        let interim = await engine.run(try http("/continue", receive: "after continue"))
+        #expect(interim.isUp, "\(interim.reason)")
+        #expect(interim.reason.hasPrefix("HTTP 200 OK"))
+    }
+
+    @Test("a reply that is not HTTP, or shorter than its Content-Length, is down", arguments: HTTPEngine.allCases)
+    func malformed(engine: HTTPEngine) async throws {
+        let garbage = await engine.run(try http("/garbage"))
+        #expect(!garbage.isUp)
+        let short = await engine.run(try http("/short", receive: "OK"))
+        #expect(!short.isUp)
+        #expect(short.latency < .seconds(1), "a closed connection is a verdict, not a wait for the timeout")
+    }
+
+    @Test("plain http:// URLs on the real server are spoken directly; others go through libcurl")
+    func engineChoice() throws {
+        #expect(CheckPlan(try http("/ok")).kind == .plainHTTP(target: "/ok"))
+        #expect(CheckPlan(try http("/a?b=c&d")).kind == .plainHTTP(target: "/a?b=c&d"))
+        #expect(CheckPlan(try http("/ok"), plainHTTPThroughLibcurl: true).kind == .http)
+        // A fragment or a space: libcurl's URL rules decide what is sent.
+        #expect(CheckPlan(try http("/a#b")).kind == .http)
+        #expect(CheckPlan(try http("/a b")).kind == .http)
+        let elsewhere = try healthCheck(
+            """
+            virtual=10.0.0.1:80
+            \treal=127.0.0.1:\(servers.port("http")) gate 1 "http://www.example.com/health" "OK"
+            \tservice=http
+            """)
+        #expect(CheckPlan(elsewhere).kind == .http)
+        #expect(CheckPlan(try https("")).kind == .http)
     }
 
     @Test("http_proxy: the request is a full URL fetched through the real server as proxy")

@@ -192,8 +192,10 @@ struct CheckPlanTests {
         #expect(try plan("\tchecktype=external").timeout == .seconds(3))
         #expect(try plan("\tchecktype=negotiate\n\tservice=smtp").timeout == .seconds(7))
         #expect(try plan("\tchecktype=negotiate\n\tservice=mysql").timeout == .seconds(7))
-        // libcurl keeps the real limit for HTTP; the loop's is a backstop a second later.
-        #expect(try plan("\tchecktype=negotiate\n\tservice=http").timeout == .seconds(8))
+        // Plain HTTP is the loop's own; libcurl keeps the real limit for HTTPS, and the loop's
+        // is a backstop a second later.
+        #expect(try plan("\tchecktype=negotiate\n\tservice=http").timeout == .seconds(7))
+        #expect(try plan("\tchecktype=negotiate\n\tservice=https").timeout == .seconds(8))
         // checkcount attempts of checktimeout, plus the backstop.
         #expect(try plan("\tchecktype=ping\n\tcheckcount=3").timeout == .seconds(10))
         // ldirectord's alarm around RADIUS and LDAP is checktimeout.
@@ -218,7 +220,7 @@ struct CheckPlanTests {
 
     @Test("a combined check run on its own negotiates; a UDP connect pings")
     func dispatch() throws {
-        #expect(try plan("\tchecktype=3\n\tservice=http").kind == .http)
+        #expect(try plan("\tchecktype=3\n\tservice=http").kind == .plainHTTP(target: "/"))
         let udp = CheckPlan(
             try healthCheck("virtual=10.0.0.1:53\n\treal=127.0.0.1:53 gate\n\tprotocol=udp\n\tchecktype=connect"))
         #expect(udp.kind == .ping)

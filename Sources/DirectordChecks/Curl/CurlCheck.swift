@@ -43,9 +43,9 @@ class CurlCheck: CheckOperation {
         transfer = nil
     }
 
-    /// One new connection, used once, within `timeoutSeconds`, with small buffers.
-    final func setSingleConnection(_ transfer: CurlTransfer, timeoutSeconds: Int) {
-        transfer.set(CURLOPT_TIMEOUT_MS, timeoutSeconds * 1000)
+    /// One new connection, used once, within `timeout`, with small buffers.
+    final func setSingleConnection(_ transfer: CurlTransfer, timeout: Duration) {
+        transfer.set(CURLOPT_TIMEOUT_MS, max(1, Int(timeout.nanoseconds / 1_000_000)))
         transfer.set(CURLOPT_FORBID_REUSE, 1)
         transfer.set(CURLOPT_FRESH_CONNECT, 1)
         // A health reply is small; libcurl's default 16 KB download and 64 KB upload buffers,

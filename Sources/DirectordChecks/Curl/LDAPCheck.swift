@@ -38,7 +38,7 @@ final class LDAPCheck: CurlCheck {
             let scheme = check.service == .ldaps ? "ldaps" : "ldap"
             transfer.set(CURLOPT_URL, Self.url(scheme: scheme, endpoint: endpoint, base: base))
             transfer.set(CURLOPT_PROTOCOLS_STR, "ldap,ldaps")
-            setSingleConnection(transfer, timeoutSeconds: timeoutSeconds)
+            setSingleConnection(transfer, timeout: .seconds(timeoutSeconds))
             transfer.set(CURLOPT_PROXY, "")
             if !check.login.isEmpty && !check.password.isEmpty {
                 transfer.set(CURLOPT_USERNAME, check.login)

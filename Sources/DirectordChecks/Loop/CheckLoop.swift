@@ -7,10 +7,11 @@ import Synchronization
 ///
 /// Every check of every kind shares one serial Dispatch queue, which is also this actor's
 /// executor: sockets are watched through one epoll instance behind one Dispatch source, all
-/// time limits live in one deadline heap behind one Dispatch timer, HTTP goes through libcurl's
-/// multi-socket API, MySQL through MariaDB's non-blocking API, ICMP through one socket per
-/// address family, and external commands are watched through pidfds. No check has a thread, no
-/// call blocks the loop, and the thread count does not depend on how many checks are in flight.
+/// time limits live in one deadline heap behind one Dispatch timer, plain HTTP is spoken
+/// directly, HTTPS (and what plain HTTP hands over) goes through libcurl's multi-socket API,
+/// MySQL through MariaDB's non-blocking API, ICMP through one socket per address family, and
+/// external commands are watched through pidfds. No check has a thread, no call blocks the
+/// loop, and the thread count does not depend on how many checks are in flight.
 ///
 /// A check never throws: whatever goes wrong with the real server is a ``CheckResult`` that is
 /// down, with a reason a person can read. Each check ends within its time limit
@@ -36,6 +37,9 @@ public actor CheckLoop {
         public var maximumBodyBytes: Int = 1 << 20
         /// Bytes of other replies (simpletcp, FTP files, command output) kept.
         public var maximumReplyBytes: Int = 64 << 10
+        /// Runs plain `http://` checks through libcurl, as HTTPS ones, instead of
+        /// ``PlainHTTPCheck``: for comparing the two (tests, `directord-bench checks`).
+        public var plainHTTPThroughLibcurl = false
         /// The User-Agent of HTTP checks.
         public var userAgent: String = "directord"
         /// The label of the loop's Dispatch queue, seen in debuggers and crash reports.
@@ -154,7 +158,7 @@ public actor CheckLoop {
                 }
             }
         }
-        let plan = CheckPlan(check)
+        let plan = CheckPlan(check, plainHTTPThroughLibcurl: context.options.plainHTTPThroughLibcurl)
         guard let operation = plan.makeOperation(context: context) else {
             completion(plan.immediateResult ?? .down("nothing to check", latency: .zero))
             return

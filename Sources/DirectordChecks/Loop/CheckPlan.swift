@@ -8,7 +8,10 @@ struct CheckPlan {
         case immediate(CheckResult)
         case connect
         case ping
+        /// Through libcurl: HTTPS, http_proxy, and URLs ``PlainHTTPCheck`` does not take.
         case http
+        /// Spoken directly by ``PlainHTTPCheck``, with this request target.
+        case plainHTTP(target: String)
         case mysql
         case external(perl: Bool)
         case simpleTCP
@@ -34,9 +37,15 @@ struct CheckPlan {
     let check: HealthCheck
     let kind: Kind
 
-    init(_ check: HealthCheck) {
+    /// - Parameter plainHTTPThroughLibcurl: run plain `http://` checks through libcurl too
+    ///   (``CheckLoop/Options/plainHTTPThroughLibcurl``).
+    init(_ check: HealthCheck, plainHTTPThroughLibcurl: Bool = false) {
         self.check = check
-        self.kind = Self.kind(of: check)
+        var kind = Self.kind(of: check)
+        if kind == .http, !plainHTTPThroughLibcurl, let target = PlainHTTPCheck.requestTarget(for: check) {
+            kind = .plainHTTP(target: target)
+        }
+        self.kind = kind
     }
 
     /// The time limit the loop enforces. libcurl and the ping attempts keep their own, finer
@@ -48,7 +57,7 @@ struct CheckPlan {
         // keeps LDAP's, the loop's is a backstop).
         case .connect, .external, .radius, .substitute(_, .connect): .seconds(max(1, check.checkTimeout))
         case .ldap: .seconds(max(1, check.checkTimeout) + 1)
-        case .mysql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp, .dns, .sip:
+        case .mysql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp, .dns, .sip, .plainHTTP:
             .seconds(max(1, check.negotiateTimeout))
         case .http: .seconds(max(1, check.negotiateTimeout) + 1)
         case .ping, .substitute(_, .ping): .seconds(max(1, check.checkTimeout) * max(1, check.checkCount) + 1)
@@ -125,6 +134,8 @@ struct CheckPlan {
             return PingCheck(context: context, check: check, label: nil)
         case .http:
             return HTTPCheck(context: context, check: check)
+        case .plainHTTP(let target):
+            return PlainHTTPCheck(context: context, check: check, target: target)
         case .mysql:
             return MySQLCheck(context: context, check: check)
         case .external(let perl):

@@ -125,6 +125,25 @@ async def http(reader, writer):
                 writer.write(chunk)
                 await writer.drain()
             writer.write(b"a" * (len(chunk) - 6) + b"NEEDLE")
+        elif target == "/chunked":
+            parts = [b"OK ", b"chunked ", b"healthy\n"]
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for part in parts:
+                writer.write(b"%x; ext=1\r\n" % len(part) + part + b"\r\n")
+                await writer.drain()
+                await asyncio.sleep(0.01)
+            writer.write(b"0\r\nX-Trailer: yes\r\n\r\n")
+        elif target == "/until-close":
+            writer.write(b"HTTP/1.0 200 OK\r\n\r\nOK until close\n")
+        elif target == "/continue":
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.01)
+            writer.write(response(200, b"OK after continue\n"))
+        elif target == "/garbage":
+            writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        elif target == "/short":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nOK but short")
         elif target == "/headers":
             writer.write(response(200, f"{method} {target} Host={host}".encode()))
         else:

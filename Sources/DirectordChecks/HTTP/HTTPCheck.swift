@@ -21,8 +21,15 @@ final class HTTPCheck: CurlCheck {
     static let maximumRedirects = 7
 
     private var timeoutSeconds: Int { max(1, check.negotiateTimeout) }
+    /// What is left of the check's time when it takes over from ``PlainHTTPCheck`` (at a
+    /// redirect); reasons still name `negotiatetimeout`.
+    private let timeLimit: Duration?
+
+    init(context: LoopContext, check: HealthCheck, timeLimit: Duration? = nil) {
+        self.timeLimit = timeLimit
+        super.init(context: context, check: check)
+    }
     private var isProxy: Bool { check.service == .httpProxy }
-    private var needsBody: Bool { check.httpMethod == .get && !receiveIsEmpty(check.receive) }
 
     override func begin() {
         if isProxy && !check.url.contains("://") {
@@ -32,7 +39,7 @@ final class HTTPCheck: CurlCheck {
             return
         }
         startTransfer(
-            protocolName: "HTTP", bodyLimit: context.options.maximumBodyBytes, keepsBody: needsBody,
+            protocolName: "HTTP", bodyLimit: context.options.maximumBodyBytes, keepsBody: HTTPVerdict.needsBody(check),
             configure: configure)
     }
 
@@ -60,7 +67,7 @@ final class HTTPCheck: CurlCheck {
         transfer.set(CURLOPT_FOLLOWLOCATION, 1)
         transfer.set(CURLOPT_MAXREDIRS, Self.maximumRedirects)
         transfer.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
-        setSingleConnection(transfer, timeoutSeconds: timeoutSeconds)
+        setSingleConnection(transfer, timeout: timeLimit ?? .seconds(timeoutSeconds))
         transfer.set(CURLOPT_USERAGENT, context.options.userAgent)
         if check.httpMethod == .head { transfer.set(CURLOPT_NOBODY, 1) }
         if isProxy {
@@ -85,29 +92,10 @@ final class HTTPCheck: CurlCheck {
             fail(describeFailure(code, transfer: transfer, url: place))
             return
         }
-        let status = transfer.responseCode
-        let statusText = transfer.reasonPhrase.isEmpty ? "HTTP \(status)" : "HTTP \(status) \(transfer.reasonPhrase)"
-        guard (200..<300).contains(status) else {
-            fail("\(statusText) from \(place)")
-            return
-        }
-        if receiveIsEmpty(check.receive) {
-            succeed(statusText)
-            return
-        }
-        let body = transfer.body
-        let cut = transfer.bodyWasCut ? " (read the first \(body.count) bytes of a longer body)" : ""
-        switch context.patterns.match(check.receive, in: body) {
-        case .success(.found):
-            succeed("\(statusText), receive /\(check.receive)/ found\(cut)")
-        case .success(.notFound):
-            let head = check.httpMethod == .head ? " (a HEAD response has no body)" : cut
-            fail("receive /\(check.receive)/ not found in \(body.count) bytes from \(place)\(head)")
-        case .success(.gaveUp(let why)):
-            fail("receive /\(check.receive)/ could not be matched against \(body.count) bytes from \(place): \(why)")
-        case .failure(let error):
-            fail(error.description)
-        }
+        finish(
+            with: HTTPVerdict(
+                status: transfer.responseCode, reasonPhrase: transfer.reasonPhrase, body: transfer.body,
+                bodyWasCut: transfer.bodyWasCut, check: check, patterns: context.patterns, place: place))
     }
 
     private func describeFailure(_ code: CURLcode, transfer: CurlTransfer, url: String) -> String {
