@@ -59,6 +59,10 @@ final class Reactor {
         events = [epoll_event](repeating: epoll_event(), count: 256)
     }
 
+    deinit {
+        readBuffer.deallocate()
+    }
+
     /// Creates and resumes the two Dispatch sources. `wake` runs on the queue and must call
     /// ``processIO()`` or ``processTimers()`` inside the owning actor's isolation.
     func start(wake: @escaping @Sendable (_ timers: Bool) -> Void) {
@@ -136,7 +140,21 @@ final class Reactor {
         _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, &event)
     }
 
+    /// Forgets `fd`, which the caller is about to close, without telling epoll: closing the
+    /// last descriptor of a socket removes it from the epoll set, and at thousands of checks a
+    /// second the `EPOLL_CTL_DEL` is a system call per check for nothing. (A child being
+    /// spawned may hold a copy until its `execve`; events of that stale entry carry an old
+    /// generation and are ignored.)
+    func forgetBeforeClosing(_ fd: Int32) {
+        registrations.removeValue(forKey: fd)
+    }
+
     var registeredCount: Int { registrations.count }
+
+    /// A buffer for reads on the loop, shared by every connection: whatever is read is copied
+    /// out before the next read, so one is enough, and a check does not allocate (and zero)
+    /// its own for each read.
+    let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
     /// Runs the handlers of every ready descriptor, once. When more are ready than fit in one
     /// batch, the still-readable epoll descriptor makes Dispatch call again, so timers and

@@ -20,6 +20,8 @@ final class StreamConnection {
     private var shutdownAfterFlush = false
     private var isConnected = false
     private(set) var isClosed = false
+    /// What epoll watches for now, so that an unchanged interest costs no system call.
+    private var interest: PollEvents = []
 
     private var onConnected: (() -> Void)?
     /// Bytes received, one call per read.
@@ -110,7 +112,7 @@ final class StreamConnection {
         onEnd = nil
         onFailure = nil
         if fd >= 0 {
-            reactor.unregister(fd)
+            reactor.forgetBeforeClosing(fd)
             Glibc.close(fd)
             fd = -1
         }
@@ -119,6 +121,7 @@ final class StreamConnection {
     // MARK: Events
 
     private func watch(_ interest: PollEvents) {
+        self.interest = interest
         do {
             try reactor.register(fd, for: interest) { [weak self] events in
                 guard let self else { return }
@@ -149,22 +152,22 @@ final class StreamConnection {
 
     private func connectionEstablished() {
         isConnected = true
-        updateInterest()
         let connected = onConnected
         onConnected = nil
         connected?()
-        if !isClosed && (!pendingOutput.isEmpty || shutdownAfterFlush) { flush() }
+        guard !isClosed else { return }
+        // Writing first means a request queued before the connection was up usually leaves at
+        // once, and the interest changes once (to readable), not twice.
+        if !pendingOutput.isEmpty || shutdownAfterFlush { flush() } else { updateInterest() }
     }
 
     private func readAvailable() {
-        var buffer = [UInt8](repeating: 0, count: Self.readSize)
+        let buffer = UnsafeMutableRawBufferPointer(rebasing: reactor.readBuffer.prefix(Self.readSize))
         // A bounded number of reads per event keeps one fast sender from starving the loop.
         for _ in 0..<8 {
-            let count = buffer.withUnsafeMutableBytes { raw in
-                retryingInterrupts { recv(fd, raw.baseAddress, raw.count, 0) }
-            }
+            let count = retryingInterrupts { recv(fd, buffer.baseAddress, buffer.count, 0) }
             if count > 0 {
-                onData?(Array(buffer[0..<count]))
+                onData?(Array(UnsafeRawBufferPointer(rebasing: buffer.prefix(count))))
                 if isClosed { return }
                 if transport == .tcp && count < buffer.count { return }
             } else if count == 0 {
@@ -203,9 +206,11 @@ final class StreamConnection {
 
     private func updateInterest() {
         guard !isClosed, isConnected else { return }
-        var interest: PollEvents = .readable
-        if !pendingOutput.isEmpty { interest.insert(.writable) }
-        do { try reactor.setInterest(fd, interest) } catch { fail(error) }
+        var wanted: PollEvents = .readable
+        if !pendingOutput.isEmpty { wanted.insert(.writable) }
+        guard wanted != interest else { return }
+        interest = wanted
+        do { try reactor.setInterest(fd, wanted) } catch { fail(error) }
     }
 
     private func fail(_ error: SystemError) {
