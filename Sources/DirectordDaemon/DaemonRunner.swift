@@ -18,6 +18,8 @@ public enum DaemonRunner {
         public var dryRun: Bool
         public var runDirectory: String
         public var environment: [String: String]
+        /// `--http-via-libcurl`: plain `http://` checks through libcurl, as HTTPS ones.
+        public var plainHTTPThroughLibcurl = false
 
         public init(
             configPath: String, configName: String, debug: Bool, dryRun: Bool, runDirectory: String,
@@ -89,7 +91,9 @@ public enum DaemonRunner {
         raiseFileLimit()
         let loop: CheckLoop
         do {
-            loop = try CheckLoop()
+            var loopOptions = CheckLoop.Options()
+            loopOptions.plainHTTPThroughLibcurl = options.plainHTTPThroughLibcurl
+            loop = try CheckLoop(options: loopOptions)
         } catch {
             log.log("Cannot start the check loop: \(error)", priority: .error)
             pidFile.remove()

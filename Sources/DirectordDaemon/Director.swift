@@ -100,7 +100,11 @@ public actor Director {
             "\(configuration.virtualServices.count) virtual services, \(configuration.realServerCount) real servers, \(state.scheduledChecks.count) checks"
         notifier.ready(status: summary)
         status = .running
-        log.log("Ready: \(summary)\(settings.dryRun ? " (dry run: no kernel changes)" : "")")
+        let notes = [
+            settings.dryRun ? "dry run: no kernel changes" : nil,
+            loop.options.plainHTTPThroughLibcurl ? "plain HTTP checks through libcurl" : nil,
+        ].compactMap { $0 }
+        log.log("Ready: \(summary)\(notes.map { " (\($0))" }.joined())")
     }
 
     private func startTimers() {

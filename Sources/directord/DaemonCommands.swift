@@ -15,19 +15,24 @@ struct DaemonArguments: ParsableArguments {
     @Option(help: "Where the pid file lives (default: $DIRECTORD_RUN_DIR or /run).")
     var runDirectory: String?
 
+    @Flag(help: "Run plain http:// checks through libcurl, as HTTPS ones, instead of directord's own HTTP/1.1 client.")
+    var httpViaLibcurl = false
+
     @Argument(help: "The configuration file (default: ldirectord.cf).")
     var config: String?
 
     var options: DaemonRunner.Options {
         let environment = ProcessEnvironment.current
         let name = config ?? "ldirectord.cf"
-        return DaemonRunner.Options(
+        var options = DaemonRunner.Options(
             configPath: ConfigLoader.locate(name),
             // ldirectord names the default configuration "ldirectord", a given one by its file.
             configName: config.map { ConfigLoader.configName(of: $0) } ?? "ldirectord",
             debug: debug, dryRun: dryRun,
             runDirectory: runDirectory ?? environment["DIRECTORD_RUN_DIR"] ?? "/run",
             environment: environment)
+        options.plainHTTPThroughLibcurl = httpViaLibcurl
+        return options
     }
 
     /// ldirectord's "Config file X not found" (status 1).

@@ -48,4 +48,57 @@ struct DaemonCommandTests {
         run = try Self.run([bad.path, "reload"], runDirectory: runDirectory)
         #expect(run.status == 2)
     }
+
+    @Test(
+        "-d --dry-run runs the checks in the foreground; --http-via-libcurl takes plain HTTP through libcurl and says so",
+        arguments: [false, true])
+    func foregroundDryRun(viaLibcurl: Bool) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("directord-web-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try "OK\n".write(to: directory.appendingPathComponent("health"), atomically: true, encoding: .utf8)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        // Port 0: the kernel picks a free one, and the server prints it.
+        server.arguments = [
+            "-c",
+            "import http.server,functools,sys;h=functools.partial(http.server.SimpleHTTPRequestHandler,directory=sys.argv[1]);"
+                + "s=http.server.HTTPServer(('127.0.0.1',0),h);print(s.server_address[1],flush=True);s.serve_forever()",
+            directory.path,
+        ]
+        let serverOutput = Pipe()
+        server.standardOutput = serverOutput
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate() }
+        let portLine = serverOutput.fileHandleForReading.availableData
+        let port = try #require(Int(String(decoding: portLine, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+
+        let file = try CheckConfigCommandTests.write(
+            "checkinterval=1\nvirtual=10.0.0.10:80\n\treal=127.0.0.1:\(port) masq\n\tservice=http\n\trequest=\"health\"\n\treceive=\"^OK$\"\n",
+            name: "web.cf")
+        let log = file.deletingLastPathComponent().appendingPathComponent("stderr.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let daemon = Process()
+        daemon.executableURL = CheckConfigCommandTests.binary
+        daemon.arguments = ["-d", "--dry-run"] + (viaLibcurl ? ["--http-via-libcurl"] : []) + [file.path, "start"]
+        daemon.environment = ["DIRECTORD_RUN_DIR": file.deletingLastPathComponent().path, "PATH": "/usr/bin:/bin"]
+        daemon.standardOutput = FileHandle.nullDevice
+        daemon.standardError = try FileHandle(forWritingTo: log)
+        try daemon.run()
+        defer { if daemon.isRunning { daemon.terminate() } }
+
+        var text = ""
+        for _ in 0..<150 where !text.contains("HTTP 200 OK, receive /^OK$/ found") {
+            Thread.sleep(forTimeInterval: 0.1)
+            text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        }
+        #expect(text.contains("Added real server: 127.0.0.1:\(port) (10.0.0.10:80)"), "\(text)")
+        #expect(text.contains("HTTP 200 OK, receive /^OK$/ found"), "\(text)")
+        let ready = text.split(separator: "\n").first { $0.contains("Ready: ") }.map(String.init) ?? ""
+        #expect(ready.contains("(dry run: no kernel changes)"), "\(ready)")
+        #expect(ready.contains("(plain HTTP checks through libcurl)") == viaLibcurl, "\(ready)")
+        daemon.terminate()
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+    }
 }

@@ -50,6 +50,8 @@ public actor CheckLoop {
 
     private let executor: DispatchQueueExecutor
     let context: LoopContext
+    /// The settings the loop was made with.
+    public nonisolated let options: Options
     private var inFlight: [UInt64: CheckOperation] = [:]
     private var isShutDown = false
     private var hasStarted = false
@@ -67,6 +69,7 @@ public actor CheckLoop {
     public init(options: Options = Options()) throws(CheckLoopError) {
         let executor = DispatchQueueExecutor(label: options.queueLabel)
         self.executor = executor
+        self.options = options
         do {
             self.context = try LoopContext(options: options, queue: executor.queue)
         } catch {
