@@ -3,7 +3,8 @@ import DirectordCore
 
 /// `service=http`, `https`, `http_proxy` negotiate checks (ldirectord's `check_http`): a GET or
 /// HEAD of the check URL through libcurl, up when the final response is 2xx and its body
-/// matches `receive`.
+/// matches `receive` (``HTTPVerdict``). Plain `http://` checks of the real server itself run
+/// in ``PlainHTTPCheck`` instead, which hands them back here at a redirect.
 ///
 /// As ldirectord: the URL is `scheme://REAL:checkport/request` (a per-real request holding a
 /// full URL is used as it is); the Host header is `virtualhost`, else the real server's address
