@@ -66,13 +66,14 @@ struct HTTPResponseParser {
     private var state: State = .head
     private var pending: [UInt8] = []
     private var headBytes = 0
+    /// Where the search for the current line's end resumes in `pending`: a server that sends
+    /// its headers a byte at a time must not make every byte rescan all the earlier ones.
+    private var scannedUpTo = 0
 
     init(bodyLimit: Int, isHeadRequest: Bool) {
         self.bodyLimit = bodyLimit
         self.isHeadRequest = isHeadRequest
     }
-
-    var isComplete: Bool { state == .done }
 
     /// Feeds the next bytes of the connection.
     mutating func consume(_ bytes: [UInt8]) -> Progress {
@@ -85,7 +86,10 @@ struct HTTPResponseParser {
         }
         var offset = 0
         let progress = advance(&offset)
-        if offset > 0 { pending.removeFirst(offset) }
+        if offset > 0 {
+            pending.removeFirst(offset)
+            scannedUpTo = max(0, scannedUpTo - offset)
+        }
         if progress == .needMore && !hadHead && head != nil { return .headReceived }
         return progress
     }
@@ -263,22 +267,32 @@ struct HTTPResponseParser {
     // MARK: Lines
 
     /// The end of the head: an empty line (CRLF CRLF, or bare LFs as libcurl also accepts).
-    private func lineBlockEnd(from start: Int) -> (blockEnd: Int, next: Int)? {
-        var index = start
+    private mutating func lineBlockEnd(from start: Int) -> (blockEnd: Int, next: Int)? {
+        // A terminator may straddle the bytes already scanned and the new ones.
+        var index = max(start, scannedUpTo - 3)
         while let newline = pending[index...].firstIndex(of: UInt8(ascii: "\n")) {
             let next = newline + 1
-            if next < pending.count && pending[next] == UInt8(ascii: "\n") { return (newline, next + 1) }
+            if next < pending.count && pending[next] == UInt8(ascii: "\n") {
+                scannedUpTo = 0
+                return (newline, next + 1)
+            }
             if next + 1 < pending.count && pending[next] == UInt8(ascii: "\r") && pending[next + 1] == UInt8(ascii: "\n")
             {
+                scannedUpTo = 0
                 return (newline, next + 2)
             }
             index = next
         }
+        scannedUpTo = pending.count
         return nil
     }
 
-    private func lineEnd(from start: Int) -> (contentEnd: Int, next: Int)? {
-        guard let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+    private mutating func lineEnd(from start: Int) -> (contentEnd: Int, next: Int)? {
+        guard let newline = pending[max(start, scannedUpTo)...].firstIndex(of: UInt8(ascii: "\n")) else {
+            scannedUpTo = pending.count
+            return nil
+        }
+        scannedUpTo = 0
         let contentEnd = newline > start && pending[newline - 1] == UInt8(ascii: "\r") ? newline - 1 : newline
         return (contentEnd, newline + 1)
     }
