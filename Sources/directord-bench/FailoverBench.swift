@@ -515,11 +515,8 @@ struct FailoverRun {
     /// a shuffled order, and returns for each the seconds until the table showed it (nil: not
     /// within `bound` seconds after the last injection).
     private mutating func phase(kind: FleetMode, targets: [Int], restoring: Bool, bound: Double) throws -> [Double?] {
-        var order = Array(targets.indices)
-        var random = SplitMix(seed: UInt64(layout.reals) &* 31 &+ UInt64(kind.rawValue.count) &+ (restoring ? 7 : 0))
-        for index in order.indices.reversed() where index > 0 {
-            order.swapAt(index, Int(random.next() % UInt64(index + 1)))
-        }
+        var random = SplitMix64(state: UInt64(layout.reals) &* 31 &+ UInt64(kind.rawValue.count) &+ (restoring ? 7 : 0))
+        let order = Array(targets.indices).shuffled(using: &random)
         let stagger = UInt64(Double(settings.interval) * 1e9) / UInt64(targets.count)
         let first = monotonicNanoseconds() + 50_000_000
         var injected = [UInt64?](repeating: nil, count: targets.count)
@@ -618,19 +615,6 @@ struct KernelAccess {
     /// To empty the table between runs and pre-fill it.
     let client: NetlinkIPVSClient
     let tap: NetlinkTap?
-}
-
-/// A small deterministic shuffle, so runs inject in the same order.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 func seconds(since start: UInt64) -> Double { Double(monotonicNanoseconds() - start) / 1e9 }
