@@ -17,6 +17,8 @@ let package = Package(
         .systemLibrary(name: "CNetlink", pkgConfig: "libnl-genl-3.0", providers: [.apt(["libnl-genl-3-dev"])]),
         // Perl-compatible receive= regexes, matched on bytes with a bounded backtracking budget.
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+        // PostgreSQL's client library, for pgsql checks (its non-blocking API).
+        .systemLibrary(name: "CPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // Only what Swift cannot import: curl's variadic setopt/getinfo, and Linux headers Glibc
         // does not export (epoll, pidfd).
         .target(name: "CDirectordShims", dependencies: ["CCurl"]),
@@ -32,7 +34,9 @@ let package = Package(
         // The health checkers: every check concurrent on one Dispatch-driven event loop.
         .target(
             name: "DirectordChecks",
-            dependencies: ["DirectordCore", "DirectordSystem", "CCurl", "CMariaDB", "CPCRE2", "CDirectordShims"]),
+            dependencies: [
+                "DirectordCore", "DirectordSystem", "CCurl", "CMariaDB", "CPQ", "CPCRE2", "CDirectordShims",
+            ]),
         // The kernel's IPVS table over generic netlink (libnl-genl-3).
         .target(name: "DirectordIPVS", dependencies: ["DirectordCore", "CNetlink", "CIPVSShims"]),
 

@@ -68,6 +68,20 @@ func healthCheck(_ block: String, file: String = #fileID, line: Int = #line) thr
     return service.healthCheck(for: real)
 }
 
+/// A `service=ldap` or `ldaps` check of 127.0.0.1:`port`: a base search of `base`, within a
+/// checktimeout of 2 s.
+func ldapCheck(service: String, port: UInt16, base: String, _ extra: String = "") throws -> HealthCheck {
+    try healthCheck(
+        """
+        virtual=10.0.0.1:\(service == "ldaps" ? 636 : 389)
+        \treal=127.0.0.1:\(port) masq
+        \tservice=\(service)
+        \trequest="\(base)"
+        \tchecktimeout=2
+        \(extra)
+        """)
+}
+
 /// One shared loop for most tests: checks on one loop do not wait for each other, which is
 /// the point; a test that needs a loop of its own makes one.
 let sharedLoop: CheckLoop = {

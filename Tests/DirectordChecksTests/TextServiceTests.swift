@@ -2,7 +2,8 @@ import DirectordChecks
 import DirectordCore
 import Testing
 
-/// The line-protocol negotiate checks: simpletcp, smtp, pop, imap, nntp, ftp.
+/// The line-protocol negotiate checks: simpletcp, smtp, pop, imap, nntp, ftp, sip (and oracle's
+/// stand-in). pops and imaps are in TLSServiceTests, ldap and ldaps in LDAPCheckTests.
 @Suite("text protocol negotiate checks")
 struct TextServiceTests {
     let servers: TestServers
@@ -168,85 +169,33 @@ struct TextServiceTests {
         #expect(refused.reason == "sip: SIP/2.0 486 Busy Here")
     }
 
-    // MARK: LDAP
-
-    func ldap(_ base: String, port: String = "ldap", service: String = "ldap", _ extra: String = "") throws
-        -> HealthCheck
-    {
-        try healthCheck(
-            """
-            virtual=10.0.0.1:389
-            \treal=127.0.0.1:\(servers.port(port)) masq
-            \tservice=\(service)
-            \trequest="\(base)"
-            \tchecktimeout=2
-            \(extra)
-            """)
-    }
-
-    @Test("ldap: an anonymous bind and a base search that finds one entry are up")
-    func ldapAnonymous() async throws {
-        let result = await run(try ldap("dc=example,dc=org", "\treceive=\"^dc=example\""))
-        #expect(result.isUp, "\(result.reason)")
-        #expect(result.reason == "ldap: found dc=example,dc=org, receive /^dc=example/ found")
-        let mismatch = await run(try ldap("dc=example,dc=org", "\treceive=\"^cn=\""))
-        #expect(mismatch.reason == "ldap: receive /^cn=/ not found in dc=example,dc=org")
-        let missing = await run(try ldap("cn=nobody,dc=example,dc=org"))
-        #expect(!missing.isUp)
-        #expect(missing.reason.hasPrefix("ldap: 127.0.0.1:"), "\(missing.reason)")
-    }
-
-    @Test("ldap: with login and passwd the bind must succeed")
-    func ldapBind() async throws {
-        let login = "\tlogin=\"cn=monitor,dc=example,dc=org\""
-        let good = await run(try ldap("cn=monitor,dc=example,dc=org", "\(login)\n\tpasswd=\"secret\""))
-        #expect(good.isUp, "\(good.reason)")
-        let bad = await run(try ldap("cn=monitor,dc=example,dc=org", "\(login)\n\tpasswd=\"wrong\""))
-        #expect(!bad.isUp)
-        #expect(bad.reason.hasPrefix("ldap: 127.0.0.1:"), "\(bad.reason)")
-    }
-
-    @Test("ldaps: a labelled TCP connect (libcurl 7.88's LDAPS stalls under the multi-socket API)")
-    func ldaps() async throws {
-        let result = await run(try ldap("dc=example,dc=org", port: "ldaps", service: "ldaps"))
-        #expect(result.isUp, "\(result.reason)")
-        #expect(result.reason.hasPrefix("service=ldaps is not negotiated by directord; TCP connect only: connected to"))
-    }
-
-    @Test("ldap: a server that never answers is down at checktimeout")
-    func ldapSilent() async throws {
-        let result = await run(try ldap("dc=example,dc=org", port: "hold"))
-        #expect(!result.isUp)
-        #expect(result.latency < .seconds(3))
-    }
-
     // MARK: Services without a dialogue here
 
-    @Test("a service directord does not negotiate is a labelled TCP connect")
+    @Test("oracle, which directord does not negotiate, is a labelled TCP connect")
     func substituteConnect() async throws {
-        let result = await run(try check("pgsql", port: "http"))
+        let result = await run(try check("oracle", port: "http"))
         #expect(result.isUp)
         #expect(
             result.reason
-                == "service=pgsql is not negotiated by directord; TCP connect only: connected to 127.0.0.1:\(servers.port("http"))"
+                == "service=oracle is not negotiated by directord; TCP connect only: connected to 127.0.0.1:\(servers.port("http"))"
         )
         let refused = await run(try check("oracle", port: "closed"))
         #expect(!refused.isUp)
         #expect(refused.reason.hasPrefix("service=oracle is not negotiated by directord; TCP connect only: connect to"))
     }
 
-    @Test("on a UDP service, the stand-in is a ping")
+    @Test("on a UDP service, oracle's stand-in is a ping")
     func substitutePing() async throws {
         let check = try healthCheck(
             """
-            virtual=10.0.0.1:5432
-            \treal=127.0.0.1:5432 gate
+            virtual=10.0.0.1:1521
+            \treal=127.0.0.1:1521 gate
             \tprotocol=udp
-            \tservice=pgsql
+            \tservice=oracle
             """)
         let result = await run(check)
         #expect(result.isUp, "\(result.reason)")
-        #expect(result.reason == "service=pgsql is not negotiated by directord; ping only: echo reply from 127.0.0.1")
+        #expect(result.reason == "service=oracle is not negotiated by directord; ping only: echo reply from 127.0.0.1")
     }
 }
 

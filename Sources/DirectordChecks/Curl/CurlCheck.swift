@@ -57,6 +57,45 @@ class CurlCheck: CheckOperation {
         transfer.set(CURLOPT_DNS_CACHE_TIMEOUT, 0)
     }
 
+    /// Points the transfer at the real server: `scheme://REAL:port/path`. With TLS and
+    /// `sniname`, the URL names `sniname` instead (curl takes the TLS server name, and the name it
+    /// verifies, from the URL) and `CURLOPT_CONNECT_TO` sends the connection to the real server.
+    final func setTarget(_ transfer: CurlTransfer, scheme: String, port: UInt16, path: String, usesTLS: Bool) {
+        let real = check.address.bracketed
+        if usesTLS, let sniName = check.sniName {
+            transfer.set(CURLOPT_URL, "\(scheme)://\(sniName):\(port)\(path)")
+            transfer.set(CURLOPT_CONNECT_TO, list: ["\(sniName):\(port):\(real):\(port)"])
+        } else {
+            transfer.set(CURLOPT_URL, "\(scheme)://\(real):\(port)\(path)")
+        }
+        transfer.set(CURLOPT_PROTOCOLS_STR, scheme)
+        // An empty proxy turns off curl's use of the *_proxy environment variables.
+        transfer.set(CURLOPT_PROXY, "")
+    }
+
+    /// The reason for a failed transfer that every checked protocol words the same way
+    /// (``HTTPCheck`` has its own): "service: ...", naming the real server's endpoint.
+    final func failureReason(
+        _ code: CURLcode, of transfer: CurlTransfer, endpoint: String, timeoutSeconds: Int
+    ) -> String {
+        let service = check.service.rawValue
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT:
+            return "\(service): no answer from \(endpoint) within \(timeoutSeconds) s"
+        case CURLE_COULDNT_CONNECT:
+            let errno = transfer.systemErrno
+            return
+                "\(service): connect to \(endpoint): \(errno != 0 ? errnoText(errno) : transfer.errorText(for: code))"
+        case CURLE_SSL_CONNECT_ERROR:
+            return "\(service): TLS handshake with \(endpoint) failed: \(transfer.errorText(for: code))"
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE:
+            return
+                "\(service): \(endpoint)'s certificate is not accepted by cafile=\(check.caFile ?? ""): \(transfer.errorText(for: code))"
+        default:
+            return "\(service): \(endpoint): \(transfer.errorText(for: code))"
+        }
+    }
+
     /// TLS: `cafile` verifies the certificate and its name against that file only; without
     /// it nothing is verified, as ldirectord.
     final func setCertificateVerification(_ transfer: CurlTransfer) {

@@ -23,6 +23,9 @@ final class CurlTransfer {
     private(set) var bodyWasCut = false
     /// The reason phrase of the last status line ("Service Unavailable").
     private(set) var reasonPhrase = ""
+    /// The sockets curl opened for this transfer and has not closed, by descriptor: the
+    /// identity (device and inode) of each, to tell it from a later socket of the same number.
+    private var ownSockets: [Int32: SocketIdentity] = [:]
 
     /// - Parameters:
     ///   - keepsBody: false when nothing will look at the body; it is then only counted.
@@ -80,6 +83,52 @@ final class CurlTransfer {
         try multi.add(self)
     }
 
+    /// Makes libcurl run this transfer again soon, whatever its sockets say.
+    ///
+    /// Why: some of curl 7.88's protocol code waits without telling the multi-socket API what
+    /// for (LDAP while it connects and binds: no socket is watched; LDAPS once TLS holds the
+    /// decrypted reply, so the socket never becomes readable), and only a caller that polls every
+    /// transfer, as the `curl` command does, gets it going again. Pausing and resuming the
+    /// transfer is the public way to do that for one transfer: resuming marks it to run at once
+    /// (curl's timer callback then fires) and to try reading and writing.
+    func nudge() {
+        guard !isDetached else { return }
+        curl_easy_pause(handle, CURLPAUSE_ALL)
+        curl_easy_pause(handle, CURLPAUSE_CONT)
+    }
+
+    /// Writes `text` on the connection of a finished `CURLOPT_CONNECT_ONLY` transfer (through
+    /// its TLS layer) without waiting; false when it could not be written at once.
+    @discardableResult
+    func sendWithoutWaiting(_ text: String) -> Bool {
+        guard !isDetached else { return false }
+        var bytes = Array(text.utf8)
+        var sent = 0
+        let code = curl_easy_send(handle, &bytes, bytes.count, &sent)
+        return code == CURLE_OK && sent == bytes.count
+    }
+
+    /// Makes curl close only the sockets that are still its own (see ``closeIfStillOwn(_:)``).
+    ///
+    /// Why: curl 7.88's LDAP code hands its connected socket to libldap, whose unbind closes it,
+    /// and then curl closes the same descriptor number again (seen with strace, the `curl`
+    /// command included). Any descriptor another thread opened in between (another check loop,
+    /// the daemon's netlink socket, a check command's pipe) would be closed under it: in the
+    /// tests a plain HTTP check on another loop failed with "Bad file descriptor".
+    func closesOnlyOwnSockets() {
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        // curl_easy_setopt takes callbacks through C varargs; the shim's `void *` overload passes
+        // a pointer the same way on every ABI Swift runs on, so no typed shim is needed.
+        CDirectord_curl_easy_setopt_pointer(
+            handle, CURLOPT_SOCKOPTFUNCTION,
+            unsafeBitCast(curlSocketOpened as curl_sockopt_callback, to: UnsafeMutableRawPointer.self))
+        CDirectord_curl_easy_setopt_pointer(handle, CURLOPT_SOCKOPTDATA, context)
+        CDirectord_curl_easy_setopt_pointer(
+            handle, CURLOPT_CLOSESOCKETFUNCTION,
+            unsafeBitCast(curlCloseSocket as curl_closesocket_callback, to: UnsafeMutableRawPointer.self))
+        CDirectord_curl_easy_setopt_pointer(handle, CURLOPT_CLOSESOCKETDATA, context)
+    }
+
     /// Called by the multi handle when curl reports the transfer done.
     func completed(_ code: CURLcode) {
         let completion = onCompletion
@@ -88,9 +137,14 @@ final class CurlTransfer {
     }
 
     /// Releases what curl pointed into; the handle goes back to the multi's pool.
+    ///
+    /// The transfers that use ``closesOnlyOwnSockets()`` forbid connection reuse, so curl has
+    /// closed their connection (calling back here) before this.
     func detach() {
         isDetached = true
         onCompletion = nil
+        CDirectord_curl_easy_setopt_pointer(handle, CURLOPT_SOCKOPTFUNCTION, nil)
+        CDirectord_curl_easy_setopt_pointer(handle, CURLOPT_CLOSESOCKETFUNCTION, nil)
         CDirectord_curl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, nil)
         CDirectord_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, nil)
         CDirectord_curl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, nil)
@@ -126,7 +180,7 @@ final class CurlTransfer {
 
     /// curl's own detailed message for the failure, or its generic text for the code.
     func errorText(for code: CURLcode) -> String {
-        let detail = String(cString: errorBuffer)
+        let detail = String(cString: errorBuffer).trimmingSuffix(while: \.isWhitespace)
         return detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
     }
 
@@ -154,6 +208,23 @@ final class CurlTransfer {
         })
         let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
         reasonPhrase = parts.count == 3 ? String(parts[2]) : ""
+    }
+
+    fileprivate func socketOpened(_ fd: Int32) {
+        if let identity = SocketIdentity(fd) { ownSockets[fd] = identity }
+    }
+
+    /// Closes `fd` unless it is no longer the socket curl opened under that number: already
+    /// closed (by libldap), or closed and the number taken by another thread's descriptor.
+    fileprivate func closeIfStillOwn(_ fd: Int32) {
+        guard let identity = ownSockets.removeValue(forKey: fd) else {
+            // Not seen opening (no socket callback for it): curl's own behaviour.
+            Glibc.close(fd)
+            return
+        }
+        // While `fd` is still this socket, no other descriptor can take its number, so the
+        // check and the close cannot race.
+        if SocketIdentity(fd) == identity { Glibc.close(fd) }
     }
 
     private func freeLists() {
@@ -185,4 +256,30 @@ private func curlHeaderCallback(
     let buffer = UnsafeRawBufferPointer(start: data, count: size * count)
     Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue().receiveHeader(buffer)
     return size * count
+}
+
+/// What a descriptor refers to: device and inode (sockets get unique inodes in the kernel's
+/// socket file system).
+private struct SocketIdentity: Equatable {
+    let device: UInt64
+    let inode: UInt64
+
+    /// Nil when `fd` is not open.
+    init?(_ fd: Int32) {
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { return nil }
+        device = UInt64(status.st_dev)
+        inode = UInt64(status.st_ino)
+    }
+}
+
+private func curlSocketOpened(context: UnsafeMutableRawPointer?, fd: curl_socket_t, purpose: curlsocktype) -> Int32 {
+    if let context { Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue().socketOpened(fd) }
+    return Int32(CURL_SOCKOPT_OK)
+}
+
+private func curlCloseSocket(context: UnsafeMutableRawPointer?, fd: curl_socket_t) -> Int32 {
+    guard let context else { return Glibc.close(fd) }
+    Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue().closeIfStillOwn(fd)
+    return 0
 }

@@ -8,10 +8,11 @@ import Synchronization
 /// Every check of every kind shares one serial Dispatch queue, which is also this actor's
 /// executor: sockets are watched through one epoll instance behind one Dispatch source, all
 /// time limits live in one deadline heap behind one Dispatch timer, plain HTTP is spoken
-/// directly, HTTPS (and what plain HTTP hands over) goes through libcurl's multi-socket API,
-/// MySQL through MariaDB's non-blocking API, ICMP through one socket per address family, and
-/// external commands are watched through pidfds. No check has a thread, no call blocks the
-/// loop, and the thread count does not depend on how many checks are in flight.
+/// directly, HTTPS (and what plain HTTP hands over), LDAP, POP3S and IMAPS go through libcurl's
+/// multi-socket API, MySQL through MariaDB's non-blocking API, PostgreSQL through libpq's, ICMP
+/// through one socket per address family, and external commands are watched through pidfds.
+/// No check has a thread, no call blocks the loop, and the thread count does not depend on how
+/// many checks are in flight.
 ///
 /// A check never throws: whatever goes wrong with the real server is a ``CheckResult`` that is
 /// down, with a reason a person can read. Each check ends within its time limit

@@ -13,19 +13,23 @@ struct CheckPlan {
         /// Spoken directly by ``PlainHTTPCheck``, with this request target.
         case plainHTTP(target: String)
         case mysql
+        case pgsql
         case external(perl: Bool)
         case simpleTCP
         case smtp
         case pop
         case imap
+        /// `pops` and `imaps`, through libcurl.
+        case tlsMail
         case nntp
         case ftp
         case dns
         case sip
         case radius
+        /// `ldap` and `ldaps`, through libcurl.
         case ldap
-        /// A service directord does not speak: a TCP connect (or, for UDP, a ping) in its
-        /// place, and the reason says so.
+        /// A service directord does not speak (`oracle`: Debian has no Oracle client library):
+        /// a TCP connect (or, for UDP, a ping) in its place, and the reason says so.
         case substitute(service: ServiceType, by: Substitute)
     }
 
@@ -57,9 +61,9 @@ struct CheckPlan {
         // keeps LDAP's, the loop's is a backstop).
         case .connect, .external, .radius, .substitute(_, .connect): .seconds(max(1, check.checkTimeout))
         case .ldap: .seconds(max(1, check.checkTimeout) + 1)
-        case .mysql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp, .dns, .sip, .plainHTTP:
+        case .mysql, .pgsql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp, .dns, .sip, .plainHTTP:
             .seconds(max(1, check.negotiateTimeout))
-        case .http: .seconds(max(1, check.negotiateTimeout) + 1)
+        case .http, .tlsMail: .seconds(max(1, check.negotiateTimeout) + 1)
         case .ping, .substitute(_, .ping): .seconds(max(1, check.checkTimeout) * max(1, check.checkCount) + 1)
         }
     }
@@ -100,17 +104,19 @@ struct CheckPlan {
         switch check.service {
         case .http, .https, .httpProxy: return .http
         case .mysql: return .mysql
+        case .pgsql: return .pgsql
         case .simpletcp: return .simpleTCP
         case .smtp, .submission: return .smtp
         case .pop: return .pop
         case .imap: return .imap
+        case .pops, .imaps: return .tlsMail
         case .nntp: return .nntp
         case .ftp: return .ftp
         case .dns: return .dns
         case .sip: return .sip
         case .radius: return .radius
-        case .ldap: return .ldap
-        case .pops, .imaps, .ldaps, .pgsql, .oracle:
+        case .ldap, .ldaps: return .ldap
+        case .oracle:
             return .substitute(service: check.service, by: check.protocol == .udp ? .ping : .connect)
         case .none:
             return .immediate(.up("service=none: not checked, counts as up", latency: .zero))
@@ -138,6 +144,8 @@ struct CheckPlan {
             return PlainHTTPCheck(context: context, check: check, target: target)
         case .mysql:
             return MySQLCheck(context: context, check: check)
+        case .pgsql:
+            return PgSQLCheck(context: context, check: check)
         case .external(let perl):
             return ExternalCheck(context: context, check: check, perl: perl)
         case .simpleTCP:
@@ -149,6 +157,8 @@ struct CheckPlan {
             return TextProtocolCheck(context: context, check: check, dialogue: POPDialogue(check: check))
         case .imap:
             return TextProtocolCheck(context: context, check: check, dialogue: IMAPDialogue(check: check))
+        case .tlsMail:
+            return TLSMailCheck(context: context, check: check)
         case .nntp:
             return TextProtocolCheck(context: context, check: check, dialogue: NNTPDialogue())
         case .ftp:

@@ -28,10 +28,13 @@ does not name the sender's address and port.
 RADIUS (UDP, secret testing123): Access-Accept for tester/secret, Access-Reject otherwise,
 nothing for user silent or a request without a valid Message-Authenticator.
 LDAP (plain, and TLS for ldaps): simple binds, anonymous or cn=monitor,dc=example,dc=org with
-password secret; base searches find dc=example,dc=org and cn=monitor,dc=example,dc=org.
-Other services: smtp, smtp_bad (554 greeting), pop, imap, nntp, nntp_bad, ftp, simpletcp,
+password secret; base searches find dc=example,dc=org and cn=monitor,dc=example,dc=org;
+ldap_slow and ldaps_slow answer each message after 0.4 s.
+POP3 and IMAP, plain (pop, imap) and over TLS (pops, imaps): user tester, password secret.
+Other services: smtp, smtp_bad (554 greeting), nntp, nntp_bad, ftp, simpletcp,
 silent (accepts, reads, never says anything, closes when the client does), hold (accepts and
-does nothing), backlog (a full listen queue: connects hang).
+does nothing), tls_hold (completes a TLS handshake, then does nothing), backlog (a full listen
+queue: connects hang).
 """
 import asyncio
 import hashlib
@@ -202,6 +205,8 @@ def make_pop():
             if state.get("user") == "tester" and argument == "secret":
                 return "+OK logged in\r\n", False
             return "-ERR [AUTH] invalid login\r\n", False
+        if verb == "CAPA":
+            return "+OK capabilities follow\r\nUSER\r\n.\r\n", False
         if verb == "QUIT":
             return "+OK bye\r\n", True
         return "-ERR what\r\n", False
@@ -211,8 +216,11 @@ def make_pop():
 
 def imap(line):
     tag, _, rest = line.partition(" ")
+    if rest.upper() == "CAPABILITY":
+        return f"* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n", False
     if rest.upper().startswith("LOGIN"):
-        if rest == 'LOGIN "tester" "secret"':
+        # Quoted strings (directord's imap check) or atoms (libcurl's, for imaps).
+        if rest in ('LOGIN "tester" "secret"', "LOGIN tester secret"):
             return f"* CAPABILITY IMAP4rev1\r\n{tag} OK logged in\r\n", False
         return f"{tag} NO [AUTHENTICATIONFAILED] invalid\r\n", False
     if rest.upper().startswith("LOGOUT"):
@@ -500,9 +508,10 @@ def ldap_result(message_id, operation, code, text=b""):
     return ber(0x30, ber(0x02, bytes([message_id])) + ber(operation, body))
 
 
-async def ldap(reader, writer):
+async def ldap(reader, writer, delay=0):
     """Simple binds (anonymous, or cn=monitor,dc=example,dc=org / secret) and base searches:
-    dc=example,dc=org and cn=monitor,dc=example,dc=org exist, everything else does not."""
+    dc=example,dc=org and cn=monitor,dc=example,dc=org exist, everything else does not.
+    Each answer waits `delay` seconds."""
     writers.add(writer)
     try:
         while True:
@@ -518,6 +527,8 @@ async def ldap(reader, writer):
             _, message_id, offset = ber_read(sequence, 0)
             message_id = int.from_bytes(message_id, "big")
             operation, body, _ = ber_read(sequence, offset)
+            if delay:
+                await asyncio.sleep(delay)
             if operation == 0x60:  # BindRequest: version, name, simple password [0]
                 _, _, position = ber_read(body, 0)
                 _, name, position = ber_read(body, position)
@@ -593,6 +604,12 @@ async def main():
         "hold": await serve(hold),
         "ldap": await serve(ldap),
         "ldaps": await serve(ldap, ssl=tls),
+        "ldap_slow": await serve(lambda reader, writer: ldap(reader, writer, delay=0.4)),
+        "ldaps_slow": await serve(lambda reader, writer: ldap(reader, writer, delay=0.4), ssl=tls),
+        "pops": await serve(text("+OK POP3 ready\r\n", make_pop), ssl=tls),
+        "imaps": await serve(text("* OK [CAPABILITY IMAP4rev1] ready\r\n", lambda: imap), ssl=tls),
+        # Completes the TLS handshake, then says nothing.
+        "tls_hold": await serve(hold, ssl=tls),
     }
 
     # DNS on one port, UDP and TCP.
