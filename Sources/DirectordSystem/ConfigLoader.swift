@@ -49,8 +49,8 @@ public struct ConfigLoader: Sendable {
     /// missing maintenance directory, log and monitor files that cannot be opened.
     func environmentWarnings(for configuration: Configuration, path: String) -> [ConfigWarning] {
         var warnings: [ConfigWarning] = []
-        func warn(_ line: Int, _ message: String) {
-            warnings.append(ConfigWarning(file: path, line: line, text: "", message: message))
+        func warn(_ line: Int, _ message: String, ldirectord: ConfigWarning.LdirectordReading = .same) {
+            warnings.append(ConfigWarning(file: path, line: line, text: "", message: message, ldirectord: ldirectord))
         }
         let holdsSecrets = configuration.virtualServices.contains { !$0.password.isEmpty || !$0.secret.isEmpty }
         if holdsSecrets, let mode = FileSystem.mode(of: path), mode & 0o004 != 0 {
@@ -60,11 +60,11 @@ public struct ConfigLoader: Sendable {
             warn(0, "maintenance directory does not exist: \(directory)")
         }
         if case .file(let logPath) = configuration.globals.logTarget, !FileSystem.canAppend(logPath) {
-            warn(0, "unable to open logfile: \(logPath)")
+            warn(0, "unable to open logfile: \(logPath)", ldirectord: .refuses)
         }
         for service in configuration.virtualServices {
             if let monitorFile = service.monitorFile, !FileSystem.canAppend(monitorFile) {
-                warn(service.line, "unable to open monitorfile \(monitorFile)")
+                warn(service.line, "unable to open monitorfile \(monitorFile)", ldirectord: .refuses)
             }
         }
         return warnings

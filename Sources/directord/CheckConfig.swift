@@ -12,6 +12,10 @@ struct CheckConfig: ParsableCommand {
             FILE is found as ldirectord finds it: /etc/ha.d/FILE, then /etc/ha.d/conf/FILE, then FILE \
             as given. Warnings and errors go to standard error, each naming file and line. Exit \
             status: 0 valid, 1 file not found, 2 configuration errors (ldirectord's code).
+            Every file ldirectord runs is valid here; where ldirectord misreads part of it, a \
+            warning says what directord does instead. --strict also refuses (exit 2) every file \
+            ldirectord itself would refuse and every place directord reads differently from \
+            ldirectord: for a pair that still runs ldirectord, or a configuration repository's CI.
             """
     )
 
@@ -24,6 +28,11 @@ struct CheckConfig: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only warnings and errors.")
     var quiet = false
 
+    @Flag(
+        help:
+            "Refuse what ldirectord would refuse, and every place directord reads differently from ldirectord, as errors.")
+    var strict = false
+
     func run() throws {
         let path = ConfigLoader.locate(file)
         guard FileSystem.isRegularFile(path) else {
@@ -33,11 +42,16 @@ struct CheckConfig: ParsableCommand {
         let outcome = ConfigLoader().load(path: path)
         // One list in file order, as an operator reads the file.
         let diagnostics =
-            outcome.warnings.map { ($0.line, $0.description) } + outcome.errors.map { ($0.line, $0.description) }
+            outcome.warnings.map { ($0.line, strict ? $0.strictDescription : $0.description) }
+            + outcome.errors.map { ($0.line, $0.description) }
         for (_, text) in diagnostics.sorted(by: { $0.0 < $1.0 }) { printError(text) }
-        guard let configuration = outcome.configuration else {
-            if json { print(try encodeJSON(JSONReport(file: path, configuration: nil, outcome: outcome))) }
-            printError("\(path): \(outcome.errors.count) error\(outcome.errors.count == 1 ? "" : "s")")
+        let strictErrors = strict ? outcome.warnings.filter { $0.ldirectord != .same }.count : 0
+        guard let configuration = outcome.configuration, strictErrors == 0 else {
+            if json {
+                print(try encodeJSON(JSONReport(file: path, configuration: outcome.configuration, outcome: outcome)))
+            }
+            let count = outcome.errors.count + strictErrors
+            printError("\(path): \(count) error\(count == 1 ? "" : "s")\(strict && outcome.errors.isEmpty ? " (--strict: ldirectord would refuse the file or read it differently)" : "")")
             throw ExitCode(2)
         }
         guard !quiet else { return }
@@ -57,6 +71,10 @@ struct JSONReport: Encodable {
         var line: Int
         var text: String
         var message: String
+        /// For warnings: how ldirectord reads this part (same, differs, refuses, unknownDirective).
+        var ldirectord: ConfigWarning.LdirectordReading?
+        /// For warnings: part of the file does not run as written (logged as an error).
+        var severe: Bool?
     }
 
     var file: String
@@ -67,7 +85,11 @@ struct JSONReport: Encodable {
     init(file: String, configuration: Configuration?, outcome: ConfigParser.Outcome) {
         self.file = file
         self.configuration = configuration
-        warnings = outcome.warnings.map { Diagnostic(file: $0.file, line: $0.line, text: $0.text, message: $0.message) }
+        warnings = outcome.warnings.map {
+            Diagnostic(
+                file: $0.file, line: $0.line, text: $0.text, message: $0.message, ldirectord: $0.ldirectord,
+                severe: $0.isSevere)
+        }
         errors = outcome.errors.map {
             Diagnostic(file: $0.file, line: $0.line, text: $0.text, message: $0.reason.description)
         }

@@ -57,15 +57,44 @@ struct CheckConfigCommandTests {
 
     @Test("errors exit 2, each on stderr with file and line")
     func errors() throws {
-        let file = try Self.write("checkinterval=0\nvirtual=10.0.0.10:80\n\treal=10.0.0.1 gate -w 1\n")
+        let file = try Self.write("checkinterval=0\nvirtual=10.0.0.10:80\n\treal=10.0.0.1 gate\n\tquiescent=maybe\n")
         let run = try Self.run(["check-config", file.path])
         #expect(run.status == 2)
         #expect(run.output == "")
         let lines = run.errors.split(separator: "\n").map(String.init)
         #expect(lines.count == 3)
         #expect(lines[0].hasPrefix("\(file.path):1: error: checkinterval=0: invalid check interval value"))
-        #expect(lines[1].hasPrefix("\(file.path):3: error: real=10.0.0.1 gate -w 1: invalid real server line: unexpected \"-w\""))
+        #expect(lines[1].hasPrefix("\(file.path):4: error: quiescent=maybe: quiescent must be 'yes' or 'no'"))
         #expect(lines[2] == "\(file.path): 2 errors")
+    }
+
+    @Test("what ldirectord runs but misreads is accepted with warnings; --strict refuses it, and what ldirectord refuses")
+    func strict() throws {
+        // ldirectord's own sample line, its ignored -w, a scheduler the kernel refuses.
+        let misread = try Self.write(
+            "virtual=10.0.0.10:80\n\treal=192.168.6.2::5060 gate\n\treal=10.0.0.2:80 gate -w 1\n"
+                + "virtual=10.0.0.11:80\n\treal=10.0.0.3:80 gate\n\tscheduler=roundrobin\n")
+        var run = try Self.run(["check-config", "--quiet", misread.path])
+        #expect(run.status == 0)
+        #expect(run.errors.contains("\(misread.path):2: warning: real=192.168.6.2::5060 gate: read as 192.168.6.2:5060 gate"))
+        #expect(run.errors.contains("\(misread.path):3: warning: real=10.0.0.2:80 gate -w 1: read as 10.0.0.2:80 gate 1"))
+        #expect(run.errors.contains("\(misread.path):6: warning: scheduler=roundrobin: the kernel has no scheduler \"roundrobin\""))
+        run = try Self.run(["check-config", "--quiet", "--strict", misread.path])
+        #expect(run.status == 2)
+        #expect(run.errors.contains("\(misread.path):2: error: real=192.168.6.2::5060 gate: directord reads this differently from ldirectord"))
+        // The -w line and the scheduler are read as ldirectord reads them: --strict lets them be.
+        #expect(run.errors.contains("\(misread.path):3: warning:"))
+
+        // directord's relaxations: ldirectord refuses each; plain check-config takes them.
+        let relaxed = try Self.write(
+            "quiescent=yes # why\r\nvirtual=10.0.0.10:80\r\n\treal=10.0.0.1:80 gate\r\n\r\n\trequest=/health\r\n")
+        run = try Self.run(["check-config", "--quiet", relaxed.path])
+        #expect(run.status == 0, "\(run.errors)")
+        run = try Self.run(["check-config", "--quiet", "--strict", relaxed.path])
+        #expect(run.status == 2)
+        #expect(run.errors.contains("\(relaxed.path):1: error: quiescent=yes: ldirectord refuses this"))
+        #expect(run.errors.contains("\(relaxed.path):4: error: ldirectord refuses this: a blank line inside a virtual block"))
+        #expect(run.errors.contains("\(relaxed.path):5: error: request=/health: ldirectord refuses this: ldirectord reads request only between double quotes"))
     }
 
     @Test("warnings go to stderr and do not fail the check")

@@ -19,7 +19,7 @@ struct ConfigErrorTests {
     @Test("every error of a file is reported, in line order")
     func allErrors() {
         let outcome = parse(
-            "checkinterval=0", "virtual=10.0.0.10:80", "\treal=10.0.0.1 gte", "\tscheduler=roundrobin",
+            "checkinterval=0", "virtual=10.0.0.10:80", "\treal=10.0.0.1 gte", "\tquiescent=maybe",
             "bogus=1")
         #expect(outcome.configuration == nil)
         #expect(outcome.errors.map(\.line) == [1, 3, 4, 5])
@@ -65,19 +65,18 @@ struct ConfigErrorTests {
     }
 
     static let invalidValues: [(String, String)] = [
-        ("checktimeout=0", "invalid check timeout value \"0\": expected a whole number of seconds above 0"),
+        ("checktimeout=0", "invalid check timeout value: expected a whole number of seconds above 0"),
+        ("checktimeout=00", "invalid check timeout value: expected a whole number of seconds above 0"),
         ("negotiatetimeout=never", "invalid negotiate timeout value \"never\": expected a whole number of seconds above 0"),
         ("checkinterval=", "invalid check interval value \"\": expected a whole number of seconds above 0"),
         ("checkcount=0", "invalid check count value \"0\": expected a whole number above 0"),
         ("failurecount=x", "invalid failure count value \"x\": expected a whole number above 0"),
-        ("checkinterval=99999999999999", "invalid check interval value \"99999999999999\": expected a whole number of seconds above 0"),
         ("autoreload=true", "autoreload must be 'yes' or 'no': expected yes or no"),
         ("fork=1", "fork must be 'yes' or 'no': expected yes or no"),
         ("supervised=maybe", "supervised must be 'yes' or 'no': expected yes or no"),
         ("quiescent=", "quiescent must be 'yes' or 'no': expected yes or no"),
         ("readdquiescent=YES", "readdquiescent must be 'yes' or 'no': expected yes or no"),
         ("cleanstop=nope", "cleanstop must be 'yes' or 'no': expected yes or no"),
-        ("logfile=\"ldirectord.log\"", "unable to open logfile: ldirectord.log: expected an absolute file path or a syslog facility (local0 ... local7, daemon, ...)"),
         ("emailalert=\"\"", "no email address specified: expected one or more e-mail addresses"),
         ("emailalertfreq=often", "invalid email alert frequency \"often\": expected a whole number of seconds"),
         ("emailalertstatus=sometimes", "invalid email alert status at: \"sometimes\": expected all, none, or a comma-separated list of starting, running, stopping, reloading"),
@@ -87,11 +86,10 @@ struct ConfigErrorTests {
         ("maintenancedir=", "maintenance directory not specified: expected a directory"),
         ("fallbackcommand=", "invalid fallback command: expected a command to run"),
         ("fallback=127.0.0.1:80 route", "forward method must be gate, masq or ipip: expected gate, masq or ipip"),
-        ("fallback=a b c", "invalid fallback server: a b c: expected ADDRESS[:PORT] [gate|masq|ipip], IPv6 as [ADDRESS][:PORT]"),
-        ("fallback6=::1", "invalid fallback server: ::1: expected an IPv6 address in brackets: [ADDRESS]:PORT"),
+        ("fallback=a b c", "forward method must be gate, masq or ipip: expected gate, masq or ipip"),
+        ("fallback6=::1", "could not resolve \":\" to an IPv6 address for the fallback server"),
         ("fallback=127.0.0.1:80000", "invalid port \"80000\" for the fallback server: expected a number from 0 to 65535 or a service name from /etc/services"),
         ("fallback=nowhere.invalid", "could not resolve \"nowhere.invalid\" to an IPv4 address for the fallback server"),
-        ("callback=\"/bin/x", "missing closing quote"),
     ]
 
     @Test("invalid global values", arguments: invalidValues)
@@ -108,8 +106,8 @@ struct ConfigErrorTests {
         ("negotiatetimeout=0", "invalid negotiate timeout \"0\": expected a whole number of seconds above 0"),
         ("checkinterval=0", "invalid checkinterval \"0\": expected a whole number of seconds above 0"),
         ("failurecount=0", "invalid failure count \"0\": expected a whole number above 0"),
-        ("checkport=0", "invalid port \"0\": expected checkport must be in range 1..65535"),
-        ("checkport=65536", "invalid port \"65536\": expected checkport must be in range 1..65535"),
+        ("checkport=0", "checkport must be in range 1..65536: expected checkport must be in range 1..65535"),
+        ("checkport=65536", "checkport must be in range 1..65536: expected checkport must be in range 1..65535"),
         ("request=\"\"", "no request string specified: expected a request such as \"/\""),
         ("receive=\"\"", "invalid receive string: expected a non-empty string"),
         ("login=\"\"", "invalid login string: expected a user name"),
@@ -118,12 +116,7 @@ struct ConfigErrorTests {
         ("secret=\"\"", "invalid secret: expected a RADIUS shared secret"),
         ("load=\"!!\"", "invalid string for load testing: expected a word"),
         ("checkcommand=", "invalid check command: expected a command"),
-        ("scheduler=roundrobin", "unknown scheduler \"roundrobin\" (the kernel would refuse the service): expected one of the kernel's schedulers: rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh"),
         ("scheduler=WRR", "invalid scheduler, should be only lowercase letters (a-z): expected one of the kernel's schedulers: rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh"),
-        ("persistent=0", "invalid persistent timeout \"0\": expected a whole number of seconds from 1 to 2678400 (31 days; the kernel's limit)"),
-        ("persistent=3000000", "invalid persistent timeout \"3000000\": expected a whole number of seconds from 1 to 2678400 (31 days; the kernel's limit)"),
-        ("schedflags=sh-fallback,bogus", "invalid sched-flags \"bogus\": expected a comma-separated list of flag-1, flag-2, flag-3, sh-fallback, sh-port, mh-fallback, mh-port"),
-        ("netmask=255.255.255.256", "invalid netmask: dotted quad notation is required: expected a mask such as 255.255.255.0"),
         ("netmask=24", "invalid netmask: dotted quad notation is required: expected a mask such as 255.255.255.0"),
         ("protocol=sctp", "protocol must be tcp or udp if the virtual service is an address and port: expected tcp or udp"),
         ("protocol=fwm", "protocol must be tcp or udp if the virtual service is an address and port: expected tcp or udp"),
@@ -152,34 +145,26 @@ struct ConfigErrorTests {
             == "invalid netmask: a prefix length between 1 and 128 is required: expected a prefix length from 1 to 128")
     }
 
+    /// Lines ldirectord refuses too, with ldirectord's words for why.
     static let invalidReals: [(String, String)] = [
-        ("real=10.0.0.1::5060 gate", "\"::\" after 10.0.0.1: an IPv6 address must be written in brackets in a real6 line, and a port follows a single \":\""),
-        ("real=10.0.0.1:80 gate -w 1", "unexpected \"-w\" on the real server line: after the forwarding method come an optional weight, \"REQUEST\", \"RECEIVE\", l:N and u:N"),
-        ("real=10.0.0.1:80", "no forwarding method: expected gate, masq or ipip after the address"),
-        ("real=10.0.0.1:80 route", "forward method must be gate, masq or ipip, not \"route\""),
-        ("real=10.0.0.1:80 gate 65536", "invalid weight \"65536\": expected a whole number from 0 to 65535"),
-        ("real=10.0.0.1:80 gate 5x", "invalid weight \"5x\": expected a whole number from 0 to 65535"),
-        ("real=10.0.0.1:80 gate 1 \"/x\"", "per-real request and receive must be written \"REQUEST\", \"RECEIVE\""),
-        ("real=10.0.0.1:80 gate 1 \"/x\" \"ok\"junk", "unexpected \"junk\" after the receive string: per-real request and receive must be written \"REQUEST\", \"RECEIVE\""),
-        ("real=10.0.0.1:80 gate l:x", "invalid threshold \"l:x\": expected l:N or u:N with N from 0 to 2147483647"),
-        ("real=10.0.0.1:80 gate u:5 u:6", "u: is given twice"),
-        ("real=10.0.0.1: gate", "invalid port at \": gate\": expected a port number or service name after \":\""),
-        ("real=,10.0.0.1 gate", "invalid address for real server (wrong format) at \",10.0.0.1 gate\": expected ADDRESS[:PORT], HOST[:PORT] or [IPv6][:PORT] (or a range FIRST->LAST), then gate, masq or ipip"),
+        ("real=10.0.0.1:80", "invalid address for real server (wrong format)"),
+        ("real=10.0.0.1:80 route", "forward method must be gate, masq or ipip"),
+        ("real=10.0.0.1:80 gate 5x", "Invalid real server line, around \"x\""),
+        ("real=10.0.0.1:80 gate 1 \"/x\"", "Invalid real server line, around \" \"/x\"\""),
+        ("real=10.0.0.1:80 gate l:x", "Invalid real server line, around \" l:x\""),
+        ("real=10.0.0.1:80 gate u:5 u:6", "Invalid real server line, around \" u:6\""),
+        ("real=10.0.0.1: gate", "invalid address for real server (wrong format)"),
     ]
 
-    @Test("malformed real server lines are errors, not silent guesses", arguments: invalidReals)
+    @Test("real server lines ldirectord refuses are errors", arguments: invalidReals)
     func invalidRealLines(line: String, message: String) throws {
         let error = try onlyError("virtual=10.0.0.10:80", "\t" + line)
         #expect(error.reason == .invalidRealServer(message))
         #expect(error.line == 2)
     }
 
-    @Test("real servers the kernel would refuse or that cannot resolve")
-    func refusedReals() throws {
-        #expect(try onlyError("virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate l:10").reason.description
-            == "l:10 is above u:0: expected a lower threshold not above the upper one (the kernel refuses it; with l: also give a larger u:)")
-        #expect(try onlyError("virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate u:100 l:10").reason.description
-            == "u: is written before l:: expected l:N before u:N (ldirectord reads a u: before l: as no u: at all)")
+    @Test("real servers that cannot resolve, or a range backwards")
+    func unresolvableReals() throws {
         #expect(try onlyError("virtual=10.0.0.10:80", "\treal=nowhere.invalid gate").reason
             == .unresolvableHost("nowhere.invalid", what: "real server", family: .ipv4))
         #expect(try onlyError("virtual=10.0.0.10:80", "\treal=10.0.0.1:nosuchservice gate").reason
@@ -188,26 +173,16 @@ struct ConfigErrorTests {
             == .unresolvablePort("65536", what: "real server"))
         #expect(try onlyError("virtual=10.0.0.10:80", "\treal=10.0.0.9->10.0.0.1 gate").reason.description
             == "Invalid Range: 10.0.0.9-10.0.0.1: expected the first address not above the last")
-        #expect(try onlyError("virtual=10.0.0.10:80", "\treal=10.0.0.0->10.1.0.0 gate").reason.description
-            == "range 10.0.0.0->10.1.0.0 has 65537 addresses: expected at most 65536 addresses in one range")
+        #expect(try onlyError("virtual=10.0.0.10:80", "\treal=10.0.0.0->10.16.0.0 gate").reason.description
+            == "range 10.0.0.0->10.16.0.0 has 1048577 addresses: expected at most 1048576 addresses in one range (ldirectord takes days to read that many)")
         #expect(try onlyError("virtual6=[2001:db8::10]:80", "\treal6=[2001:db8::1]->[2001:db8::5] gate").reason.description
             == "Address range for IPv6 is not supported yet: expected one real6 line per address")
     }
 
-    @Test("two lines making the same kernel entry are refused")
-    func duplicateReal() throws {
-        // Direct routing ignores the real's port, so both lines make 10.0.0.1:80.
-        let error = try onlyError("virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate", "\treal=10.0.0.1:8080 gate")
-        #expect(error.reason == .duplicateRealServer(endpoint: "10.0.0.1:80", firstLine: 2))
-        #expect(error.line == 3)
-        let range = try onlyError("virtual=10.0.0.10:80", "\treal=10.0.0.1->10.0.0.3 masq", "\treal=10.0.0.2 masq")
-        #expect(range.reason == .duplicateRealServer(endpoint: "10.0.0.2:0", firstLine: 2))
-    }
-
-    @Test("duplicate virtual services")
+    @Test("duplicate virtual services, as ldirectord tells them")
     func duplicateVirtual() throws {
         let error = try onlyError(
-            "virtual=10.0.0.10:80", "\treal=10.0.0.1 gate", "virtual=10.0.0.10:http", "\treal=10.0.0.2 gate")
+            "virtual=10.0.0.10:80", "\treal=10.0.0.1 gate", "virtual=10.0.0.10:80", "\treal=10.0.0.2 gate")
         #expect(error.reason == .duplicateVirtualService(id: "tcp:10.0.0.10:80", firstLine: 1))
         #expect(error.line == 3)
         // The same address and port over UDP is another service.
@@ -217,14 +192,10 @@ struct ConfigErrorTests {
 
     static let invalidVirtualLines: [(String, String)] = [
         ("virtual=", "invalid address for virtual server \"\": expected IP:PORT, HOST:PORT or a firewall mark (a number)"),
-        ("virtual=10.0.0.10:", "invalid address for virtual server \"10.0.0.10:\": expected IP:PORT, HOST:PORT or a firewall mark (a number)"),
         ("virtual=web one:80", "invalid address for virtual server \"web one:80\": expected IP:PORT, HOST:PORT or a firewall mark (a number)"),
-        ("virtual=0", "invalid firewall mark \"0\": expected a firewall mark from 1 to 4294967295"),
-        ("virtual=4294967296", "invalid firewall mark \"4294967296\": expected a firewall mark from 1 to 4294967295"),
-        ("virtual6=[2001:db8::zz]:80", "invalid ipv6 address for virtual server: expected [IPv6]:PORT, HOST:PORT or a firewall mark (a number)"),
+        ("virtual6=[2001:db8::zz]:80", "invalid address for virtual server \"[2001:db8::zz]:80\": expected [IPv6]:PORT, HOST:PORT or a firewall mark (a number)"),
         ("virtual=10.0.0.10:99999", "invalid port \"99999\" for the virtual server: expected a number from 0 to 65535 or a service name from /etc/services"),
         ("virtual=nowhere.invalid:80", "could not resolve \"nowhere.invalid\" to an IPv4 address for the virtual server"),
-        ("virtual=10.0.0.10:0", "port 0 (every port) without persistent=: expected persistent=SECONDS in this block: the kernel accepts a port-0 service only when it is persistent"),
     ]
 
     @Test("invalid virtual= lines", arguments: invalidVirtualLines)
@@ -232,12 +203,5 @@ struct ConfigErrorTests {
         let error = try onlyError(line, line.hasPrefix("virtual6") ? "\treal6=[::1] gate" : "\treal=10.0.0.1 gate")
         #expect(error.reason.description == message)
         #expect(error.line == 1)
-    }
-
-    @Test("a quoted value needs its closing quote")
-    func unterminated() throws {
-        let error = try onlyError("virtual=10.0.0.10:80", "\treal=10.0.0.1 gate", "\treceive=\"OK")
-        #expect(error.reason == .unterminatedQuote)
-        #expect(error.description == "test.cf:3: error: receive=\"OK: missing closing quote")
     }
 }

@@ -101,16 +101,57 @@ public struct ConfigWarning: Hashable, Sendable, CustomStringConvertible {
     public var line: Int
     public var text: String
     public var message: String
+    /// How ldirectord treats what this warning is about; `check-config --strict` refuses the
+    /// file for anything but ``LdirectordReading/same``.
+    public var ldirectord: LdirectordReading
+    /// Part of the file cannot run as written (a service or real server left out, a value
+    /// replaced): logged at error priority at start and reload, not only warned.
+    public var isSevere: Bool
 
-    public init(file: String, line: Int, text: String, message: String) {
+    /// How ldirectord reads the part of the file a warning is about.
+    public enum LdirectordReading: String, Hashable, Sendable, Codable {
+        /// The same way directord does: the warning is about a trap both fall into.
+        case same
+        /// Differently: directord fixes ldirectord's reading (a deliberate difference).
+        case differs
+        /// Not at all: ldirectord refuses the file here ("Error ... reading file"); directord
+        /// accepts it (a blank line in a block, a comment after a value, CRLF ...).
+        case refuses
+        /// A directive of directord's own, which ldirectord does not know and so refuses.
+        case unknownDirective
+
+        /// What `check-config --strict` says about it.
+        public var strictProblem: String? {
+            switch self {
+            case .same: nil
+            case .differs: "directord reads this differently from ldirectord"
+            case .refuses: "ldirectord refuses this"
+            case .unknownDirective: "ldirectord does not know this directive and refuses the file"
+            }
+        }
+    }
+
+    public init(
+        file: String, line: Int, text: String, message: String, ldirectord: LdirectordReading = .same,
+        isSevere: Bool = false
+    ) {
         self.file = file
         self.line = line
         self.text = text
         self.message = message
+        self.ldirectord = ldirectord
+        self.isSevere = isSevere
     }
 
     public var description: String {
         diagnosticText(file: file, line: line, kind: "warning", text: text, message: message)
+    }
+
+    /// As `check-config --strict` prints it: an error where ldirectord reads the file
+    /// differently or refuses it.
+    public var strictDescription: String {
+        guard let problem = ldirectord.strictProblem else { return description }
+        return diagnosticText(file: file, line: line, kind: "error", text: text, message: "\(problem): \(message)")
     }
 }
 

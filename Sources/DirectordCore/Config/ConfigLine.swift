@@ -1,5 +1,8 @@
 /// One line of an ldirectord.cf, split into directive name and value.
 ///
+/// A tab in a line of a virtual block is four spaces, as ldirectord reads it (also inside a
+/// quoted request or receive string).
+///
 /// Differences from ldirectord, all of which only accept files ldirectord refuses or
 /// misreads: a `#` inside double quotes is text, not a comment (ldirectord truncates the line
 /// there); a comment after a global value is removed (ldirectord keeps it in the value, so
@@ -12,6 +15,8 @@ struct ConfigLine {
     }
 
     let number: Int
+    /// The line as written, without its newline.
+    let raw: Substring
     let kind: Kind
     /// Starts with a blank: a line of a virtual block.
     let isIndented: Bool
@@ -25,9 +30,12 @@ struct ConfigLine {
 
     init(number: Int, raw: Substring) {
         self.number = number
-        let content = Self.removingComment(raw).trimmingSpaces
+        self.raw = raw
         let first = raw.utf8.first
         isIndented = first == UInt8(ascii: " ") || first == UInt8(ascii: "\t")
+        // ldirectord makes every tab of a block's line four spaces, inside quotes too.
+        let source = isIndented && raw.contains("\t") ? Substring(raw.replacingTabs()) : raw
+        let content = Self.removingComment(source).trimmingSpaces
         text = content
         guard !content.isEmpty else {
             kind = .blank
@@ -48,6 +56,34 @@ struct ConfigLine {
             hasEquals = false
             value = afterName
         }
+    }
+
+    /// The value as ldirectord's `^NAME\s*=\s*(.*)` captures it, which is what ldirectord
+    /// judges: a global line as written (a comment, trailing blanks and a CR included); a
+    /// line of a virtual block cut at its first `#` (quoted or not) with tabs made four
+    /// spaces. nil when ldirectord would not see `NAME=` at all.
+    var ldirectordValue: Substring? {
+        var line = raw
+        if isIndented {
+            if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
+            if line.contains("\t") { line = Substring(line.replacingTabs()) }
+            line = line.drop { $0 == " " }
+        }
+        guard line.hasPrefix(name) else { return nil }
+        var rest = line.dropFirst(name.count).drop(while: \.isPerlSpace)
+        guard rest.first == "=" else { return nil }
+        rest = rest.dropFirst().drop(while: \.isPerlSpace)
+        return rest
+    }
+
+    /// The number of leading spaces of an indented line once ldirectord has made each tab four
+    /// spaces; ldirectord needs at least four to keep a line in its virtual block.
+    var ldirectordIndent: Int {
+        var count = 0
+        for character in raw {
+            if character == " " { count += 1 } else if character == "\t" { count += 4 } else { break }
+        }
+        return count
     }
 
     /// The line up to its first `#` outside double quotes.
@@ -91,33 +127,48 @@ struct UnquotedValue {
     }
 }
 
-/// How ldirectord reads numbers: `/(\d+)/`, the first run of digits anywhere in the value.
+/// How ldirectord reads numbers: `/(\d+)/`, the first run of digits anywhere in the value,
+/// whatever its length (Perl turns it into a number only when it is used).
 struct LenientInteger {
-    /// nil when there is no digit at all, or the digits overflow.
+    /// nil when there is no digit at all. Digits beyond what an `Int` holds saturate at
+    /// `Int.max`: every use clamps far below it.
     var value: Int?
     /// The value is exactly the digits: ldirectord and a strict reader agree.
     var isExact: Bool
-    var isTooLarge = false
+    /// The digits as written (`00`, `080`).
+    var digits: Substring
 
     init(_ text: Substring) {
-        let digits = text.drop { !$0.isASCIIDigit }.prefix { $0.isASCIIDigit }
+        digits = text.drop { !$0.isASCIIDigit }.prefix { $0.isASCIIDigit }
         guard !digits.isEmpty else {
             value = nil
             isExact = false
             return
         }
-        // Digits beyond what an Int holds are not a value anyone means.
-        if digits.count > 12 {
-            value = nil
-            isTooLarge = true
-        } else {
-            value = Int(digits)
+        var result = 0
+        for digit in digits.utf8 {
+            let (times, overflow1) = result.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times.addingReportingOverflow(Int(digit - UInt8(ascii: "0")))
+            if overflow1 || overflow2 {
+                result = Int.max
+                break
+            }
+            result = sum
         }
+        value = result
         isExact = digits.count == text.count
     }
 }
 
+extension Substring {
+    func replacingTabs() -> String {
+        String(flatMap { $0 == "\t" ? ["    "] : [String($0)] }.joined())
+    }
+}
+
 extension Character {
+    /// Perl's `\s`: space, tab, newline, carriage return, form feed, vertical tab.
+    var isPerlSpace: Bool { self == " " || self == "\t" || self == "\n" || self == "\r" || self == "\u{0C}" || self == "\u{0B}" }
     var isASCIIDigit: Bool { self >= "0" && self <= "9" }
     var isASCIILetter: Bool { (self >= "a" && self <= "z") || (self >= "A" && self <= "Z") }
     /// Perl's `\w` restricted to ASCII.

@@ -63,8 +63,9 @@ struct ParseSession {
     var globalFallback: [AddressFamily: (FallbackSpec, ConfigLine)] = [:]
     var drafts: [VirtualDraft] = []
     var seenGlobals: [String: Int] = [:]
-    /// The largest number of real servers one range may expand to.
-    static let maximumRangeSize = 65536
+    /// The largest number of real servers one range may expand to: ldirectord takes 330 s to
+    /// read a range of 65,537 (its reading is quadratic) and days for this many.
+    static let maximumRangeSize = 1 << 20
 
     init(file: String, resolver: any NameResolving) {
         self.file = file
@@ -81,12 +82,31 @@ struct ParseSession {
         error(line, .invalidValue(problem: problem, expected: expected))
     }
 
-    mutating func warn(_ line: ConfigLine, _ message: String) {
-        warnings.append(ConfigWarning(file: file, line: line.number, text: String(line.text), message: message))
+    /// - Parameters:
+    ///   - ldirectord: how ldirectord reads this part of the line (`check-config --strict`).
+    ///   - severe: the line does not run as written; logged as an error at start and reload.
+    mutating func warn(
+        _ line: ConfigLine, _ message: String, ldirectord: ConfigWarning.LdirectordReading = .same,
+        severe: Bool = false
+    ) {
+        warnings.append(
+            ConfigWarning(
+                file: file, line: line.number, text: String(line.text), message: message, ldirectord: ldirectord,
+                isSevere: severe))
     }
 
-    mutating func warn(line: Int, text: String = "", _ message: String) {
-        warnings.append(ConfigWarning(file: file, line: line, text: text, message: message))
+    mutating func warn(
+        line: Int, text: String = "", _ message: String, ldirectord: ConfigWarning.LdirectordReading = .same,
+        severe: Bool = false
+    ) {
+        warnings.append(
+            ConfigWarning(file: file, line: line, text: text, message: message, ldirectord: ldirectord, isSevere: severe))
+    }
+
+    /// A value ldirectord refuses and directord accepts: a warning `check-config --strict`
+    /// turns into an error.
+    mutating func ldirectordRefuses(_ line: ConfigLine, _ why: String) {
+        warn(line, why, ldirectord: .refuses)
     }
 
     // MARK: Phase 1: lines
@@ -94,30 +114,73 @@ struct ParseSession {
     mutating func readLines(of text: String) {
         var number = 0
         var current: VirtualDraft?
+        /// A blank line inside a block: ldirectord ends the block there.
+        var blankInBlock: ConfigLine?
+        var lastDirective: ConfigLine?
         // Split on bytes: as Characters, "\r\n" is one grapheme and would never equal "\n".
         for raw in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             number += 1
             let line = ConfigLine(number: number, raw: Substring(raw))
-            guard line.kind == .directive else { continue }
+            guard line.kind == .directive else {
+                // A comment line is skipped by ldirectord too; an empty or blank one ends its
+                // virtual block (the indented lines after it are then "Unknown command"s).
+                if current != nil, blankInBlock == nil, !line.raw.contains(where: { $0 == "#" }) {
+                    blankInBlock = line
+                }
+                continue
+            }
             if line.isIndented {
                 if current != nil {
+                    if let blank = blankInBlock {
+                        ldirectordRefuses(
+                            blank,
+                            "a blank line inside a virtual block: ldirectord ends the block here and refuses the indented lines after it"
+                        )
+                        blankInBlock = nil
+                    }
+                    checkLdirectordLayout(line)
                     readVirtualDirective(line, into: &current!)
                 } else {
                     error(line, .indentedOutsideVirtual)
                 }
+                lastDirective = line
                 continue
             }
+            blankInBlock = nil
             if let finished = current {
                 drafts.append(finished)
                 current = nil
+            }
+            if !line.raw.hasPrefix(line.name) {
+                // A CR or other invisible byte before the name: ldirectord sees no directive.
+                ldirectordRefuses(line, "the line does not start with the directive's name, so ldirectord refuses it")
             }
             if line.name == "virtual" || line.name == "virtual6" {
                 current = startVirtual(line)
             } else {
                 readGlobalDirective(line)
             }
+            lastDirective = line
         }
         if let finished = current { drafts.append(finished) }
+        // ldirectord reads a virtual= line that ends the file twice, then calls it a duplicate.
+        if let last = lastDirective, !last.isIndented, last.name == "virtual" || last.name == "virtual6",
+            !text.utf8.split(separator: UInt8(ascii: "\n")).dropFirst(last.number).contains(where: { !$0.isEmpty })
+        {
+            ldirectordRefuses(last, "a virtual service on the last line of the file: ldirectord reads it twice and refuses it as a duplicate")
+        }
+    }
+
+    /// What ldirectord refuses in the layout of a block's line and directord reads: fewer than
+    /// four columns of indentation, a `#` inside quotes (ldirectord cuts the line there).
+    mutating func checkLdirectordLayout(_ line: ConfigLine) {
+        if line.ldirectordIndent < 4 {
+            ldirectordRefuses(
+                line, "indented by fewer than four columns (a tab counts four): ldirectord ends the block here")
+        }
+        if let hash = line.raw.firstIndex(of: "#"), ConfigLine.removingComment(line.raw).endIndex > hash {
+            ldirectordRefuses(line, "a \"#\" inside quotes: ldirectord cuts the line there, as a comment")
+        }
     }
 
     /// Checks the name is a directive of this scope; reports and returns false otherwise.
@@ -153,12 +216,12 @@ struct ParseSession {
 
     // MARK: Values
 
-    /// The value without its quotes; reports an unterminated quote, warns about ignored text.
+    /// The value without its quotes; warns about ignored text. A quote that is never closed
+    /// is read past, as ldirectord's unanchored patterns read it.
     mutating func unquoted(_ line: ConfigLine) -> Substring? {
         let value = UnquotedValue(line.value)
         if value.isUnterminated {
-            error(line, .unterminatedQuote)
-            return nil
+            warn(line, "missing closing quote: read as \"\(value.text)\"", ldirectord: .differs)
         }
         if !value.trailing.isEmpty {
             warn(line, "text after the closing quote is ignored: \(value.trailing)")
@@ -166,40 +229,109 @@ struct ParseSession {
         return value.text
     }
 
-    /// A positive number read as ldirectord reads it (`/(\d+)/ && $1`), with a warning when
-    /// that reading differs from the text.
-    mutating func number(
-        _ line: ConfigLine, problem: String, expected: String, range: ClosedRange<Int>
-    ) -> Int? {
+    /// The directives whose value ldirectord reads only between double quotes
+    /// (`NAME\s*=\s*"(.*)"`): unquoted, ldirectord refuses the line.
+    static let quotedOnly: Set<Substring> = [
+        "request", "receive", "login", "passwd", "database", "secret", "load", "callback", "logfile",
+    ]
+
+    /// Notes, for `--strict`, a value ldirectord would refuse for want of quotes.
+    mutating func checkQuotes(_ line: ConfigLine) {
+        guard Self.quotedOnly.contains(line.name), let value = line.ldirectordValue else { return }
+        if !(value.first == "\"" && value.dropFirst().contains("\"")) {
+            ldirectordRefuses(line, "ldirectord reads \(line.name) only between double quotes")
+        }
+    }
+
+    /// ldirectord's `/(\d+)/`: the first run of digits anywhere in the value, any length; an
+    /// error with ldirectord's words when there is none.
+    mutating func digits(_ line: ConfigLine, problem: String, expected: String) -> LenientInteger? {
         guard let text = unquoted(line) else { return nil }
         let read = LenientInteger(text)
-        guard let value = read.value, range.contains(value) else {
+        guard read.value != nil else {
             invalid(line, "\(problem) \"\(text)\"", expected: expected)
             return nil
         }
         if !read.isExact {
-            warn(line, "read as \(value), as ldirectord reads it; write \(line.name)=\(value)")
+            warn(line, "read as \(read.digits), as ldirectord reads it; write \(line.name)=\(read.digits)")
+        }
+        return read
+    }
+
+    /// A count or a number of seconds as ldirectord reads it, within `range`: below it is read
+    /// as `range.lowerBound` (a warning: ldirectord takes 0 as no limit, or no pause), above it
+    /// as `range.upperBound`.
+    mutating func number(
+        _ line: ConfigLine, problem: String, expected: String, range: ClosedRange<Int>, zeroMeans: String? = nil
+    ) -> Int? {
+        guard let read = digits(line, problem: problem, expected: expected), let value = read.value else { return nil }
+        // ldirectord's `/(\d+)/ && $1` is false for "0" but true for "00", which it reads as 0.
+        if read.digits == "0" && range.lowerBound > 0 {
+            invalid(line, "\(problem) \"\(read.digits)\"", expected: expected)
+            return nil
+        }
+        if value < range.lowerBound {
+            warn(
+                line,
+                "\(line.name)=\(read.digits) is read as \(range.lowerBound)\(zeroMeans.map { " (ldirectord: \($0))" } ?? "")",
+                ldirectord: zeroMeans == nil ? .same : .differs, severe: zeroMeans != nil)
+            return range.lowerBound
+        }
+        if value > range.upperBound {
+            warn(line, "\(line.name)=\(read.digits) is read as \(range.upperBound), the largest directord takes")
+            return range.upperBound
         }
         return value
     }
 
+    /// `yes` or `no`. ldirectord compares the whole value, so anything after it (a blank, a
+    /// comment, a CR) makes it refuse the file, where directord reads the word.
     mutating func yesNo(_ line: ConfigLine) -> Bool? {
         guard let text = unquoted(line) else { return nil }
+        let result: Bool
         switch text {
-        case "yes": return true
-        case "no": return false
+        case "yes": result = true
+        case "no": result = false
         default:
             invalid(line, "\(line.name) must be 'yes' or 'no'", expected: "yes or no")
             return nil
         }
+        if line.ldirectordValue != text {
+            ldirectordRefuses(line, "ldirectord needs exactly 'yes' or 'no', with nothing after it")
+        }
+        return result
     }
 
-    /// A non-empty string; `problem` is ldirectord's message for an empty one.
+    /// A string; an empty one (which ldirectord takes for a string of two quotes, or refuses) is
+    /// none, with a warning naming `emptyMeans`.
     mutating func text(_ line: ConfigLine, problem: String, expected: String) -> String? {
         guard let text = unquoted(line) else { return nil }
         guard !text.isEmpty else {
             invalid(line, problem, expected: expected)
             return nil
+        }
+        return String(text)
+    }
+
+    /// A global string value that ldirectord keeps exactly as written, quotes, comment and
+    /// trailing blanks included; directord reads it without them. Empty reads as nil.
+    mutating func globalText(_ line: ConfigLine, problem: String, expected: String, emptyMeans: String) -> String? {
+        guard let text = unquoted(line) else { return nil }
+        let written = line.ldirectordValue ?? line.value
+        if written.isEmpty {
+            invalid(line, problem, expected: expected)
+            return nil
+        }
+        if text.isEmpty {
+            warn(
+                line, "\(line.name) is empty: \(emptyMeans) (ldirectord reads \"\(written)\" and gets nothing from it)",
+                severe: false)
+            return nil
+        }
+        if written != text {
+            warn(
+                line, "read as \"\(text)\"; ldirectord reads \"\(written)\", quotes, comment and blanks included",
+                ldirectord: .differs)
         }
         return String(text)
     }
@@ -219,45 +351,60 @@ struct ParseSession {
     mutating func readGlobalDirective(_ line: ConfigLine) {
         guard checkName(line, inVirtual: false) else { return }
         if let message = Self.repeatWarning(line, seen: &seenGlobals, scope: "") { warn(line, message) }
+        checkQuotes(line)
         let seconds = "a whole number of seconds above 0"
+        let largest = Int(Int32.max)
         switch line.name {
-        case "checktimeout":
-            globals.defaults.checkTimeout = number(
-                line, problem: "invalid check timeout value", expected: seconds, range: 1...Int(Int32.max))
-        case "negotiatetimeout":
-            globals.defaults.negotiateTimeout = number(
-                line, problem: "invalid negotiate timeout value", expected: seconds, range: 1...Int(Int32.max))
+        case "checktimeout", "negotiatetimeout":
+            // ldirectord refuses 0 here (`$1 > 0`), unlike in a virtual block.
+            let problem = line.name == "checktimeout" ? "invalid check timeout value" : "invalid negotiate timeout value"
+            if LenientInteger(line.value).value == 0 {
+                invalid(line, problem, expected: seconds)
+                return
+            }
+            let value = number(line, problem: problem, expected: seconds, range: 1...largest)
+            if line.name == "checktimeout" {
+                globals.defaults.checkTimeout = value
+            } else {
+                globals.defaults.negotiateTimeout = value
+            }
         case "checkinterval":
             if let value = number(
-                line, problem: "invalid check interval value", expected: seconds, range: 1...Int(Int32.max))
+                line, problem: "invalid check interval value", expected: seconds, range: 1...largest,
+                zeroMeans: "checks one round after the other without a pause")
             {
                 globals.checkInterval = value
             }
         case "checkcount":
             globals.defaults.checkCount = number(
-                line, problem: "invalid check count value", expected: "a whole number above 0",
-                range: 1...Int(Int32.max))
+                line, problem: "invalid check count value", expected: "a whole number above 0", range: 1...largest,
+                zeroMeans: "no ping attempt at all")
             warn(line, "checkcount option is deprecated and slated for removal.  please see 'failurecount'")
         case "failurecount":
+            // 0 and 1 both take a server out at its first failure in ldirectord.
             globals.defaults.failureCount = number(
-                line, problem: "invalid failure count value", expected: "a whole number above 0",
-                range: 1...Int(Int32.max))
+                line, problem: "invalid failure count value", expected: "a whole number above 0", range: 1...largest)
         case "fallback", "fallback6":
             let family: AddressFamily = line.name == "fallback" ? .ipv4 : .ipv6
-            if let spec = parseFallback(line) {
+            if let spec = parseFallback(line, global: true) {
                 globalFallback[family] = (spec, line)
             }
         case "fallbackcommand":
-            globals.defaults.fallbackCommand = text(
-                line, problem: "invalid fallback command", expected: "a command to run")
+            globals.defaults.fallbackCommand = globalText(
+                line, problem: "invalid fallback command", expected: "a command to run", emptyMeans: "no command runs")
         case "autoreload":
             if let value = yesNo(line) { globals.autoreload = value }
         case "callback":
-            if let value = unquoted(line) { globals.callback = String(value) }
+            if let value = unquoted(line), !value.isEmpty { globals.callback = String(value) }
         case "logfile":
             readLogfile(line)
         case "execute":
-            if let value = text(line, problem: "no configuration file given", expected: "a configuration file") {
+            if line.ldirectordValue?.isEmpty ?? true {
+                warn(line, "execute is empty: no instance is run (ldirectord runs one on no file, which fails)")
+            } else if let value = globalText(
+                line, problem: "no configuration file given", expected: "a configuration file",
+                emptyMeans: "no instance is run")
+            {
                 globals.execute.append(value)
             }
         case "fork":
@@ -265,7 +412,11 @@ struct ParseSession {
         case "supervised":
             if !line.hasEquals {
                 globals.supervised = true
-                warn(line, "please update your config not to use a bare supervised directive")
+                if line.value.isEmpty {
+                    warn(line, "please update your config not to use a bare supervised directive")
+                } else {
+                    ldirectordRefuses(line, "supervised \(line.value) without \"=\": read as supervised=yes; ldirectord refuses it")
+                }
             } else if let value = yesNo(line) {
                 globals.supervised = value
             }
@@ -277,25 +428,35 @@ struct ParseSession {
             globals.defaults.emailAlert = text(
                 line, problem: "no email address specified", expected: "one or more e-mail addresses")
         case "emailalertfreq":
-            globals.defaults.emailAlertFrequency = number(
-                line, problem: "invalid email alert frequency", expected: "a whole number of seconds",
-                range: 0...Int(Int32.max))
+            globals.defaults.emailAlertFrequency = emailAlertFrequency(line)
         case "emailalertstatus":
             globals.defaults.emailAlertStatus = emailAlertStatus(line)
         case "emailalertfrom":
-            globals.emailAlertFrom = text(
-                line, problem: "no email from address specified", expected: "an e-mail address")
+            globals.emailAlertFrom = globalText(
+                line, problem: "no email from address specified", expected: "an e-mail address",
+                emptyMeans: "alerts are sent from the default address")
         case "cleanstop":
             globals.defaults.cleanStop = yesNo(line)
         case "smtp":
             globals.defaults.smtp = smtpServer(line)
         case "maintenancedir":
-            globals.maintenanceDirectory = text(
-                line, problem: "maintenance directory not specified", expected: "a directory")
+            globals.maintenanceDirectory = globalText(
+                line, problem: "maintenance directory not specified", expected: "a directory",
+                emptyMeans: "no maintenance directory")
         default:
             // checkName admitted only the names above.
             break
         }
+    }
+
+    /// `emailalertfreq`: ldirectord wants the digits right after `=` (`=\s*(\d*)`).
+    mutating func emailAlertFrequency(_ line: ConfigLine) -> Int? {
+        if line.ldirectordValue?.first?.isASCIIDigit != true {
+            ldirectordRefuses(line, "ldirectord needs the number right after \"=\"")
+        }
+        return number(
+            line, problem: "invalid email alert frequency", expected: "a whole number of seconds",
+            range: 0...Int(Int32.max))
     }
 
     static let syslogFacilities: Set<Substring> = [
@@ -303,23 +464,33 @@ struct ParseSession {
         "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
     ]
 
+    /// A path starting with `/` is a file; anything else a syslog facility, as ldirectord
+    /// hands it to syslog without checking it. An unknown facility logs to `daemon`.
     mutating func readLogfile(_ line: ConfigLine) {
         guard let value = unquoted(line) else { return }
         if value.hasPrefix("/") {
             globals.logTarget = .file(String(value))
         } else if Self.syslogFacilities.contains(value) {
             globals.logTarget = .syslog(facility: String(value))
+        } else if let known = Self.syslogFacilities.first(where: { $0 == value.lowercased().trimmingSpaces }) {
+            warn(line, "read as the syslog facility \(known)")
+            globals.logTarget = .syslog(facility: String(known))
         } else {
-            invalid(
-                line, "unable to open logfile: \(value)",
-                expected: "an absolute file path or a syslog facility (local0 ... local7, daemon, ...)")
+            warn(
+                line,
+                "\"\(value)\" is neither an absolute path nor a syslog facility: the log goes to syslog, facility daemon (ldirectord hands it to syslog as it is)",
+                ldirectord: .differs, severe: true)
+            globals.logTarget = .syslog(facility: "daemon")
         }
     }
 
     /// ldirectord's `parse_emailalertstatus`.
     mutating func emailAlertStatus(_ line: ConfigLine) -> DaemonStatusSet? {
         guard let text = unquoted(line) else { return nil }
-        let words = text.split(separator: ",", omittingEmptySubsequences: false).map(\.trimmingSpaces)
+        // Perl's split: no fields at all for an empty value (no status), trailing empty fields
+        // dropped.
+        var words = text.split(separator: ",", omittingEmptySubsequences: false).map(\.trimmingSpaces)
+        while words.last?.isEmpty == true { words.removeLast() }
         let expected = "all, none, or a comma-separated list of starting, running, stopping, reloading"
         var status: DaemonStatusSet = []
         let hasNone = words.contains("none")
@@ -342,6 +513,7 @@ struct ParseSession {
 
     /// ldirectord keeps the leading `[0-9A-Za-z._+-]+` of the value.
     mutating func smtpServer(_ line: ConfigLine) -> String? {
+        if line.value.first == "\"" { ldirectordRefuses(line, "ldirectord refuses a quoted smtp server") }
         guard let text = unquoted(line) else { return nil }
         let allowed: (Character) -> Bool = { $0.isASCIIDigit || $0.isASCIILetter || "._+-".contains($0) }
         let host = text.prefix(while: allowed)

@@ -12,13 +12,32 @@ extension ParseSession {
         }
         var services: [VirtualService] = []
         var firstLine: [ServiceKey: Int] = [:]
+        var ldirectordIDs: Set<String> = []
         for draft in drafts {
-            guard let service = resolveVirtual(draft) else { continue }
-            if let first = firstLine[service.key] {
-                error(draft.line, .duplicateVirtualService(id: service.id, firstLine: first))
+            guard var service = resolveVirtual(draft) else { continue }
+            // ldirectord compares its ids as text, so it refuses `:80` twice but not `:80` and
+            // `:080`, which are one kernel service.
+            let writtenID: String
+            switch (draft.target, service.key) {
+            case (.address(_, let port), .inet(_, let address, _)) where port.isAllDigits:
+                writtenID = "\(service.protocol.rawValue):\(address.bracketed):\(port)"
+            case (.mark, _), (.refusedMark, _):
+                writtenID = "\(service.id.prefix { $0 != ":" }):\(LenientInteger(draft.line.value).digits)"
+            default:
+                writtenID = service.id
+            }
+            if !ldirectordIDs.insert(writtenID).inserted {
+                error(draft.line, .duplicateVirtualService(id: service.id, firstLine: firstLine[service.key] ?? 0))
                 continue
             }
-            firstLine[service.key] = draft.line.number
+            if service.refusal == nil, let first = firstLine[service.key] {
+                service.refusal = "the same kernel service as line \(first), which directord runs"
+                warn(
+                    draft.line,
+                    "\(service.id) is the same kernel service as line \(first): only that one runs (ldirectord makes both edit one service)",
+                    ldirectord: .differs, severe: true)
+            }
+            if service.refusal == nil { firstLine[service.key] = draft.line.number }
             services.append(service)
         }
         return Configuration(globals: globals, virtualServices: services)
@@ -47,7 +66,8 @@ extension ParseSession {
     /// ldirectord's `ld_getservbyname`: a number below 65536, or a service name.
     mutating func resolvePort(_ text: Substring, protocol: String?, what: String, line: ConfigLine) -> UInt16? {
         if text.isAllDigits {
-            if text.count <= 5, let port = Int(text), port <= 65535 { return UInt16(port) }
+            // Leading zeros are fine: ldirectord only checks the number (`$port < 65536`).
+            if let port = LenientInteger(text).value, port <= 65535 { return UInt16(port) }
         } else if let port = resolver.port(ofService: String(text), protocol: `protocol`) {
             return port
         }
@@ -81,6 +101,9 @@ extension ParseSession {
             return nil
         case .mark(let mark):
             service.key = .firewallMark(mark, draft.family)
+        case .refusedMark(let digits):
+            service.key = .firewallMark(UInt32(clamping: LenientInteger(digits).value ?? 0), draft.family)
+            refuse(&service, line, "ipvsadm refuses firewall mark \(digits): it must be from 1 to 4294967295")
         case .address(let host, let portText):
             // ldirectord makes port 53 (written "53" or "domain") a UDP service.
             let implied: ServiceProtocol = portText == "53" || portText == "domain" ? .udp : .tcp
@@ -89,7 +112,15 @@ extension ParseSession {
                 let port = resolvePort(portText, protocol: proto.rawValue, what: "virtual server", line: line)
             else { return nil }
             service.key = .inet(proto == .udp ? .udp : .tcp, address, port: port)
-            if !draft.serviceWritten { service.service = .implied(byPort: port) }
+            if !draft.serviceWritten {
+                service.service = .implied(byPort: port)
+                if portText.first == "0", portText.count > 1, portText.isAllDigits, service.service != .none {
+                    warn(
+                        line,
+                        "port \(portText) implies service=\(service.service.rawValue); ldirectord compares the text with \(port), implies service=none and never checks the real servers",
+                        ldirectord: .differs)
+                }
+            }
         }
 
         if let timeout = draft.persistentTimeout {
@@ -99,11 +130,11 @@ extension ParseSession {
             warn(netmaskLine, "netmask has no effect without persistent=, as in ldirectord")
         }
         if case .inet(_, _, 0) = service.key, service.persistence == nil {
-            invalid(
-                line, "port 0 (every port) without persistent=",
-                expected: "persistent=SECONDS in this block: the kernel accepts a port-0 service only when it is persistent")
-            return nil
+            refuse(
+                &service, line,
+                "ipvsadm refuses port 0 (every port) without persistent=: add persistent=SECONDS to this block")
         }
+        for (refusalLine, why) in draft.refusals { refuse(&service, refusalLine, why) }
         if service.onePacket, service.protocol != .udp {
             service.onePacket = false
             if let opsLine = draft.opsLine {
@@ -116,6 +147,13 @@ extension ParseSession {
         service.realServers = resolveRealServers(draft, service: service)
         warnAboutChecks(service, draft: draft)
         return service
+    }
+
+    /// Keeps the service out of the table: what ldirectord runs without (`ipvsadm` or the
+    /// kernel refuses it at start), said loudly.
+    mutating func refuse(_ service: inout VirtualService, _ line: ConfigLine, _ why: String) {
+        warn(line, "\(why); the service is not run, the others are (as ldirectord runs without it)", severe: true)
+        if service.refusal == nil { service.refusal = why }
     }
 
     /// ldirectord's `ld_setup`: checktimeout and negotiatetimeout fall back to each other, then
@@ -155,6 +193,9 @@ extension ParseSession {
         let proto = service.protocol == .udp ? "udp" : "tcp"
         var fallback: FallbackServer?
         if let (spec, fallbackLine) = draft.fallback {
+            if service.protocol == .fwm, let port = spec.port, !port.isAllDigits {
+                ldirectordRefuses(fallbackLine, "ldirectord cannot resolve the port name \(port) for a firewall-mark service and refuses it")
+            }
             fallback = resolveFallback(spec, line: fallbackLine, family: draft.family, protocol: proto)
         } else if let (spec, fallbackLine) = globalFallback[draft.family] {
             // Re-resolved for this protocol: a service name's port can differ between tcp and udp.
@@ -171,22 +212,51 @@ extension ParseSession {
 
     mutating func resolveRealServers(_ draft: VirtualDraft, service: VirtualService) -> [RealServer] {
         var reals: [RealServer] = []
-        var firstLine: [String: Int] = [:]
+        var position: [IPVSDestination.Key: Int] = [:]
         for line in draft.reals {
             let parsed: RealServerLine
             do {
                 parsed = try RealServerLine(line.value)
-            } catch let problem {
-                guard case .format(let message) = problem else { continue }
-                error(line, .invalidRealServer(message))
-                continue
-            }
-            for real in expand(parsed, line: line, service: service) {
-                if let first = firstLine[real.endpoint] {
-                    error(line, .duplicateRealServer(endpoint: real.endpoint, firstLine: first))
+                if service.family == .ipv4, line.value.first == "[" {
+                    warn(
+                        line, "an IPv4 address in brackets: read as \(parsed.first); ldirectord skips to a later part of the line and reads another address",
+                        ldirectord: .differs)
+                }
+                if parsed.weight == nil, let strings = line.value.firstIndex(of: "\""),
+                    line.value[strings...].contains(where: \.isASCIIDigit),
+                    line.value[strings...].firstMatch(of: #/[ \t][0-9]/#) != nil
+                {
+                    // ldirectord's `\s+(\d+)` finds a weight inside the quoted strings.
+                    ldirectordRefuses(line, "ldirectord takes \"<blank><digits>\" inside the quoted strings for the weight and refuses the line: write the weight")
+                }
+            } catch _ {
+                do {
+                    let (reading, text, differs) = try RealServerLine.ldirectordReading(of: line.value)
+                    parsed = reading
+                    warn(
+                        line,
+                        differs
+                            ? "read as \(text) (ldirectord reads the host \"\(line.value.drop { $0 != ":" }.dropFirst(2).prefix(while: \.isASCIIDigit))\", a bogus address, and port 0)"
+                            : "read as \(text), as ldirectord reads it (it skips what it does not understand)",
+                        ldirectord: differs ? .differs : .same, severe: differs)
+                } catch let problem {
+                    guard case .format(let message) = problem else { continue }
+                    error(line, .invalidRealServer(message))
                     continue
                 }
-                firstLine[real.endpoint] = line.number
+            }
+            for real in expand(parsed, line: line, service: service) {
+                // ldirectord has no duplicate check: a second line for the same kernel entry
+                // edits it, so the last line's definition is the one the kernel keeps.
+                if let earlier = position[real.destinationKey] {
+                    warn(
+                        line,
+                        "real server \(real.endpoint) is the kernel entry of line \(reals[earlier].line) too: this line's definition replaces it, as the kernel keeps ldirectord's last edit",
+                        severe: true)
+                    reals.remove(at: earlier)
+                    position = Dictionary(uniqueKeysWithValues: reals.enumerated().map { ($1.destinationKey, $0) })
+                }
+                position[real.destinationKey] = reals.count
                 reals.append(real)
             }
         }
@@ -213,8 +283,15 @@ extension ParseSession {
             guard high - low < UInt32(Self.maximumRangeSize) else {
                 invalid(
                     line, "range \(first)->\(last) has \(UInt64(high - low) + 1) addresses",
-                    expected: "at most \(Self.maximumRangeSize) addresses in one range")
+                    expected:
+                        "at most \(Self.maximumRangeSize) addresses in one range (ldirectord takes days to read that many)")
                 return []
+            }
+            if String(low).count != String(high).count {
+                warn(
+                    line,
+                    "ldirectord compares the range's ends as text (\(low) and \(high)) and adds \(String(low) <= String(high) ? "only some" : "none") of these addresses; directord adds all \(UInt64(high - low) + 1)",
+                    ldirectord: .differs)
             }
             addresses = (low...high).map { IPAddress.v4($0) }
         }
@@ -243,7 +320,7 @@ extension ParseSession {
         var lowerThreshold = parsed.lowerThreshold ?? 0
         var upperThreshold = parsed.upperThreshold ?? 0
         if let ownRequestText = parsed.request, let ownReceive = parsed.receive {
-            if ownRequestText.hasPrefix("/") {
+            if parsed.lostAfterRequest {
                 // ldirectord's add_real_server tests `$request =~ /^\//`; that match succeeds and
                 // resets $2 and $3, so the receive string and everything after it are lost: the
                 // check keeps this request but the virtual's receive string and URL.
@@ -261,18 +338,18 @@ extension ParseSession {
                 own = .requestAndReceive
             }
         }
-        if own != .requestOnly, let lower = parsed.lowerThreshold, lower > (parsed.upperThreshold ?? 0) {
-            invalid(
-                line, "l:\(lower) is above u:\(parsed.upperThreshold ?? 0)",
-                expected:
-                    "a lower threshold not above the upper one (the kernel refuses it; with l: also give a larger u:)")
-            return []
+        // What the kernel refuses, ldirectord runs without: the entry stays out, the rest runs.
+        var refusal: String?
+        let weight = parsed.weight ?? 1
+        if weight > 65535 {
+            refusal = "ipvsadm refuses weight \(weight): it must be from 0 to 65535"
+        } else if max(lowerThreshold, upperThreshold) > Int(Int32.max) {
+            refusal = "the kernel refuses a threshold above 2147483647"
+        } else if lowerThreshold > upperThreshold {
+            refusal = "the kernel refuses l:\(lowerThreshold) above u:\(upperThreshold) (0, no limit, counts as below it)"
         }
-        if own != .requestOnly, parsed.thresholdsReversed {
-            invalid(
-                line, "u: is written before l:",
-                expected: "l:N before u:N (ldirectord reads a u: before l: as no u: at all)")
-            return []
+        if let refusal {
+            warn(line, "\(refusal); this real server is not run, the others are (as ldirectord runs without it)", severe: true)
         }
 
         let ownRequest = own == .requestAndReceive
@@ -280,14 +357,15 @@ extension ParseSession {
         return addresses.map { address in
             var real = RealServer(
                 line: line.number, address: address, port: kernelPort, configuredPort: configuredPort,
-                forwarding: parsed.forwarding, weight: parsed.weight ?? 1, checkPort: checkPort,
+                forwarding: parsed.forwarding, weight: refusal == nil ? weight : min(weight, 65535), checkPort: checkPort,
                 request: request, receive: receive,
                 checkURL: Self.checkURL(
                     service: service.service, request: urlRequest, ownRequest: ownRequest, address: address,
                     port: checkPort))
-            real.lowerThreshold = lowerThreshold
-            real.upperThreshold = upperThreshold
+            real.lowerThreshold = UInt32(clamping: refusal == nil ? lowerThreshold : 0)
+            real.upperThreshold = UInt32(clamping: refusal == nil ? upperThreshold : 0)
             real.ownCheckStrings = own
+            real.refusal = refusal
             return real
         }
     }
@@ -324,6 +402,12 @@ extension ParseSession {
             warn(
                 line: line.number, text: String(line.text),
                 "real servers of \(service.id) are never checked and always count as up: checktype=\(service.checkType.configValue) with service=none (\(why)); set service= or another checktype"
+            )
+        }
+        if usesNegotiate && service.service == .oracle {
+            warn(
+                line: line.number, text: String(line.text),
+                "service=oracle is not negotiated by directord: its checks are a TCP connect only (ldirectord needs Perl's DBD::Oracle, which Debian does not ship, and dies on the first check)"
             )
         }
         if case .external = service.checkType, service.checkCommand == "/bin/true" {

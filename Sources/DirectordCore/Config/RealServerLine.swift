@@ -1,22 +1,23 @@
 /// A `real=` value split into its parts, names not yet resolved.
 ///
-/// The grammar is ldirectord's, read strictly: `ADDRESS[->ADDRESS][:PORT] gate|masq|ipip
-/// [WEIGHT] ["REQUEST", "RECEIVE"] [l:N] [u:N]`. ldirectord matches each part with an
-/// unanchored regular expression, so it silently skips what it does not understand:
-/// `real=10.0.0.1::5060 gate` becomes the bogus address 0.0.19.196, and `gate -w 1` drops
-/// `-w`. Here anything out of place is an error.
+/// The grammar is ldirectord's: `ADDRESS[->ADDRESS][:PORT] gate|masq|ipip [WEIGHT]
+/// ["REQUEST", "RECEIVE"] [l:N] [u:N]`. This initializer reads it strictly; a value it
+/// refuses is read again as ldirectord reads it (``ldirectordReading(of:)``), with unanchored
+/// patterns that skip what they do not understand, and a warning.
 struct RealServerLine {
     var first: Substring
     var last: Substring?
     var port: Substring?
     var forwarding: ForwardingMethod
+    /// As written, which may be more than the kernel takes (65535).
     var weight: Int?
     var request: Substring?
     var receive: Substring?
-    var lowerThreshold: UInt32?
-    var upperThreshold: UInt32?
-    /// `u:` was written before `l:`, which ldirectord reads as if `u:` were absent.
-    var thresholdsReversed = false
+    var lowerThreshold: Int?
+    var upperThreshold: Int?
+    /// ldirectord's `"/REQUEST", "RECEIVE"` trap: the receive string and everything after it
+    /// on the line are lost.
+    var lostAfterRequest = false
 
     enum Problem: Error {
         case format(String)
@@ -44,13 +45,14 @@ struct RealServerLine {
         self.forwarding = forwarding
         if rest.first?.isASCIIDigit == true {
             let word = Self.token(&rest)
-            guard word.isAllDigits, let weight = Int(word.prefix(7)), word.count <= 7, weight <= 65535 else {
+            guard word.isAllDigits, let weight = LenientInteger(word).value else {
                 throw .format("invalid weight \"\(word)\": expected a whole number from 0 to 65535")
             }
             self.weight = weight
         }
         if rest.first == "\"" {
             (request, receive) = try Self.requestAndReceive(&rest)
+            lostAfterRequest = request?.hasPrefix("/") == true
         }
         while !rest.isEmpty {
             let word = Self.token(&rest)
@@ -61,13 +63,12 @@ struct RealServerLine {
                 )
             }
             let digits = word.dropFirst(2)
-            guard digits.isAllDigits, digits.count <= 10, let value = UInt32(digits), value <= Int32.max else {
+            guard digits.isAllDigits, let value = LenientInteger(digits).value else {
                 throw .format("invalid threshold \"\(word)\": expected l:N or u:N with N from 0 to 2147483647")
             }
             if isLower {
-                guard lowerThreshold == nil else { throw .format("l: is given twice") }
+                guard lowerThreshold == nil, upperThreshold == nil else { throw .format("l: after u:") }
                 lowerThreshold = value
-                thresholdsReversed = upperThreshold != nil
             } else {
                 guard upperThreshold == nil else { throw .format("u: is given twice") }
                 upperThreshold = value
@@ -169,6 +170,103 @@ struct RealServerLine {
     }
 }
 
+extension RealServerLine {
+    /// A value as ldirectord reads it (ld 2019 and `add_real_server`), for one the strict
+    /// reading refuses: each part is found with ldirectord's own unanchored pattern, so junk
+    /// before a part is skipped (`@10.0.0.1:80`, `-gate`, `gate -w 5`, `junk l:1`); junk after
+    /// the last part is refused, as ldirectord refuses it. One reading differs on purpose:
+    /// `IP::PORT` (ldirectord's own sample) is IP:PORT, where ldirectord finds the host "PORT".
+    /// - Returns: the reading and a note saying how it differs from the text.
+    static func ldirectordReading(of value: Substring) throws(Problem) -> (RealServerLine, String, Bool) {
+        var text = value
+        var differs = false
+        if let match = text.wholeMatch(of: #/([0-9]+\.[0-9]+\.[0-9]+\.[0-9]+)::([0-9]+)([ \t].*)/#) {
+            text = Substring("\(match.output.1):\(match.output.2)\(match.output.3)")
+            differs = true
+        }
+        let space = "[ \\t\\r\\n\\f\\x0B]"
+        let host = #"([0-9]+\.[0-9]+\.[0-9]+\.[0-9]+|[A-Za-z0-9.\-]+|\[[0-9A-fa-f:]+\])"#
+        let addressPattern: Regex<AnyRegexOutput>
+        let forwardPattern: Regex<AnyRegexOutput>
+        let weightPattern: Regex<AnyRegexOutput>
+        let stringsPattern: Regex<AnyRegexOutput>
+        let lowerPattern: Regex<AnyRegexOutput>
+        let upperPattern: Regex<AnyRegexOutput>
+        do {
+            addressPattern = try Regex(host + "(->" + host + ")?(:([0-9]+|[A-Za-z0-9_\\-]+))?" + space + "+(.*)")
+            forwardPattern = try Regex("([A-Za-z0-9_]+)(.*)")
+            weightPattern = try Regex(space + "+([0-9]+)(.*)")
+            stringsPattern = try Regex(space + "+\"(.*)\"[, ]" + space + "*\"(.*)\"(.*)")
+            lowerPattern = try Regex(space + "+l:([0-9]+)(.*)")
+            upperPattern = try Regex(space + "+u:([0-9]+)(.*)")
+        } catch {
+            throw .format("internal error: \(error)")
+        }
+        func group(_ match: Regex<AnyRegexOutput>.Match, _ index: Int) -> Substring? {
+            match.output[index].substring
+        }
+        guard let address = text.firstMatch(of: addressPattern) else {
+            throw .format("invalid address for real server (wrong format)")
+        }
+        var line = RealServerLine(
+            first: Self.unbracketed(group(address, 1) ?? ""), last: group(address, 3).map(Self.unbracketed),
+            port: group(address, 5), forwarding: .gate)
+        var flags = group(address, 6) ?? ""
+        guard let forward = flags.firstMatch(of: forwardPattern), let word = group(forward, 1),
+            let method = ForwardingMethod(rawValue: String(word)), ForwardingMethod.configurable.contains(method)
+        else {
+            throw .format("forward method must be gate, masq or ipip")
+        }
+        line.forwarding = method
+        flags = group(forward, 2) ?? ""
+        if let weight = flags.firstMatch(of: weightPattern) {
+            line.weight = LenientInteger(group(weight, 1) ?? "").value
+            flags = group(weight, 2) ?? ""
+        }
+        var rest: Substring? = flags
+        if let strings = flags.firstMatch(of: stringsPattern) {
+            line.request = group(strings, 1)
+            line.receive = group(strings, 2)
+            if line.request?.hasPrefix("/") == true {
+                line.lostAfterRequest = true
+                rest = nil
+            } else {
+                rest = group(strings, 3)
+            }
+        }
+        if let current = rest, let lower = current.firstMatch(of: lowerPattern) {
+            line.lowerThreshold = LenientInteger(group(lower, 1) ?? "").value
+            rest = group(lower, 2)
+        }
+        if let current = rest, let upper = current.firstMatch(of: upperPattern) {
+            line.upperThreshold = LenientInteger(group(upper, 1) ?? "").value
+            rest = group(upper, 2)
+        }
+        if let rest, rest.contains(where: { !$0.isPerlSpace }) {
+            throw .format("Invalid real server line, around \"\(rest)\"")
+        }
+        var reading = String(line.first) + (line.last.map { "->\($0)" } ?? "") + (line.port.map { ":\($0)" } ?? "")
+        reading += " \(line.forwarding.rawValue)" + (line.weight.map { " \($0)" } ?? "")
+        if let request = line.request, let receive = line.receive {
+            reading += " \"\(request)\", \"\(receive)\""
+        }
+        reading += (line.lowerThreshold.map { " l:\($0)" } ?? "") + (line.upperThreshold.map { " u:\($0)" } ?? "")
+        return (line, reading, differs)
+    }
+
+    private init(first: Substring, last: Substring?, port: Substring?, forwarding: ForwardingMethod) {
+        self.first = first
+        self.last = last
+        self.port = port
+        self.forwarding = forwarding
+    }
+
+    /// ldirectord's `ld_gethostbyname` resolves what is between brackets.
+    private static func unbracketed(_ host: Substring) -> Substring {
+        host.first == "[" && host.last == "]" ? host.dropFirst().dropLast() : host
+    }
+}
+
 /// A `fallback=` value: `ADDRESS[:PORT] [gate|masq|ipip]`, names not yet resolved.
 struct FallbackSpec {
     var host: Substring
@@ -177,18 +275,33 @@ struct FallbackSpec {
 }
 
 extension ParseSession {
-    /// ldirectord's `parse_fallback`, strict about extra words (ldirectord keeps the last two).
-    mutating func parseFallback(_ line: ConfigLine) -> FallbackSpec? {
+    /// ldirectord's `parse_fallback`: the last two words of the value are `SERVER[:PORT]` and
+    /// the forwarding method (so a leading extra word is skipped); the port is a `:WORD` at the
+    /// very end, the server whatever is before it.
+    mutating func parseFallback(_ line: ConfigLine, global: Bool = false) -> FallbackSpec? {
         guard let value = unquoted(line) else { return nil }
         let expected = "ADDRESS[:PORT] [gate|masq|ipip], IPv6 as [ADDRESS][:PORT]"
+        if let raw = line.ldirectordValue {
+            let (_, rawMethod) = Self.ldirectordFallbackWords(raw)
+            if let rawMethod, ForwardingMethod(rawValue: String(rawMethod)).map(ForwardingMethod.configurable.contains) != true {
+                ldirectordRefuses(
+                    line, "ldirectord reads \"\(rawMethod)\" as the forwarding method here (quotes and comments included) and refuses it")
+            }
+        }
         let words = value.split(whereSeparator: { $0 == " " || $0 == "\t" })
-        guard (1...2).contains(words.count) else {
-            invalid(line, "invalid fallback server: \(value)", expected: expected)
+        guard !words.isEmpty else {
+            warn(
+                line, "\(line.name) is empty: no fallback server (ldirectord makes one of 127.0.0.1 on the service's port)",
+                ldirectord: .differs, severe: true)
             return nil
         }
+        let (serverWord, methodWord) = Self.ldirectordFallbackWords(value)
+        if words.count > 2 {
+            warn(line, "read as \"\(serverWord) \(methodWord ?? "")\", as ldirectord reads it: only the last two words count")
+        }
         var forwarding = ForwardingMethod.gate
-        if words.count == 2 {
-            guard let method = ForwardingMethod(rawValue: String(words[1])),
+        if let methodWord {
+            guard let method = ForwardingMethod(rawValue: String(methodWord)),
                 ForwardingMethod.configurable.contains(method)
             else {
                 invalid(line, "forward method must be gate, masq or ipip", expected: "gate, masq or ipip")
@@ -196,37 +309,39 @@ extension ParseSession {
             }
             forwarding = method
         }
-        let server = words[0]
-        var host = server
+        var host = serverWord
         var port: Substring?
-        if server.first == "[" {
-            guard let close = server.firstIndex(of: "]") else {
-                invalid(line, "invalid fallback server: \(value)", expected: expected)
-                return nil
-            }
-            host = server[server.index(after: server.startIndex)..<close]
-            let after = server[server.index(after: close)...]
-            if after.first == ":" { port = after.dropFirst() } else if !after.isEmpty {
-                invalid(line, "invalid fallback server: \(value)", expected: expected)
-                return nil
-            }
-        } else if let colon = server.lastIndex(of: ":") {
-            host = server[..<colon]
-            port = server[server.index(after: colon)...]
-            if host.contains(":") {
-                invalid(line, "invalid fallback server: \(value)", expected: "an IPv6 address in brackets: [ADDRESS]:PORT")
-                return nil
+        let portCharacter: (Character) -> Bool = { $0.isASCIIDigit || $0.isASCIILetter || $0 == "-" || $0 == "_" }
+        if let colon = serverWord.lastIndex(of: ":") {
+            let suffix = serverWord[serverWord.index(after: colon)...]
+            if !suffix.isEmpty, suffix.allSatisfy(portCharacter) {
+                port = suffix
+                host = serverWord[..<colon]
             }
         }
-        let portCharacter: (Character) -> Bool = { $0.isASCIIDigit || $0.isASCIILetter || $0 == "-" || $0 == "_" }
-        if let port, port.isEmpty || !port.allSatisfy(portCharacter) {
-            invalid(line, "invalid port for fallback server", expected: expected)
-            return nil
+        if host.first == "[" {
+            // ldirectord resolves what is between the brackets, whatever follows them.
+            guard let close = host.firstIndex(of: "]") else {
+                invalid(line, "invalid fallback server: \(value)", expected: expected)
+                return nil
+            }
+            let inner = host[host.index(after: host.startIndex)..<close]
+            if host.index(after: close) != host.endIndex {
+                warn(line, "read as [\(inner)]\(port.map { ":\($0)" } ?? ""), as ldirectord reads it")
+            }
+            host = inner
         }
         guard !host.isEmpty else {
             invalid(line, "invalid fallback server: \(value)", expected: expected)
             return nil
         }
         return FallbackSpec(host: host, port: port, forwarding: forwarding)
+    }
+
+    /// ldirectord's `/(\S+)(\s+(\S+))?\s*$/`: the last word, or the last two.
+    static func ldirectordFallbackWords(_ value: Substring) -> (server: Substring, method: Substring?) {
+        let words = value.split(whereSeparator: \.isPerlSpace)
+        guard let last = words.last else { return ("", nil) }
+        return words.count >= 2 ? (words[words.count - 2], last) : (last, nil)
     }
 }

@@ -4,6 +4,8 @@ struct VirtualDraft {
         /// `host:port`, both still text: the port's meaning depends on the final protocol.
         case address(host: Substring, port: Substring)
         case mark(UInt32)
+        /// A mark ldirectord accepts and `ipvsadm` refuses (0, or above 4294967295).
+        case refusedMark(digits: Substring)
         /// The virtual= line was wrong (already reported). Its block is still read, so its own
         /// lines are checked, and then dropped.
         case invalid
@@ -22,6 +24,8 @@ struct VirtualDraft {
     var persistentTimeout: UInt32?
     var opsLine: ConfigLine?
     var checkIntervalLine: ConfigLine?
+    /// Why the kernel or `ipvsadm` would refuse the service, and the line that says it.
+    var refusals: [(ConfigLine, String)] = []
     var seen: [String: Int] = [:]
 
     // Values that fall back to the global directives.
@@ -44,82 +48,97 @@ extension ParseSession {
         let family: AddressFamily = line.name == "virtual" ? .ipv4 : .ipv6
         let target = virtualTarget(line, family: family)
         var service = VirtualService(line: line.number, key: .firewallMark(0, family))
-        if case .mark = target { service.service = .none }
+        switch target {
+        case .mark, .refusedMark: service.service = .none
+        default: break
+        }
         return VirtualDraft(line: line, family: family, target: target, service: service)
     }
 
-    /// ldirectord's `virtual=` patterns, tried in its order: `IPv4:port`, `name:port`, a
-    /// firewall mark, `[IPv6]:port`.
+    /// ldirectord's `virtual=` patterns, tried in its order and anchored only at the start:
+    /// `IPv4:PORT`, `NAME:PORT`, a firewall mark (leading digits), `[IPv6]:PORT`. What follows
+    /// the match is ignored, as ldirectord ignores it.
     mutating func virtualTarget(_ line: ConfigLine, family: AddressFamily) -> VirtualDraft.Target {
-        guard line.hasEquals, let value = unquoted(line) else {
-            if !line.hasEquals { invalid(line, "missing \"=\"", expected: "\(line.name)=ADDRESS:PORT") }
+        guard line.hasEquals else {
+            invalid(line, "missing \"=\"", expected: "\(line.name)=ADDRESS:PORT")
             return .invalid
         }
+        guard let value = unquoted(line) else { return .invalid }
+        if line.value.first == "\"" { ldirectordRefuses(line, "ldirectord refuses a quoted virtual service") }
         let expected =
             family == .ipv4
             ? "IP:PORT, HOST:PORT or a firewall mark (a number)"
             : "[IPv6]:PORT, HOST:PORT or a firewall mark (a number)"
-        let token = value.prefix { $0 != " " && $0 != "\t" }
-        let rest = value.dropFirst(token.count).trimmingSpaces
-        if !rest.isEmpty {
-            warn(line, "\"\(rest)\" after the address is ignored, as ldirectord ignores it")
-        }
         let portCharacter: (Character) -> Bool = { $0.isASCIIDigit || $0.isASCIILetter || $0 == "-" || $0 == "_" }
         let hostCharacter: (Character) -> Bool = {
             $0.isASCIIDigit || $0.isASCIILetter || $0 == "." || $0 == "_" || $0 == "+" || $0 == "-"
         }
-        var target: VirtualDraft.Target?
-        if token.first == "[" {
-            if let close = token.firstIndex(of: "]") {
-                let inner = token[token.index(after: token.startIndex)..<close]
-                let after = token[token.index(after: close)...]
+        func ignoring(_ rest: Substring, read: String) {
+            if !rest.trimmingSpaces.isEmpty {
+                warn(line, "read as \(read): \"\(rest.trimmingSpaces)\" after it is ignored, as ldirectord ignores it")
+            }
+        }
+        // IPv4:PORT and NAME:PORT (the first is a case of the second for this reading).
+        let host = value.prefix(while: hostCharacter)
+        if !host.isEmpty, value.dropFirst(host.count).first == ":" {
+            let port = value.dropFirst(host.count + 1).prefix(while: portCharacter)
+            if !port.isEmpty {
+                ignoring(value.dropFirst(host.count + 1 + port.count), read: "\(host):\(port)")
+                return .address(host: host, port: port)
+            }
+        }
+        if value.first?.isASCIIDigit == true {
+            let digits = value.prefix { $0.isASCIIDigit }
+            let number = LenientInteger(digits).value ?? 0
+            if digits.count != value.count {
+                let token = value.prefix { $0 != " " && $0 != "\t" }
+                let looksLikeAddress = IPAddress(token.prefix { $0 != ":" }) != nil || token.contains(".")
+                warn(
+                    line,
+                    looksLikeAddress
+                        ? "read as firewall mark \(number), as ldirectord reads an address without a port; write \(token.prefix { $0 != ":" }):PORT for an address service, or \(number) for a firewall mark"
+                        : "read as firewall mark \(number), as ldirectord reads it; write \(line.name)=\(number)")
+            }
+            guard number > 0, number <= Int(UInt32.max) else { return .refusedMark(digits: digits) }
+            return .mark(UInt32(number))
+        }
+        if value.first == "[", let close = value.firstIndex(of: "]") {
+            let inner = value[value.index(after: value.startIndex)..<close]
+            let after = value[value.index(after: close)...]
+            let port = after.dropFirst().prefix(while: portCharacter)
+            if after.first == ":", !port.isEmpty, inner.allSatisfy({ $0.isHexDigit || $0 == ":" }), !inner.isEmpty {
                 if family == .ipv4 {
                     error(line, .wrongAddressFamily(written: "virtual", use: "virtual6"))
                     return .invalid
                 }
-                if after.first == ":", !after.dropFirst().isEmpty, after.dropFirst().allSatisfy(portCharacter) {
-                    guard IPAddress(inner, family: .ipv6) != nil else {
-                        invalid(line, "invalid ipv6 address for virtual server", expected: expected)
-                        return .invalid
-                    }
-                    target = .address(host: inner, port: after.dropFirst())
+                guard IPAddress(inner, family: .ipv6) != nil else {
+                    invalid(line, "invalid ipv6 address for virtual server", expected: expected)
+                    return .invalid
                 }
+                ignoring(after.dropFirst(1 + port.count), read: "[\(inner)]:\(port)")
+                return .address(host: inner, port: port)
             }
-        } else if let colon = token.firstIndex(of: ":") {
-            let host = token[..<colon]
-            let port = token[token.index(after: colon)...]
-            if !host.isEmpty, host.allSatisfy(hostCharacter), !port.isEmpty, port.allSatisfy(portCharacter) {
-                target = .address(host: host, port: port)
+            if family == .ipv6, after.first == ":", !port.isEmpty, IPAddress(inner, family: .ipv6) != nil {
+                // [::ffff:1.2.3.4]:80, [fe80::1%lo]:80: ldirectord's pattern has no dots or zones.
+                ldirectordRefuses(line, "ldirectord refuses this form of IPv6 address")
+                return .address(host: inner, port: port)
             }
-        } else if token.first?.isASCIIDigit == true {
-            let digits = token.prefix { $0.isASCIIDigit }
-            guard let mark = UInt32(digits), mark > 0 else {
-                invalid(line, "invalid firewall mark \"\(digits)\"", expected: "a firewall mark from 1 to 4294967295")
-                return .invalid
-            }
-            if digits.count != token.count {
-                let looksLikeAddress = IPAddress(token) != nil || token.contains(".")
-                warn(
-                    line,
-                    looksLikeAddress
-                        ? "read as firewall mark \(mark), as ldirectord reads an address without a port; write \(token):PORT for an address service, or \(mark) for a firewall mark"
-                        : "read as firewall mark \(mark), as ldirectord reads it; write \(line.name)=\(mark)")
-            }
-            target = .mark(mark)
         }
-        guard let target else {
-            invalid(line, "invalid address for virtual server \"\(value)\"", expected: expected)
-            return .invalid
-        }
-        return target
+        invalid(line, "invalid address for virtual server \"\(value)\"", expected: expected)
+        return .invalid
     }
 
     mutating func readVirtualDirective(_ line: ConfigLine, into draft: inout VirtualDraft) {
         guard checkName(line, inVirtual: true) else { return }
+        checkQuotes(line)
+        if Directive.extensions.contains(String(line.name)) {
+            warn(line, "\(line.name) is directord's own directive; ldirectord does not know it", ldirectord: .unknownDirective)
+        }
         if let message = Self.repeatWarning(line, seen: &draft.seen, scope: " in this virtual block") {
             warn(line, message)
         }
         let seconds = "a whole number of seconds above 0"
+        let largest = Int(Int32.max)
         let family = draft.family
         switch line.name {
         case "real", "real6":
@@ -131,27 +150,45 @@ extension ParseSession {
             }
         case "checktype":
             if let value = checkType(line) { draft.service.checkType = value }
-        case "checktimeout":
-            draft.checkTimeout = number(
-                line, problem: "invalid check timeout", expected: seconds, range: 1...Int(Int32.max))
-        case "negotiatetimeout":
-            draft.negotiateTimeout = number(
-                line, problem: "invalid negotiate timeout", expected: seconds, range: 1...Int(Int32.max))
+        case "checktimeout", "negotiatetimeout":
+            // ldirectord takes 0 here for no time limit at all; directord falls back to the
+            // other timeout, the global one or the default, as if it were not set.
+            let problem = line.name == "checktimeout" ? "invalid check timeout" : "invalid negotiate timeout"
+            guard let read = digits(line, problem: problem, expected: seconds), let value = read.value else { break }
+            guard read.digits != "0" else {
+                invalid(line, "\(problem) \"0\"", expected: seconds)
+                break
+            }
+            var timeout: Int? = min(value, largest)
+            if value == 0 {
+                warn(
+                    line, "\(line.name)=\(read.digits) is read as not set (ldirectord: no time limit at all)",
+                    ldirectord: .differs, severe: true)
+                timeout = nil
+            } else if value > largest {
+                warn(line, "\(line.name)=\(read.digits) is read as \(largest), the largest directord takes")
+            }
+            if line.name == "checktimeout" { draft.checkTimeout = timeout } else { draft.negotiateTimeout = timeout }
         case "checkcount":
             draft.checkCount = number(
-                line, problem: "invalid check count", expected: "a whole number above 0", range: 1...Int(Int32.max))
+                line, problem: "invalid check count", expected: "a whole number above 0", range: 1...largest,
+                zeroMeans: "no ping attempt at all")
             warn(line, "checkcount option is deprecated and slated for removal.  please see 'failurecount'")
         case "failurecount":
             draft.failureCount = number(
-                line, problem: "invalid failure count", expected: "a whole number above 0", range: 1...Int(Int32.max))
+                line, problem: "invalid failure count", expected: "a whole number above 0", range: 1...largest)
         case "checkinterval":
             draft.checkInterval = number(
-                line, problem: "invalid checkinterval", expected: seconds, range: 1...Int(Int32.max))
+                line, problem: "invalid checkinterval", expected: seconds, range: 1...largest,
+                zeroMeans: "checks one round after the other without a pause")
             draft.checkIntervalLine = line
         case "checkport":
-            if let value = number(
-                line, problem: "invalid port", expected: "checkport must be in range 1..65535", range: 1...65535)
-            {
+            let expected = "checkport must be in range 1..65535"
+            if let read = digits(line, problem: "invalid port", expected: expected), let value = read.value {
+                guard (1...65535).contains(value) else {
+                    invalid(line, "checkport must be in range 1..65536", expected: expected)
+                    break
+                }
                 draft.service.checkPort = UInt16(value)
             }
         case "login", "passwd", "database", "secret", "request", "receive", "checkcommand":
@@ -167,27 +204,23 @@ extension ParseSession {
                 invalid(line, "invalid string for load testing", expected: "a word")
             }
         case "scheduler":
-            if let value = scheduler(line) { draft.service.scheduler = value }
+            if let value = scheduler(line, into: &draft) { draft.service.scheduler = value }
         case "persistent":
-            if let value = number(
+            if let read = digits(
                 line, problem: "invalid persistent timeout",
-                expected: "a whole number of seconds from 1 to 2678400 (31 days; the kernel's limit)",
-                range: 1...2_678_400)
+                expected: "a whole number of seconds from 1 to 2678400 (31 days; the kernel's limit)"),
+                let value = read.value
             {
-                draft.persistentTimeout = UInt32(value)
-            }
-        case "schedflags":
-            if let value = unquoted(line) {
-                let word = value.prefix { $0 != " " && $0 != "\t" }
-                switch SchedulerFlags.parse(String(word)) {
-                case .success(let flags): draft.service.schedulerFlags = flags
-                case .failure(let unknown):
-                    invalid(
-                        line, "invalid sched-flags \"\(unknown.name)\"",
-                        expected: "a comma-separated list of "
-                            + SchedulerFlags.names.map(\.name).joined(separator: ", "))
+                if (1...2_678_400).contains(value) {
+                    draft.persistentTimeout = UInt32(value)
+                } else {
+                    draft.persistentTimeout = 1
+                    draft.refusals.append(
+                        (line, "ipvsadm refuses persistent=\(read.digits): the timeout must be from 1 to 2678400 s (31 days)"))
                 }
             }
+        case "schedflags":
+            readSchedulerFlags(line, into: &draft)
         case "netmask":
             if let value = unquoted(line) {
                 if family == .ipv6 {
@@ -200,10 +233,20 @@ extension ParseSession {
                     }
                 } else if case .v4(let mask)? = IPAddress(value, family: .ipv4) {
                     draft.netmask = (mask, line)
+                } else if value.split(separator: ".", omittingEmptySubsequences: false).count == 4,
+                    value.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(\.isAllDigits)
+                {
+                    // ldirectord checks only the shape; ipvsadm refuses an octet above 255 or
+                    // one written with a leading zero.
+                    draft.netmask = (UInt32.max, line)
+                    draft.refusals.append((line, "ipvsadm refuses netmask=\(value)"))
                 } else {
                     invalid(
                         line, "invalid netmask: dotted quad notation is required",
                         expected: "a mask such as 255.255.255.0")
+                }
+                if line.ldirectordValue != value {
+                    ldirectordRefuses(line, "ldirectord needs the netmask alone, with nothing after it")
                 }
             }
         case "protocol":
@@ -243,9 +286,7 @@ extension ParseSession {
             draft.emailAlert = text(
                 line, problem: "no email address specified", expected: "one or more e-mail addresses")
         case "emailalertfreq":
-            draft.emailAlertFrequency = number(
-                line, problem: "invalid email alert frequency", expected: "a whole number of seconds",
-                range: 0...Int(Int32.max))
+            draft.emailAlertFrequency = emailAlertFrequency(line)
         case "emailalertstatus":
             draft.emailAlertStatus = emailAlertStatus(line)
         case "monitorfile":
@@ -284,8 +325,9 @@ extension ParseSession {
     mutating func checkType(_ line: ConfigLine) -> CheckType? {
         guard let value = unquoted(line) else { return nil }
         let number = LenientInteger(value)
-        if let every = number.value {
-            if !number.isExact {
+        if let read = number.value {
+            let every = min(read, Int(Int32.max))
+            if !number.isExact || every != read {
                 warn(line, "read as checktype=\(every) (a combined check), as ldirectord reads it")
             }
             return .combined(negotiateEvery: every)
@@ -306,8 +348,9 @@ extension ParseSession {
     }
 
     /// ldirectord takes the first run of lowercase letters and lets the kernel refuse unknown
-    /// names at run time, losing the service. directord refuses them here.
-    mutating func scheduler(_ line: ConfigLine) -> Scheduler? {
+    /// names at run time, losing the service. directord keeps such a service out of the table
+    /// and says so at once.
+    mutating func scheduler(_ line: ConfigLine, into draft: inout VirtualDraft) -> Scheduler? {
         guard let value = unquoted(line) else { return nil }
         let word = value.drop { !("a"..."z").contains($0) }.prefix { ("a"..."z").contains($0) }
         let expected = "one of the kernel's schedulers: " + Scheduler.known.joined(separator: " ")
@@ -316,13 +359,36 @@ extension ParseSession {
             return nil
         }
         guard let scheduler = Scheduler(rawValue: String(word)) else {
-            invalid(line, "unknown scheduler \"\(word)\" (the kernel would refuse the service)", expected: expected)
-            return nil
+            draft.refusals.append(
+                (line, "the kernel has no scheduler \"\(word)\"; its schedulers are \(Scheduler.known.joined(separator: " "))"))
+            return Scheduler(uncheckedName: String(word))
         }
         if word.count != value.count {
             warn(line, "read as scheduler=\(word), as ldirectord reads it; the rest is ignored")
         }
         return scheduler
+    }
+
+    /// ldirectord passes the first word to `ipvsadm -b`, which splits it at commas (empty
+    /// items skipped) and refuses a flag it does not know: the service is then refused.
+    mutating func readSchedulerFlags(_ line: ConfigLine, into draft: inout VirtualDraft) {
+        guard let value = unquoted(line) else { return }
+        let word = value.prefix { $0 != " " && $0 != "\t" }.filter { $0 != "\"" && $0 != "'" }
+        let items = word.split(separator: ",").map(String.init)
+        guard !items.isEmpty else {
+            draft.service.schedulerFlags = []
+            return
+        }
+        switch SchedulerFlags.parse(items.joined(separator: ",")) {
+        case .success(let flags):
+            draft.service.schedulerFlags = flags
+        case .failure(let unknown):
+            draft.refusals.append(
+                (
+                    line,
+                    "ipvsadm refuses the sched-flag \"\(unknown.name)\"; it knows \(SchedulerFlags.names.map(\.name).joined(separator: ", "))"
+                ))
+        }
     }
 
     mutating func readProtocol(_ line: ConfigLine, into draft: inout VirtualDraft) {
@@ -334,7 +400,7 @@ extension ParseSession {
         switch draft.target {
         case .invalid:
             break
-        case .mark:
+        case .mark, .refusedMark:
             if word != "fwm" {
                 invalid(
                     line, "protocol must be fwm if the virtual service is a fwmark (a number)", expected: "fwm")

@@ -20,6 +20,11 @@ public struct VirtualService: Hashable, Sendable, Codable {
     public var realServers: [RealServer] = []
     /// Present whenever a per-virtual or global fallback applies, with its port resolved.
     public var fallback: FallbackServer?
+    /// Why the kernel (or `ipvsadm`, as ldirectord drives it) would refuse this service, which
+    /// ldirectord accepts and then runs without: an unknown scheduler, port 0 without
+    /// persistence. directord runs every other service and keeps this one out of the table,
+    /// saying so at start, in `status` and in `check-config`. nil for a service that can run.
+    public var refusal: String?
 
     // MARK: Checks
     public var checkType: CheckType = .negotiate
@@ -132,6 +137,10 @@ public struct RealServer: Hashable, Sendable, Codable {
     public var lowerThreshold: UInt32 = 0
     /// `u:N`: the most connections the server is given; 0 = no limit.
     public var upperThreshold: UInt32 = 0
+    /// Why the kernel (or `ipvsadm`) would refuse this real server's entry (a weight above
+    /// 65535, a lower threshold above the upper one ...): it is kept out of the table and not
+    /// checked, the rest of its service runs. nil for a real server that can run.
+    public var refusal: String?
 
     // MARK: Its check, resolved
     /// The port the check connects to: `checkport`, else the port written on the real line,
