@@ -33,13 +33,29 @@ public enum DaemonRunner {
             self.environment = environment
         }
 
+        /// `--foreground`: stay in the foreground, as the systemd units ask (keepalived's
+        /// `--dont-fork`). Nothing in the environment decides it: every child of every systemd
+        /// service inherits `$INVOCATION_ID`, and a Pacemaker agent's `start` must detach.
+        public var foreground = false
+
         public var pidFile: PidFile { PidFile(configName: configName, directory: runDirectory) }
-        /// Started by systemd: stay in the foreground, log to the journal.
-        public var underSystemd: Bool { environment["NOTIFY_SOCKET"] != nil || environment["INVOCATION_ID"] != nil }
+
+        /// Standard error is journald's stream: `$JOURNAL_STREAM` names its device and inode
+        /// (sd_journal_stream_fd(3)); an inherited variable with another standard error does not count.
+        public var standardErrorIsJournal: Bool {
+            guard let stream = environment["JOURNAL_STREAM"] else { return false }
+            var info = stat()
+            guard fstat(2, &info) == 0 else { return false }
+            return stream == "\(info.st_dev):\(info.st_ino)"
+        }
     }
 
+    /// ldirectord's name and version in its start line, which log watchers look for.
+    public static let ldirectordVersion = "Linux Director v1.186-ha"
+
     /// Runs the daemon; returns only with the status to exit with when it cannot start.
-    /// Must be called before any thread exists: it may fork to detach.
+    /// Must be called before any thread exists: it may fork to detach. Detached, the calling
+    /// process waits until the daemon is ready (0) or has failed (1) and exits with that status.
     public static func start(_ options: Options) -> Int32 {
         let loader = ConfigLoader()
         let outcome = loader.load(path: options.configPath)
@@ -53,28 +69,53 @@ public enum DaemonRunner {
             return 2
         }
         let pidFile = options.pidFile
-        switch pidFile.status {
-        case .running(let pid):
+        if case .running(let pid) = pidFile.status {
             standardError.write("directord for \(options.configPath) is already running with pid: \(pid)\n")
             return 0
-        case .stale:
-            pidFile.remove()
-        case .absent:
-            break
         }
 
-        let foreground = options.debug || options.underSystemd || configuration.globals.supervised
-        let logDestination = DirectorLog.destination(
-            for: configuration, debug: options.debug, underSystemd: options.underSystemd && options.environment["JOURNAL_STREAM"] != nil)
-        if !foreground { Daemonize.detach() }
-        guard pidFile.write() else {
-            standardError.write("Can not open \(pidFile.path)\n")
+        let foreground = options.debug || options.foreground || configuration.globals.supervised
+        let journal = foreground && !options.debug && options.standardErrorIsJournal
+        let log = DirectorLog(
+            destinations: DirectorLog.destinations(for: configuration, debug: options.debug, journal: journal),
+            configName: options.configName)
+        // What ldirectord misreads and directord runs differently is said loudly, also on the
+        // terminal of whoever starts it.
+        for warning in outcome.warnings where warning.isSevere && !options.debug {
+            standardError.write(warning.description + "\n")
+        }
+        if foreground {
+            log.log("Starting \(ldirectordVersion) with pid: \(getpid())")
+        } else {
+            log.log("Starting \(ldirectordVersion) as daemon")
+            Daemonize.detach()
+        }
+        let pidLock: PidFile.Lock
+        switch pidFile.lock() {
+        case .success(let lock):
+            pidLock = lock
+        case .failure(.held(let pid)):
+            let message = "directord for \(options.configPath) is already running with pid: \(pid)"
+            Daemonize.reportStart(status: 0, message: message)
+            standardError.write(message + "\n")
+            return 0
+        case .failure(let error):
+            log.log(error.description, priority: .error)
+            Daemonize.reportStart(status: 1, message: error.description)
             return 1
         }
-        let log = DirectorLog(destination: logDestination, configName: options.configName)
-        log.log("Starting directord \(Version.current) (ldirectord 4.12 configuration) with pid: \(getpid())")
-        for warning in outcome.warnings { log.log(warning.description, priority: .warning) }
+        log.log("directord \(Version.current) with pid: \(getpid()), on \(options.configPath)")
+        for warning in outcome.warnings {
+            log.log(warning.description, priority: warning.isSevere ? .error : .warning)
+        }
 
+        func fail(_ message: String) -> Int32 {
+            log.log(message, priority: .error)
+            if !log.destinations.contains(.standardError) { standardError.write(message + "\n") }
+            pidFile.remove()
+            Daemonize.reportStart(status: 1, message: message)
+            return 1
+        }
         let control: any IPVSControl
         if options.dryRun {
             control = InMemoryIPVSTable()
@@ -82,10 +123,7 @@ public enum DaemonRunner {
             do {
                 control = try NetlinkIPVSClient()
             } catch {
-                log.log("Cannot open the IPVS table: \(error)", priority: .error)
-                if log.destination != .standardError { standardError.write("Cannot open the IPVS table: \(error)\n") }
-                pidFile.remove()
-                return 1
+                return fail("Cannot open the IPVS table: \(error)")
             }
         }
         raiseFileLimit()
@@ -95,31 +133,42 @@ public enum DaemonRunner {
             loopOptions.plainHTTPThroughLibcurl = options.plainHTTPThroughLibcurl
             loop = try CheckLoop(options: loopOptions)
         } catch {
-            log.log("Cannot start the check loop: \(error)", priority: .error)
-            pidFile.remove()
-            return 1
+            return fail("Cannot start the check loop: \(error)")
         }
-        let notifier = SystemdNotifier(environment: options.environment)
+        // A detached daemon's inherited $NOTIFY_SOCKET belongs to whoever started it.
+        let notifier = SystemdNotifier(environment: foreground ? options.environment : [:])
+        var settings = Director.Settings(
+            configPath: options.configPath, configName: options.configName, dryRun: options.dryRun, pidFile: pidFile)
+        settings.instances = InstanceRunner(options: options)
+        settings.onReady = { Daemonize.reportStart(status: 0) }
         let director = Director(
-            configuration: configuration,
-            settings: Director.Settings(
-                configPath: options.configPath, configName: options.configName, dryRun: options.dryRun, pidFile: pidFile),
+            configuration: configuration, settings: settings,
             loop: loop, writer: TableWriter(control: control, dryRun: options.dryRun, log: log), log: log,
             notifier: notifier, loader: loader,
-            logDestinationFixed: options.debug || logDestination == .journal,
-            exitHandler: { status in exit(status) })
+            logDestinations: options.debug ? .fixed : .fromConfiguration(journal: journal),
+            exitHandler: { status in
+                Daemonize.reportStart(status: status, message: status == 0 ? "" : "directord could not start; see its log")
+                withExtendedLifetime(pidLock) { exit(status) }
+            })
 
         let signals = installSignalHandlers(director: director, queue: loop.dispatchQueue)
         Task { await director.start() }
-        // The sources must live as long as the process; dispatchMain never returns.
-        withExtendedLifetime(signals) { dispatchMain() }
+        // The sources and the lock must live as long as the process; dispatchMain never returns.
+        withExtendedLifetime((signals, pidLock)) { dispatchMain() }
     }
 
-    /// SIGHUP reloads, SIGTERM and SIGINT stop, SIGUSR1 writes the status report; handled on
-    /// the check loop's queue.
+    /// ldirectord's signals, handled on the check loop's queue: SIGHUP reloads; SIGTERM, SIGINT,
+    /// SIGQUIT, SIGXCPU and SIGXFSZ stop cleanly (ldirectord's `ld_handler_term`); SIGUSR1
+    /// writes the status report. ldirectord also stops cleanly on SIGILL, SIGABRT, SIGFPE,
+    /// SIGSEGV, SIGBUS and SIGSYS; directord leaves those fatal, since in a compiled program they
+    /// mean the process is broken and its clean-up cannot be trusted (and the runtime prints a
+    /// backtrace).
     private static func installSignalHandlers(director: Director, queue: DispatchQueue) -> [any DispatchSourceSignal] {
         signal(SIGPIPE, SIG_IGN)
-        let handled: [(Int32, String)] = [(SIGHUP, "HUP"), (SIGTERM, "TERM"), (SIGINT, "INT"), (SIGUSR1, "USR1")]
+        let handled: [(Int32, String)] = [
+            (SIGHUP, "HUP"), (SIGTERM, "TERM"), (SIGINT, "INT"), (SIGQUIT, "QUIT"), (SIGXCPU, "XCPU"),
+            (SIGXFSZ, "XFSZ"), (SIGUSR1, "USR1"),
+        ]
         return handled.map { number, name in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)

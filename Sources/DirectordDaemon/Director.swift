@@ -17,6 +17,10 @@ public actor Director {
         public var pidFile: PidFile?
         /// How long `fallbackcommand stop` may take at shutdown.
         public var shutdownCommandTimeout: Duration = .seconds(10)
+        /// Runs the `execute=` instances; none when nil.
+        public var instances: InstanceRunner?
+        /// Called once, when the first reconciliation is in the kernel.
+        public var onReady: @Sendable () -> Void = {}
 
         public init(configPath: String, configName: String, dryRun: Bool, pidFile: PidFile?) {
             self.configPath = configPath
@@ -47,17 +51,23 @@ public actor Director {
     private var stopping = false
     private var configFingerprint: ConfigFingerprint?
     private let alerter: EmailAlerter
-    /// ldirectord's daemon status, which `emailalertstatus` filters on.
+    /// ldirectord's daemon status, which `emailalertstatus` filters on. ldirectord is
+    /// "starting" (or "reloading") while it adds its servers and checks each once, so it
+    /// stays so here until every real server has its first verdict.
     private var status: EmailAlerter.DaemonStatus = .starting
+    /// When the current start or reload began, to bound how long it may stay "starting".
+    private var phaseStarted = ContinuousClock.now
     private var unwritableMonitorFiles: Set<String> = []
-    /// Keeps the log's destination when the file's `logfile` changes (debug, journal).
-    private let logDestinationFixed: Bool
+    /// Table operations the kernel refused last time, by their text: logged once, not at every
+    /// repair while the cause lasts (a scheduler module missing, say); shown in `status`.
+    private var refusedOperations: [String: String] = [:]
+    private let logDestinations: LogDestinations
     /// Called with the exit status once the director has stopped.
     private let exitHandler: @Sendable (Int32) -> Void
 
     public init(
         configuration: Configuration, settings: Settings, loop: CheckLoop, writer: TableWriter, log: DirectorLog,
-        notifier: SystemdNotifier, loader: ConfigLoader, logDestinationFixed: Bool,
+        notifier: SystemdNotifier, loader: ConfigLoader, logDestinations: LogDestinations = .fixed,
         exitHandler: @escaping @Sendable (Int32) -> Void
     ) {
         self.loop = loop
@@ -66,7 +76,7 @@ public actor Director {
         self.log = log
         self.notifier = notifier
         self.loader = loader
-        self.logDestinationFixed = logDestinationFixed
+        self.logDestinations = logDestinations
         self.exitHandler = exitHandler
         alerter = EmailAlerter(hostName: loader.parser.resolver.hostName, log: log)
         state = DirectorState(configuration: configuration, observed: IPVSTable())
@@ -99,12 +109,37 @@ public actor Director {
         let summary =
             "\(configuration.virtualServices.count) virtual services, \(configuration.realServerCount) real servers, \(state.scheduledChecks.count) checks"
         notifier.ready(status: summary)
-        status = .running
+        settings.onReady()
+        phaseStarted = .now
+        updateStatus()
         let notes = [
             settings.dryRun ? "dry run: no kernel changes" : nil,
             loop.options.plainHTTPThroughLibcurl ? "plain HTTP checks through libcurl" : nil,
         ].compactMap { $0 }
         log.log("Ready: \(summary)\(notes.map { " (\($0))" }.joined())")
+        if let instances = settings.instances, !configuration.globals.execute.isEmpty {
+            let files = configuration.globals.execute
+            let log = self.log
+            await Self.offLoop { _ = instances.run(.start, files, log: log) }
+        }
+    }
+
+    /// Where log lines go: fixed by `-d`, else following the file's `logfile`.
+    public enum LogDestinations: Sendable {
+        case fixed
+        case fromConfiguration(journal: Bool)
+    }
+
+    /// "starting" (or "reloading") ends once every real server has had its first verdict, or
+    /// after two rounds of the longest interval and timeout should some check never end.
+    private func updateStatus() {
+        guard status == .starting || status == .reloading, !stopping, !reloading else { return }
+        let configuration = state.configuration
+        let longest = configuration.virtualServices.map { $0.checkInterval + max($0.checkTimeout, $0.negotiateTimeout) }
+            .max() ?? 0
+        if state.awaitingFirstVerdict == 0 || ContinuousClock.now - phaseStarted > .seconds(2 * longest + 5) {
+            status = .running
+        }
     }
 
     private func startTimers() {
@@ -116,6 +151,8 @@ public actor Director {
             director.spawn { await $0.repair() }
             director.warnIfChecksRunLate()
             director.checkConfigFile()
+            director.applyMaintenanceToUncheckedServers()
+            director.updateStatus()
             director.alerter.resendDue(status: director.status)
         }
         if let watchdog = notifier.watchdogInterval {
@@ -184,6 +221,20 @@ public actor Director {
         if state.needsReconcile { requestReconcile() }
     }
 
+    /// `checktype=on` servers are never checked, but a maintenance file takes them out too,
+    /// as in ldirectord; looked at on the repair timer, once per check interval.
+    private func applyMaintenanceToUncheckedServers() {
+        guard !stopping, let maintenance else { return }
+        for virtual in state.configuration.virtualServices {
+            guard case .on = virtual.checkType else { continue }
+            for real in virtual.realServers {
+                let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
+                state.setMaintenance(maintenance.isInMaintenance(ref), for: ref)
+            }
+        }
+        if state.needsReconcile { requestReconcile() }
+    }
+
     private func writeMonitorLines(_ refs: [RealServerRef], result: CheckResult) {
         for ref in refs {
             guard state.virtualService(ref.service)?.monitorFile != nil, let (virtual, real) = state.realServer(ref),
@@ -237,20 +288,34 @@ public actor Director {
             let plan = state.takeReconciliation(observed: known, phase: phase)
             if plan.isEmpty { break }
             var failed: Set<Int> = []
+            var refused: [String: String] = [:]
             do {
                 try await writer.apply(plan.operations)
             } catch {
                 failures += 1
                 if case .operationsFailed(let list, _) = error {
                     failed = Set(list.map(\.index))
-                    for failure in list { log.log("IPVS: \(failure.operation) failed: \(failure.error)", priority: .error) }
+                    for failure in list {
+                        let operation = "\(failure.operation)"
+                        refused[operation] = "\(failure.error)"
+                        if refusedOperations[operation] != "\(failure.error)" {
+                            log.log("IPVS: \(operation) failed: \(failure.error)", priority: .error)
+                        }
+                    }
                 } else {
                     failed = Set(plan.operations.indices)
                     log.log("IPVS: \(error)", priority: .error)
                 }
             }
+            // Alerts for these changes go out in the status the daemon was in when it decided
+            // them: a start's first verdicts are "starting" ones.
             for (index, event) in plan.events.enumerated() where !failed.contains(index) { report(event) }
+            for (index, operation) in plan.operations.enumerated() where !failed.contains(index) {
+                refusedOperations["\(operation)"] = nil
+            }
+            refusedOperations.merge(refused) { $1 }
             state.commit(plan)
+            updateStatus()
             runFallbackCommands(plan.fallbackCommands)
             if failed.isEmpty {
                 known = (try? known.applying(plan.operations)) ?? known
@@ -291,8 +356,9 @@ public actor Director {
     public func writeStatusReport() async {
         guard let pidFile = settings.pidFile else { return }
         await refreshTable()
-        let report = state.statusReport(
+        var report = state.statusReport(
             observed: known, pid: getpid(), configuration: settings.configPath, daemonStatus: status.rawValue)
+        report.refusedOperations = refusedOperations.sorted(by: { $0.key < $1.key }).map { "\($0.key): \($0.value)" }
         StatusReportFile(pidFile: pidFile).write(report)
     }
 
@@ -308,9 +374,10 @@ public actor Director {
         guard !stopping, !reloading else { return }
         reloading = true
         status = .reloading
+        phaseStarted = .now
         defer {
             reloading = false
-            if !stopping { status = .running }
+            updateStatus()
         }
         if trigger == .signal { log.log("Reloading Linux Director Daemon config on signal") }
         notifier.reloading()
@@ -327,11 +394,16 @@ public actor Director {
             return
         }
         let oldInterval = state.configuration.globals.checkInterval
-        state.reload(configuration, observed: known)
+        let oldInstances = state.configuration.globals.execute
+        for kept in state.reload(configuration, observed: known) {
+            log.log(
+                "Virtual service \(kept.id) keeps its running definition: \(kept.refusal ?? "the kernel would refuse the new one")",
+                priority: .error)
+        }
         alerter.retain(configuration)
-        if !logDestinationFixed {
+        if case .fromConfiguration(let journal) = logDestinations {
             log.redirect(
-                to: DirectorLog.destination(for: configuration, debug: false, underSystemd: false),
+                to: DirectorLog.destinations(for: configuration, debug: false, journal: journal),
                 configName: settings.configName)
         }
         await configureMaintenance()
@@ -340,6 +412,10 @@ public actor Director {
         configFingerprint = ConfigFingerprint(path: settings.configPath)
         await reconcile(phase: .start)
         notifier.ready()
+        if let instances = settings.instances, oldInstances != configuration.globals.execute || !oldInstances.isEmpty {
+            let (old, new, log) = (oldInstances, configuration.globals.execute, self.log)
+            await Self.offLoop { instances.follow(reloadFrom: old, to: new, log: log) }
+        }
     }
 
     private func configureMaintenance() async {
@@ -392,6 +468,11 @@ public actor Director {
         stopping = true
         status = .stopping
         notifier.stopping()
+        if let instances = settings.instances, !state.configuration.globals.execute.isEmpty {
+            // ldirectord stops its children first.
+            let (files, log) = (state.configuration.globals.execute, self.log)
+            await Self.offLoop { _ = instances.run(.stop, files, log: log) }
+        }
         scheduler?.stop()
         for timer in timers { timer.cancel() }
         timers = []

@@ -7,9 +7,10 @@ import Synchronization
 ///
 /// The text of every line is ldirectord's; the framing follows ldirectord per destination, so
 /// existing log watchers keep working: a file gets `[<ctime>|<config name>|<pid>] <message>`,
-/// syslog gets the bare message with the pid, `-d` writes the message to standard error and
-/// `supervised=yes` writes `[<ctime>] <message>` to standard output. Under systemd (journald
-/// on standard error) the message carries its priority as `<N>`, which journald strips.
+/// syslog gets the bare message under ldirectord's identifier ("ldirectord", with the pid),
+/// `-d` writes the message to standard error and `supervised=yes` writes `[<ctime>] <message>`
+/// to standard output. A daemon whose standard error is the journal (run by the systemd units)
+/// also writes every line there with its priority as `<N>`, which journald strips.
 public final class DirectorLog: Sendable {
     public enum Destination: Hashable, Sendable {
         case file(path: String)
@@ -28,71 +29,85 @@ public final class DirectorLog: Sendable {
     }
 
     private struct State {
-        var destination: Destination
+        var destinations: [Destination]
         var configName: String
     }
 
     private let state: Mutex<State>
 
-    public init(destination: Destination, configName: String) {
-        state = Mutex(State(destination: destination, configName: configName))
-        if case .syslog(let facility) = destination { Self.openSyslog(facility) }
+    public convenience init(destination: Destination, configName: String) {
+        self.init(destinations: [destination], configName: configName)
+    }
+
+    public init(destinations: [Destination], configName: String) {
+        state = Mutex(State(destinations: destinations, configName: configName))
+        for case .syslog(let facility) in destinations { Self.openSyslog(facility) }
     }
 
     /// Where lines go for a configuration, as ldirectord decides: `-d` → standard error;
-    /// `supervised=yes` → standard output; under systemd → the journal; else `logfile`.
-    public static func destination(
-        for configuration: Configuration, debug: Bool, underSystemd: Bool
-    ) -> Destination {
-        if debug { return .standardError }
-        if underSystemd { return .journal }
-        if configuration.globals.supervised { return .supervised }
+    /// `supervised=yes` → standard output; else `logfile` (a file, by default
+    /// /var/log/ldirectord.log, or a syslog facility). With `journal` (standard error is
+    /// journald's stream) a file's lines also go to the journal; syslog reaches it by itself.
+    public static func destinations(for configuration: Configuration, debug: Bool, journal: Bool) -> [Destination] {
+        if debug { return [.standardError] }
+        if configuration.globals.supervised { return [.supervised] }
         switch configuration.globals.logTarget {
-        case .file(let path): return .file(path: path)
-        case .syslog(let facility): return .syslog(facility: facility)
+        case .file(let path): return journal ? [.file(path: path), .journal] : [.file(path: path)]
+        case .syslog(let facility): return [.syslog(facility: facility)]
         }
     }
 
-    /// Switches destination, as a reload with a new `logfile` does.
-    public func redirect(to destination: Destination, configName: String) {
+    /// Switches destinations, as a reload with a new `logfile` does.
+    public func redirect(to destinations: [Destination], configName: String) {
         state.withLock {
-            if $0.destination != destination, case .syslog(let facility) = destination { Self.openSyslog(facility) }
-            $0.destination = destination
+            for case .syslog(let facility) in destinations where !$0.destinations.contains(.syslog(facility: facility)) {
+                Self.openSyslog(facility)
+            }
+            $0.destinations = destinations
             $0.configName = configName
         }
     }
 
-    public var destination: Destination { state.withLock { $0.destination } }
+    public var destinations: [Destination] { state.withLock { $0.destinations } }
 
     public func log(_ message: String, priority: Priority = .info) {
         // ldirectord writes one line per message.
         let text = message.replacingNewlines()
         state.withLock { state in
-            switch state.destination {
-            case .file(let path):
-                let line = "[\(LocalTime.ctime())|\(state.configName)|\(getpid())] \(text)\n"
-                // Opened per line, as ldirectord does, so logrotate needs no signal.
-                let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-                if descriptor >= 0 {
-                    FileDescriptorOutput(descriptor: descriptor).write(line)
-                    close(descriptor)
-                } else {
-                    FileDescriptorOutput.standardError.write(text + "\n")
-                }
-            case .syslog:
-                Self.syslogLine(priority.rawValue, text)
-            case .standardError:
-                FileDescriptorOutput.standardError.write(text + "\n")
-            case .supervised:
-                FileDescriptorOutput.standardOutput.write("[\(LocalTime.ctime())] \(text)\n")
-            case .journal:
-                FileDescriptorOutput.standardError.write("<\(priority.rawValue)>\(text)\n")
+            for destination in state.destinations {
+                write(text, priority: priority, to: destination, configName: state.configName)
             }
         }
     }
 
+    private func write(_ text: String, priority: Priority, to destination: Destination, configName: String) {
+        switch destination {
+        case .file(let path):
+            let line = "[\(LocalTime.ctime())|\(configName)|\(getpid())] \(text)\n"
+            // Opened per line, as ldirectord does, so logrotate needs no signal. 0640: the log
+            // names every real server and the reasons their checks gave.
+            let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            if descriptor >= 0 {
+                FileDescriptorOutput(descriptor: descriptor).write(line)
+                close(descriptor)
+            } else {
+                FileDescriptorOutput.standardError.write(text + "\n")
+            }
+        case .syslog:
+            Self.syslogLine(priority.rawValue, text)
+        case .standardError:
+            FileDescriptorOutput.standardError.write(text + "\n")
+        case .supervised:
+            FileDescriptorOutput.standardOutput.write("[\(LocalTime.ctime())] \(text)\n")
+        case .journal:
+            FileDescriptorOutput.standardError.write("<\(priority.rawValue)>\(text)\n")
+        }
+    }
+
+    /// An event's line, then the line with the check's reason, if it has one.
     public func log(_ event: DirectorEvent) {
         log(event.message, priority: event.priority)
+        if let reason = event.reasonMessage { log(reason, priority: event.priority) }
     }
 
     private static func openSyslog(_ facility: String) {
@@ -100,8 +115,9 @@ public final class DirectorLog: Sendable {
         openlog(syslogIdent, LOG_PID, facilityCode(facility))
     }
 
-    // Written once, read by openlog only: never mutated.
-    nonisolated(unsafe) private static let syslogIdent: UnsafeMutablePointer<CChar> = strdup("directord")
+    // ldirectord's identifier, which syslog rules and `journalctl -t` select on. Written once,
+    // read by openlog only: never mutated.
+    nonisolated(unsafe) private static let syslogIdent: UnsafeMutablePointer<CChar> = strdup("ldirectord")
 
     static func facilityCode(_ name: String) -> Int32 {
         let codes: [String: Int32] = [

@@ -4,14 +4,19 @@ import Dispatch
 import Glibc
 
 /// Runs a command line through `/bin/sh -c`, as ldirectord's `system_wrapper` runs
-/// `fallbackcommand` and `callback`, without blocking the caller.
+/// `fallbackcommand` and `callback`, or a program with its arguments (`execute=` instances),
+/// without blocking the caller.
 enum ShellCommand {
     /// Starts the command; `completion` gets its exit status (or a spawn error) on a global
     /// queue. Rare (a service losing or regaining all its servers, a file change), so waiting
     /// on a pool thread is fine.
     static func run(_ commandLine: String, completion: @escaping @Sendable (Result<Int32, SpawnError>) -> Void) {
+        run(arguments: ["/bin/sh", "-c", commandLine], completion: completion)
+    }
+
+    /// Starts `arguments[0]` (a path) with the arguments, without a shell.
+    static func run(arguments: [String], completion: @escaping @Sendable (Result<Int32, SpawnError>) -> Void) {
         var pid: pid_t = 0
-        let arguments = ["/bin/sh", "-c", commandLine]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         // A clean signal state (see CleanSpawnAttributes), and none of the daemon's sockets.
@@ -21,7 +26,7 @@ enum ShellCommand {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         _ = CDirectord_posix_spawn_file_actions_addclosefrom_np(&actions, 3)
         let status = CleanSpawnAttributes.with { attributes in
-            posix_spawn(&pid, "/bin/sh", &actions, &attributes, &argv, CDirectord_environ())
+            posix_spawn(&pid, arguments[0], &actions, &attributes, &argv, CDirectord_environ())
         }
         guard status == 0 else {
             completion(.failure(SpawnError(errno: status)))
@@ -39,9 +44,14 @@ enum ShellCommand {
 
     /// Runs the command and waits for it, at most `timeout`; for shutdown.
     static func runAndWait(_ commandLine: String, timeout: Duration) -> Result<Int32, SpawnError>? {
+        runAndWait(arguments: ["/bin/sh", "-c", commandLine], timeout: timeout)
+    }
+
+    /// Runs the program and waits for it, at most `timeout`.
+    static func runAndWait(arguments: [String], timeout: Duration) -> Result<Int32, SpawnError>? {
         let done = DispatchSemaphore(value: 0)
         let outcome = OutcomeBox()
-        run(commandLine) { result in
+        run(arguments: arguments) { result in
             outcome.set(result)
             done.signal()
         }

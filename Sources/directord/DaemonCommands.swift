@@ -6,8 +6,13 @@ import Glibc
 
 /// What every daemon verb takes.
 struct DaemonArguments: ParsableArguments {
-    @Flag(name: .short, help: "Debug: stay in the foreground and log to standard error (ldirectord's -d).")
+    @Flag(name: [.customShort("d"), .long], help: "Debug: stay in the foreground and log to standard error (ldirectord's -d).")
     var debug = false
+
+    @Flag(
+        help:
+            "Stay in the foreground, logging as the file says (and to the journal when standard error is journald's); for supervisors such as the systemd units.")
+    var foreground = false
 
     @Flag(help: "Run the checks and log the table operations without touching the kernel.")
     var dryRun = false
@@ -32,6 +37,7 @@ struct DaemonArguments: ParsableArguments {
             runDirectory: runDirectory ?? environment["DIRECTORD_RUN_DIR"] ?? "/run",
             environment: environment)
         options.plainHTTPThroughLibcurl = httpViaLibcurl
+        options.foreground = foreground
         return options
     }
 
@@ -44,8 +50,10 @@ struct DaemonArguments: ParsableArguments {
         }
     }
 
-    /// Loads the file; prints its errors and exits 2 when it is invalid.
-    func validate() throws {
+    /// Loads the file; prints its errors and exits 2 when it is invalid. (Not `validate()`:
+    /// swift-argument-parser calls a method of that name by itself while parsing arguments,
+    /// which would make `stop` and `status` refuse to act after a bad edit.)
+    func loadValidConfiguration() throws {
         try requireFile()
         let outcome = ConfigLoader().load(path: options.configPath)
         guard outcome.configuration == nil else { return }
@@ -98,7 +106,7 @@ struct Restart: ParsableCommand {
     @OptionGroup var daemon: DaemonArguments
 
     func run() throws {
-        try daemon.validate()
+        try daemon.loadValidConfiguration()
         try stopDaemon(daemon.options, timeout: 60)
         throw ExitCode(DaemonRunner.start(daemon.options))
     }
@@ -110,7 +118,7 @@ struct TryRestart: ParsableCommand {
     @OptionGroup var daemon: DaemonArguments
 
     func run() throws {
-        try daemon.validate()
+        try daemon.loadValidConfiguration()
         guard case .running = daemon.options.pidFile.status else { return }
         try stopDaemon(daemon.options, timeout: 60)
         throw ExitCode(DaemonRunner.start(daemon.options))
@@ -133,7 +141,7 @@ struct ForceReload: ParsableCommand {
 }
 
 func reloadDaemon(_ daemon: DaemonArguments) throws {
-    try daemon.validate()
+    try daemon.loadValidConfiguration()
     guard case .running(let pid) = daemon.options.pidFile.status else {
         printError("directord is stopped for \(daemon.options.configPath)")
         throw ExitCode(1)
@@ -143,28 +151,49 @@ func reloadDaemon(_ daemon: DaemonArguments) throws {
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Whether the daemon runs: exit 0 running, 3 stopped, 1 stale pid file, 2 configuration error.")
+        abstract: "Whether the daemon runs: exit 0 running, 3 stopped, 1 stale pid file.")
     @OptionGroup var daemon: DaemonArguments
     @Flag(name: .shortAndLong, help: "Also print every real server's health and the reason its check gave.")
     var verbose = false
-    @Flag(help: "With --verbose, print the report as JSON.")
+    @Flag(help: "Print the report of --verbose as JSON, and nothing else.")
     var json = false
 
+    /// ldirectord's words, which scripts and Pacemaker's agent match ("ldirectord stale pid
+    /// file"). A file broken since the daemon started does not change the answer (ldirectord
+    /// exits 2 then, and Pacemaker takes a running director for failed); its errors are
+    /// printed, since a reload would be refused.
     func run() throws {
-        try daemon.validate()
+        try daemon.requireFile()
         let options = daemon.options
+        let outcome = ConfigLoader().load(path: options.configPath)
+        if outcome.configuration == nil {
+            for error in outcome.errors { printError(error.description) }
+            printError("\(options.configPath) has errors: a reload would be refused, the running daemon keeps its configuration")
+        }
         switch options.pidFile.status {
         case .running(let pid):
-            print("directord for \(options.configPath) is running with pid: \(pid)")
-            if verbose { try printReport(pid: pid, pidFile: options.pidFile) }
+            if !json {
+                printError("ldirectord for \(options.configPath) is running with pid: \(pid)")
+            }
+            if verbose || json { try printReport(pid: pid, pidFile: options.pidFile) }
+            runInstances(.status, configuration: outcome.configuration)
         case .stale:
-            printError("directord stale pid file \(options.pidFile.path) for \(options.configPath)")
-            print("directord is stopped for \(options.configPath)")
+            printError("ldirectord stale pid file \(options.pidFile.path) for \(options.configPath)")
+            print("ldirectord is stopped for \(options.configPath)")
             throw ExitCode(1)
         case .absent:
-            print("directord is stopped for \(options.configPath)")
+            print("ldirectord is stopped for \(options.configPath)")
             throw ExitCode(3)
         }
+    }
+
+    /// The `execute=` instances' status, as ldirectord prints its children's.
+    private func runInstances(_ verb: InstanceRunner.Verb, configuration: Configuration?) {
+        guard let configuration,
+            !configuration.globals.execute.isEmpty
+        else { return }
+        _ = InstanceRunner(options: daemon.options).run(
+            verb, configuration.globals.execute, log: DirectorLog(destinations: [], configName: ""))
     }
 }
 

@@ -37,7 +37,37 @@ struct Directord: ParsableCommand {
         return [arguments[verb]] + rest
     }
 
+    /// ldirectord's own options, which it reads only before the first other argument (Perl's
+    /// Getopt::Long with bundling and require_order): `-v`/`--version`, `-h`/`-?`/`--help`,
+    /// `-d`/`--debug`, bundled as `-dv`. After the file or verb, `-v` is `status`'s
+    /// `--verbose`, as before.
+    static func rewritingLdirectordOptions(_ arguments: [String]) -> [String] {
+        var result: [String] = []
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            if argument == "--version" || argument == "--help" || argument == "--debug" {
+                result.append(argument)
+            } else if argument.count > 1, argument.first == "-", argument.dropFirst().allSatisfy({ "dhv?".contains($0) }) {
+                for letter in argument.dropFirst() {
+                    switch letter {
+                    case "v": result.append("--version")
+                    case "d": result.append("-d")
+                    default: result.append("--help")
+                    }
+                }
+            } else {
+                break
+            }
+            index += 1
+        }
+        // --version and --help win wherever they are, as in ldirectord.
+        if result.contains("--help") { return ["--help"] }
+        if result.contains("--version") { return ["--version"] }
+        return result + arguments[index...]
+    }
+
     static func main() {
-        main(rewritingLdirectordForm(Array(CommandLine.arguments.dropFirst())))
+        main(rewritingLdirectordForm(rewritingLdirectordOptions(Array(CommandLine.arguments.dropFirst()))))
     }
 }

@@ -12,30 +12,35 @@ struct DaemonCommandTests {
             arguments, environment: ["DIRECTORD_RUN_DIR": runDirectory.path, "PATH": "/usr/bin:/bin"])
     }
 
-    @Test("status: 3 stopped, 1 stale pid file, 2 configuration error; in ldirectord's order too")
+    @Test("status: 3 stopped, 1 stale pid file, in ldirectord's words and order; a broken file is no error")
     func status() throws {
         let file = try CheckConfigCommandTests.write("virtual=10.0.0.10:80\n\treal=10.0.0.1:80 gate\n", name: "web.cf")
         let runDirectory = file.deletingLastPathComponent()
         var run = try Self.run([file.path, "status"], runDirectory: runDirectory)
         #expect(run.status == 3)
-        #expect(run.output == "directord is stopped for \(file.path)\n")
-        try "999999\n".write(to: runDirectory.appendingPathComponent("directord.web.cf.pid"), atomically: true, encoding: .utf8)
+        #expect(run.output == "ldirectord is stopped for \(file.path)\n")
+        // A pid file naming a live process that holds no lock (here the test runner) is stale:
+        // pacemaker's agent looks for these words.
+        try "\(getpid())\n".write(to: runDirectory.appendingPathComponent("directord.web.cf.pid"), atomically: true, encoding: .utf8)
         run = try Self.run(["status", file.path], runDirectory: runDirectory)
         #expect(run.status == 1)
-        #expect(run.errors.hasPrefix("directord stale pid file \(runDirectory.path)/directord.web.cf.pid"))
+        #expect(run.errors.hasPrefix("ldirectord stale pid file \(runDirectory.path)/directord.web.cf.pid"))
+        // status and stop read no configuration: an operator can still stop a daemon after a
+        // bad edit of its file.
         let bad = try CheckConfigCommandTests.write("scheduler=rr\n", name: "bad.cf")
         run = try Self.run([bad.path, "status"], runDirectory: runDirectory)
-        #expect(run.status == 2)
-        #expect(run.errors.contains("bad.cf:1: error: scheduler=rr"))
+        #expect(run.status == 3)
+        run = try Self.run([bad.path, "stop"], runDirectory: runDirectory)
+        #expect(run.status == 0)
     }
 
     @Test("start refuses an invalid file with status 2 and a missing one with 1; stop and reload of a stopped daemon")
     func startAndReload() throws {
-        let bad = try CheckConfigCommandTests.write("virtual=10.0.0.10:80\n\treal=10.0.0.1:80 gate -w 1\n", name: "bad.cf")
+        let bad = try CheckConfigCommandTests.write("virtual=10.0.0.10:80\n\treal=10.0.0.1:80 gate\n\tquiescent=maybe\n", name: "bad.cf")
         let runDirectory = bad.deletingLastPathComponent()
         var run = try Self.run(["-d", bad.path, "start"], runDirectory: runDirectory)
         #expect(run.status == 2)
-        #expect(run.errors.contains("bad.cf:2: error: real=10.0.0.1:80 gate -w 1"))
+        #expect(run.errors.contains("bad.cf:3: error: quiescent=maybe"))
         run = try Self.run(["/nonexistent/web.cf", "start"], runDirectory: runDirectory)
         #expect(run.status == 1)
         #expect(run.errors == "Config file /nonexistent/web.cf not found\n")

@@ -28,7 +28,7 @@ struct DirectorStateTests {
         table = try table.applying(plan.operations)
         state.commit(plan)
         #expect(state.reconcile(observed: table, phase: phase).operations.isEmpty, "not settled")
-        return plan.events.map(\.message)
+        return plan.events.map(\.loggedWithReason)
     }
 
     static let web = [
@@ -69,7 +69,7 @@ struct DirectorStateTests {
             "add destination 10.0.0.2:80 (Route, weight 3) to TCP 10.0.0.10:80",
             "delete destination 127.0.0.1:80 from TCP 10.0.0.10:80",
         ])
-        #expect(plan.events.map(\.message) == [
+        #expect(plan.events.map(\.loggedWithReason) == [
             "Added real server: 10.0.0.2:80 (10.0.0.10:80) (Weight set to 3) (HTTP 200)",
             "Deleted fallback server: 127.0.0.1:80 (10.0.0.10:80)",
         ])
@@ -94,6 +94,21 @@ struct DirectorStateTests {
         ])
     }
 
+    @Test("a quiescent server failing its first check goes in at weight 0, as in ldirectord's settled table")
+    func quiescentFirstVerdict() throws {
+        let configuration = try Self.config("quiescent=yes", "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate 5")
+        var table = IPVSTable()
+        var state = DirectorState(configuration: configuration, observed: table)
+        _ = try Self.settle(&state, &table, phase: .start)
+        #expect(table[Self.vip]?.destinations.isEmpty == true, "no entry before the first verdict")
+        _ = state.record(Self.down, for: [Self.ref("10.0.0.1")])
+        #expect(try Self.settle(&state, &table) == ["Quiescent real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 0) (HTTP 503)"])
+        #expect(table[Self.vip]?.destinations.map(\.weight) == [0])
+        // Still failing: nothing more to do.
+        _ = state.record(Self.down, for: [Self.ref("10.0.0.1")])
+        #expect(try Self.settle(&state, &table) == [])
+    }
+
     @Test("a quiescent server missing from the kernel is re-added with weight 0 only with readdquiescent")
     func readdQuiescent() throws {
         for readd in [false, true] {
@@ -103,6 +118,11 @@ struct DirectorStateTests {
             var state = DirectorState(configuration: configuration, observed: table)
             _ = try Self.settle(&state, &table, phase: .start)
             _ = state.record(Self.down, for: [Self.ref("10.0.0.1")])
+            _ = try Self.settle(&state, &table)
+            // Deleted by hand while failing.
+            table = try table.applying([.deleteDestination(try #require(table[Self.vip]?.destinations.first), service: Self.vip)])
+            _ = state.record(Self.down, for: [Self.ref("10.0.0.1")])
+            state.requestReconcile()
             let events = try Self.settle(&state, &table)
             #expect(events == (readd ? ["Readd Quiescent real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 0) (HTTP 503)"] : []))
         }
@@ -149,7 +169,7 @@ struct DirectorStateTests {
         _ = second.record(Self.down, for: [Self.ref("10.0.0.1")])
         #expect(second.reconcile(observed: table, phase: .repair).isEmpty)
         _ = second.record(Self.up, for: [Self.ref("10.0.0.2")])
-        #expect(second.reconcile(observed: table, phase: .repair).events.map(\.message) == [
+        #expect(second.reconcile(observed: table, phase: .repair).events.map(\.loggedWithReason) == [
             "Added real server: 10.0.0.2:80 (10.0.0.10:80) (Weight set to 3) (HTTP 200)",
             "Deleted fallback server: 127.0.0.1:80 (10.0.0.10:80)",
         ])
@@ -218,7 +238,7 @@ struct DirectorStateTests {
             "edit destination 10.0.0.1:80 (Route, weight 7) in TCP 10.0.0.10:80",
             "delete service TCP 10.0.0.20:80",
         ])
-        #expect(plan.events.map(\.message) == [
+        #expect(plan.events.map(\.loggedWithReason) == [
             "Restored real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 7) (HTTP 200)",
             "Purged virtual server (start): 10.0.0.20:80",
         ])
@@ -241,7 +261,7 @@ struct DirectorStateTests {
         _ = try Self.settle(&state, &table)
         let plan = state.shutdown(observed: table)
         #expect(plan.operations.map(\.description) == ["delete service TCP 10.0.0.10:80"])
-        #expect(plan.events.map(\.message) == [
+        #expect(plan.events.map(\.loggedWithReason) == [
             "Purged real server (stop): 10.0.0.1:80 (10.0.0.10:80)", "Purged virtual server (stop): 10.0.0.10:80",
         ])
     }
@@ -280,7 +300,7 @@ struct DirectorStateTests {
         let refs = try #require(checks.first?.realServers)
         #expect(refs.count == 2)
         _ = state.record(Self.up, for: refs)
-        #expect(state.record(Self.down, for: refs).map(\.message) == [
+        #expect(state.record(Self.down, for: refs).map(\.loggedWithReason) == [
             "Soft failure real server: 10.0.0.1:80 (tcp:10.0.0.10:80) failure 1/2 (HTTP 503)",
             "Soft failure real server: 10.0.0.1:80 (tcp:10.0.0.20:80) failure 1/2 (HTTP 503)",
         ])
@@ -375,5 +395,18 @@ struct StatusReportTests {
         let down = state.statusReport(observed: table, pid: 42, configuration: "r", daemonStatus: "running")
         #expect(down.virtualServices.first?.fallback == "127.0.0.1:80")
         #expect(down.virtualServices.first?.realServers.map(\.state) == ["down", "down", "down"])
+    }
+}
+
+extension DirectorEvent {
+    /// The event's line with the reason the state gave it, for these specifications: the
+    /// daemon logs the reason as a line of its own (``DirectorEvent/reasonMessage``).
+    var loggedWithReason: String {
+        guard let line = reasonMessage, case .realServerAdded = self else {
+            guard let line = reasonMessage, let index = line.firstRange(of: "): ") else { return message }
+            return "\(message) (\(line[index.upperBound...]))"
+        }
+        guard let index = line.firstRange(of: "): ") else { return message }
+        return "\(message) (\(line[index.upperBound...]))"
     }
 }

@@ -132,8 +132,16 @@ struct DirectorTests {
                 configuration: configuration,
                 settings: Director.Settings(configPath: configPath, configName: "test.cf", dryRun: true, pidFile: nil),
                 loop: try CheckLoop(), writer: TableWriter(control: table, dryRun: false, log: log), log: log,
-                notifier: SystemdNotifier(environment: [:]), loader: loader, logDestinationFixed: true,
+                notifier: SystemdNotifier(environment: [:]), loader: loader, logDestinations: .fixed,
                 exitHandler: { code in status.value.withLock { $0 = code } })
+        }
+
+        /// `line` was logged, followed by the line with the check's reason.
+        func logged(_ line: String, reason: String) -> Bool {
+            let lines = self.lines
+            guard let index = lines.firstIndex(of: line), index + 1 < lines.count else { return false }
+            let subject = line.split(separator: " ", maxSplits: 4).dropFirst(3).first.map(String.init) ?? ""
+            return lines[index + 1].hasPrefix("Check of real server \(subject)") && lines[index + 1].hasSuffix(": \(reason)")
         }
 
         /// The log lines without their [time|config|pid] framing.
@@ -190,8 +198,14 @@ struct DirectorTests {
         #expect(harness.exitStatus.value.withLock { $0 } == 0)
         let lines = harness.lines
         #expect(lines.first == "Added virtual server: 10.0.0.10:80")
-        #expect(lines.contains("Added real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (Weight set to 3) (HTTP 200 OK, receive /healthy/ found)"))
-        #expect(lines.contains { $0.hasPrefix("Deleted real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (connect to http://127.0.0.1:\(web.port)/health: Connection refused") })
+        #expect(
+            harness.logged(
+                "Added real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (Weight set to 3)",
+                reason: "HTTP 200 OK, receive /healthy/ found"))
+        #expect(
+            harness.logged(
+                "Deleted real server: 127.0.0.1:\(web.port) (10.0.0.10:80)",
+                reason: "connect to http://127.0.0.1:\(web.port)/health: Connection refused"))
         #expect(lines.contains("Added fallback server: 127.0.0.1:9 (10.0.0.10:80) (Weight set to 1)"))
         #expect(lines.contains("Deleted fallback server: 127.0.0.1:9 (10.0.0.10:80)"))
         #expect(lines.suffix(3) == [
@@ -210,9 +224,10 @@ struct DirectorTests {
         web.stop()
         #expect(harness.waitFor { harness.destinations(Self.vip).first { $0.key == real }?.weight == 0 })
         let lines = harness.lines
-        let soft = try #require(lines.firstIndex { $0.hasPrefix("Soft failure real server: 127.0.0.1:\(web.port) (tcp:10.0.0.10:80) failure 1/2 (") })
-        let quiesced = try #require(lines.firstIndex { $0.hasPrefix("Quiescent real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (Weight set to 0) (") })
+        let soft = try #require(lines.firstIndex(of: "Soft failure real server: 127.0.0.1:\(web.port) (tcp:10.0.0.10:80) failure 1/2"))
+        let quiesced = try #require(lines.firstIndex(of: "Quiescent real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (Weight set to 0)"))
         #expect(soft < quiesced)
+        #expect(lines[soft + 1].hasPrefix("Check of real server 127.0.0.1:\(web.port) (tcp:10.0.0.10:80): connect to"))
         await harness.director.stop(signalName: "TERM")
     }
 
@@ -230,15 +245,18 @@ struct DirectorTests {
         await harness.director.reload(trigger: .signal)
         #expect(harness.destinations(Self.vip).first { $0.key == real }?.weight == 7)
         #expect(harness.table.appliedBatches == batches + 1)
-        #expect(harness.lines.contains("Restored real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (Weight set to 7) (HTTP 200 OK, receive /healthy/ found)"))
+        #expect(
+            harness.logged(
+                "Restored real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (Weight set to 7)",
+                reason: "HTTP 200 OK, receive /healthy/ found"))
 
         let before = try harness.table.table()
-        try "virtual=10.0.0.10:80\n\treal=127.0.0.1:80 gate -w 5\n\tscheduler=roundrobin\n"
+        try "virtual=10.0.0.10:80\n\treal=127.0.0.1:80 gate 5x\n\tquiescent=maybe\n"
             .write(toFile: harness.configPath, atomically: true, encoding: .utf8)
         await harness.director.reload(trigger: .signal)
         #expect(try harness.table.table() == before)
         let lines = harness.lines
-        #expect(lines.contains { $0.hasSuffix("test.cf:2: error: real=127.0.0.1:80 gate -w 5: invalid real server line: unexpected \"-w\" on the real server line: after the forwarding method come an optional weight, \"REQUEST\", \"RECEIVE\", l:N and u:N") })
+        #expect(lines.contains { $0.hasSuffix("test.cf:2: error: real=127.0.0.1:80 gate 5x: invalid real server line: Invalid real server line, around \"x\"") })
         #expect(lines.last == "Reload failed with 2 errors: the running configuration stays")
         // The running configuration still works: the real server goes on being checked.
         web.stop()
@@ -292,7 +310,7 @@ struct DirectorTests {
         #expect(harness.waitFor { harness.destinations(Self.vip).first?.key == real })
         _ = FileManager.default.createFile(atPath: directory.appendingPathComponent("127.0.0.1:\(web.port)").path, contents: nil)
         #expect(harness.waitFor(4) { harness.destinations(Self.vip).first?.key != real })
-        #expect(harness.lines.contains("Deleted real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (Server in maintenance)"))
+        #expect(harness.logged("Deleted real server: 127.0.0.1:\(web.port) (10.0.0.10:80)", reason: "Server in maintenance"))
         try FileManager.default.removeItem(at: directory.appendingPathComponent("127.0.0.1:\(web.port)"))
         #expect(harness.waitFor(4) { harness.destinations(Self.vip).first?.key == real })
         await harness.director.stop(signalName: "TERM")

@@ -40,10 +40,10 @@ struct EmailAlerterTests {
         #expect(outbox.all == [
             EmailAlerter.Message(
                 recipients: ["ops@example.com", "web@example.com"], from: "lvs@example.com",
-                subject: "[Web Shop] Deleted real server: 10.0.0.1:80 (10.0.0.10:80) (HTTP 503)",
+                subject: "[Web Shop] Deleted real server: 10.0.0.1:80 (10.0.0.10:80)",
                 body: """
                     ldirectord host: director1
-                    Log-Message: [Web Shop] Deleted real server: 10.0.0.1:80 (10.0.0.10:80) (HTTP 503)
+                    Log-Message: [Web Shop] Deleted real server: 10.0.0.1:80 (10.0.0.10:80)
                     Daemon-Status: running
                     Reason: HTTP 503
 

@@ -23,14 +23,17 @@ struct LoggingTests {
         #expect(LocalTime.ctime(parts) == "Sat Nov 21 20:05:07 2026")
     }
 
-    @Test("a log file gets ldirectord's [ctime|config|pid] framing, one line per message")
+    @Test("a log file gets ldirectord's [ctime|config|pid] framing, one line per message, the reason on the next")
     func fileFormat() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("directord-log-\(UUID()).log").path
         defer { unlink(path) }
         let log = DirectorLog(destination: .file(path: path), configName: "web.cf")
         log.log(DirectorEvent.realServerDeleted(.init(address: IPAddress("10.0.0.1")!, port: 80), in: .inet(.tcp, IPAddress("10.0.0.10")!, port: 80), reason: "HTTP 503\nService Unavailable"))
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let pattern = try Regex(#"^\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\|web\.cf\|\d+\] Deleted real server: 10\.0\.0\.1:80 \(10\.0\.0\.10:80\) \(HTTP 503 Service Unavailable\)\n$"#)
+        let frame = #"\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\|web\.cf\|\d+\] "#
+        let pattern = try Regex(
+            "^" + frame + #"Deleted real server: 10\.0\.0\.1:80 \(10\.0\.0\.10:80\)\n"# + frame
+                + #"Check of real server 10\.0\.0\.1:80 \(10\.0\.0\.10:80\): HTTP 503 Service Unavailable\n$"#)
         #expect(text.wholeMatch(of: pattern) != nil, "\(text)")
     }
 
@@ -72,22 +75,44 @@ struct LoggingTests {
         #expect(SystemdNotifier(environment: [:]).isActive == false)
     }
 
-    @Test("a pid file names a running directord, a stale pid, or nothing")
+    @Test("a pid file is running only while a process holds its lock, and names that process; a second lock is refused")
     func pidFile() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("directord-pid-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = PidFile(configName: "web.cf", directory: directory.path)
         #expect(file.status == .absent)
-        #expect(file.write(pid: 999_999))
-        #expect(file.status == .stale(pid: 999_999))
-        // This test process is not named directord either: stale, as ldirectord would judge.
-        #expect(file.write())
-        if CommandLine.arguments[0].contains("directord") {
-            #expect(file.status == .running(pid: getpid()))
-        } else {
-            #expect(file.status == .stale(pid: getpid()))
+        // A file naming a live process that holds no lock (a stale pid recycled by, say, `less
+        // ldirectord.log`) is stale: nothing would be signalled.
+        try "\(getppid())\n".write(toFile: file.path, atomically: true, encoding: .utf8)
+        #expect(file.status == .stale(pid: getppid()))
+
+        // Another process takes the lock, as a running daemon holds it.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = [
+            "python3", "-c",
+            "import fcntl,sys,time; f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+            file.path,
+        ]
+        let output = Pipe()
+        holder.standardOutput = output
+        try holder.run()
+        defer { if holder.isRunning { holder.terminate() } }
+        _ = output.fileHandleForReading.availableData
+        #expect(file.status == .running(pid: holder.processIdentifier))
+        guard case .failure(.held(let by)) = file.lock() else {
+            Issue.record("a second lock was granted")
+            return
         }
+        #expect(by == holder.processIdentifier)
+
+        holder.terminate()
+        holder.waitUntilExit()
+        #expect(file.status == .stale(pid: getppid()))
+        let lock = try file.lock().get()
+        #expect(try String(contentsOfFile: file.path, encoding: .utf8) == "\(getpid())\n")
+        withExtendedLifetime(lock) {}
         file.remove()
         #expect(file.status == .absent)
     }

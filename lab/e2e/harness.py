@@ -456,6 +456,22 @@ def line_re(text, reason=None):
     return re.compile(pattern + "$")
 
 
+REASON_LINE = re.compile(r"^(<[0-7]>)?Check of real server (\S+ \(\S+\)): (.*)$")
+
+
+def fold_reasons(lines):
+    """Each `Check of real server X (V): REASON` line appended to the transition before it
+    (which names X (V)) as ` (REASON)`."""
+    folded = []
+    for line in lines:
+        match = REASON_LINE.match(line)
+        if match and folded and match.group(2) in folded[-1]:
+            folded[-1] += f" ({match.group(3)})"
+        else:
+            folded.append(line)
+    return folded
+
+
 def _parse_log_line(number, line):
     match = LOGFILE_LINE.match(line)
     check(match, f"log file line {number}: not '[<ctime>|<config>|<pid>] <message>': {line!r}")
@@ -593,14 +609,20 @@ class Director:
         """The log file as (ctime, config name, pid, message); every line must be in format."""
         return list(parsed_lines(self.logfile, _parse_log_line))
 
-    def messages(self, source="file"):
+    def messages(self, source="file", raw=False):
         """The log messages: from the log file, a foreground run's stderr (-d, the bare
-        messages), or its stdout (supervised=yes, `[<ctime>] <message>`)."""
+        messages), or its stdout (supervised=yes, `[<ctime>] <message>`).
+
+        directord logs a transition in ldirectord's words, then the check's reason on a line
+        of its own (`Check of real server X (V): REASON`). Unless raw, that line is folded into
+        the transition as ` (REASON)`, so that line_re(text, reason) matches both at once."""
         if source == "file":
-            return [record[3] for record in self.records()]
-        if source == "stdout":
-            return supervised_messages(self.stdout_path)
-        return list(file_lines(self.stderr_path))
+            lines = [record[3] for record in self.records()]
+        elif source == "stdout":
+            lines = supervised_messages(self.stdout_path)
+        else:
+            lines = list(file_lines(self.stderr_path))
+        return lines if raw else fold_reasons(lines)
 
     def mark(self, source="file"):
         """A position in the log: lines after it are "new"."""

@@ -50,23 +50,23 @@ class Manager:
 
 @scenario("systemd")
 def notify_protocol(t):
-    """With $NOTIFY_SOCKET set, `directord start` stays in the foreground (no daemon), sends
+    """`directord --foreground CONFIG start` (the units' ExecStart) stays in the foreground, sends
     READY=1 only once its first reconciliation is in the kernel, RELOADING=1 then READY=1
     around a SIGHUP reload, WATCHDOG=1 well within $WATCHDOG_USEC, STOPPING=1 on SIGTERM,
     and writes journal lines (`<priority>message`) on standard error when that is the journal
-    ($JOURNAL_STREAM names it)."""
+    ($JOURNAL_STREAM names it), as well as to the file's log file, as ldirectord does."""
     backends, d = started(t, web(quiescent="no"))
     manager = Manager(t, f"{t.dir}/notify.sock")
     messages, drain = manager.messages, manager.drain
 
     process = d.start_foreground(
-        options=(),
+        options=("--foreground",),
         env={"NOTIFY_SOCKET": f"{t.dir}/notify.sock", "WATCHDOG_USEC": str(WATCHDOG_USEC)},
         journal=True,
     )
     ready = drain(until=("READY", "1"), timeout=FIRST)
     check(ready, f"no READY=1 within {FIRST} s: {manager.fields()}")
-    check(process.poll() is None, "with NOTIFY_SOCKET set, `directord start` did not stay in the foreground")
+    check(process.poll() is None, "with --foreground, `directord start` did not stay in the foreground")
     check(d.pid() == process.pid, f"pid file {d.pid()}, expected the service's main process {process.pid}")
     log(f"READY=1 with the table {ready[3]}")
     # Its first reconciliation is in the kernel: the virtual service exists (its real servers
@@ -103,21 +103,37 @@ def notify_protocol(t):
     for line in lines:
         check(re.match(r"^<[0-7]>\S", line), f"journal line without a <priority> prefix: {line!r}")
     check(f"<6>Added virtual server: {VIP}" in lines, f"'<6>Added virtual server: {VIP}' not in {lines[:6]}")
-    check(not os.path.exists(d.logfile), "under systemd the log went to the log file instead of the journal")
+    logged = d.messages("file")
+    check(f"Added virtual server: {VIP}" in logged, f"the log file lacks the journal's lines: {logged[:6]}")
+    check(any(m.startswith("Starting Linux Director v1.186-ha with pid: ") for m in logged),
+          f"no ldirectord start line in the log file: {logged[:3]}")
 
 
 @scenario("systemd")
-def invocation_id_keeps_foreground(t):
-    """Started by systemd without a notify socket ($INVOCATION_ID set, Type=simple or exec),
-    `directord start` also stays in the foreground and logs to the journal."""
+def systemd_environment_does_not_keep_foreground(t):
+    """What every child of a systemd service inherits ($INVOCATION_ID, $NOTIFY_SOCKET,
+    $JOURNAL_STREAM: Pacemaker's executor, configuration agents) does not keep `directord
+    start` in the foreground: it detaches as ldirectord does, returns 0 only once its first
+    reconciliation is in the kernel, and neither notifies the inherited socket nor writes to
+    the inherited journal."""
     backends, d = started(t, web(quiescent="no"))
-    process = d.start_foreground(options=(), env={"INVOCATION_ID": "0123456789abcdef0123456789abcdef"}, journal=True)
+    manager = Manager(t, f"{t.dir}/notify.sock")
+    journal = open(f"{t.dir}/journal", "a")
+    info = os.fstat(journal.fileno())
+    env = {"INVOCATION_ID": "0123456789abcdef0123456789abcdef", "NOTIFY_SOCKET": manager.path,
+           "JOURNAL_STREAM": f"{info.st_dev}:{info.st_ino}"}
+    result = d.command("start", env=env, timeout=FIRST)
+    check(result.returncode == 0, f"start: exit {result.returncode}\n{result.stdout}{result.stderr}")
+    check(t.kernel.table().services.get(SVC) is not None, "start returned before its service was in the kernel")
+    pid = d.live_pid()
+    check(pid, "no daemon after start returned")
+    d.pids.add(pid)
     t.kernel.wait_weights(SVC, ALL_UP, FIRST, "the three real servers")
-    check(process.poll() is None, "with INVOCATION_ID set, `directord start` did not stay in the foreground")
-    check(d.pid() == process.pid, f"pid file {d.pid()}, expected {process.pid}")
-    wait_until(lambda: f"<6>Added virtual server: {VIP}" in d.messages("stderr"), 10, "the journal line on stderr")
-    process.send_signal(signal.SIGTERM)
-    check(process.wait(timeout=30) == 0, "non-zero exit after SIGTERM")
+    manager.drain(timeout=1)
+    check(manager.fields() == [], f"the detached daemon notified the inherited socket: {manager.fields()}")
+    check(os.path.getsize(journal.name) == 0, "the detached daemon wrote to the inherited journal")
+    check(f"Added virtual server: {VIP}" in d.messages("file"), "nothing in the log file")
+    d.stop()
 
 
 def unit_file(path):

@@ -768,6 +768,17 @@ def log_file_and_monitor_file_formats(t):
     daemon = [r for r in records if r[2] == pid]
     check(any(r[3] == f"Added virtual server: {VIP}" for r in daemon),
           f"the daemon's lines do not carry its pid {pid}: {records[:5]}")
+    # ldirectord's start line, word for word, and each transition exactly ldirectord's line
+    # (a pattern anchored at its end still matches), the check's reason on the next line.
+    messages = d.messages(raw=True)
+    check(messages[0] == "Starting Linux Director v1.186-ha as daemon", f"first line {messages[0]!r}")
+    added = messages.index(f"Added real server: {R2} ({VIP}) (Weight set to 1)")
+    check(re.match(rf"^Check of real server {re.escape(R2)} \({re.escape(VIP)}\): HTTP 200 OK", messages[added + 1]),
+          f"after the transition: {messages[added + 1]!r}")
+    for message in messages:
+        if re.match(r"^(Added|Deleted|Restored|Quiescent) real server", message):
+            check(re.match(r"^\w+ real server: \S+ \(\S+\)( \(Weight set to \d+\))?$", message),
+                  f"not ldirectord's line: {message!r}")
     monitor = d.monitor()
     ids = {m[2] for m in monitor}
     for real, weight in (("127.0.0.2", 1), ("127.0.0.3", 2), ("127.0.0.4", 3)):

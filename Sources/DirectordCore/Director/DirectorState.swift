@@ -44,6 +44,11 @@ public struct DirectorState: Sendable {
     public private(set) var needsReconcile = true
     /// The last `fallbackcommand` status run per service (ldirectord runs each change once).
     private var fallbackCommandStatus: [ServiceKey: FallbackCommandStatus] = [:]
+    /// Real servers of quiescent services whose first verdict was "down": they go into the
+    /// table at weight 0 once, as ldirectord's settled table has them (it adds every server at
+    /// start and quiesces the failing ones). Weight 0 carries no new connection, so "no traffic
+    /// before a passing check" still holds. Cleared once the entry is placed.
+    private var quiescentPlacementOwed: Set<RealServerRef> = []
 
     public enum FallbackCommandStatus: String, Hashable, Sendable {
         case start
@@ -68,7 +73,7 @@ public struct DirectorState: Sendable {
     /// unchanged; every other real server is down until a check passes.
     public init(configuration: Configuration, observed: IPVSTable) {
         self.configuration = configuration
-        managedServices = Set(configuration.virtualServices.map(\.key))
+        managedServices = Set(configuration.virtualServices.filter { $0.refusal == nil }.map(\.key))
         indexServices()
         for virtual in configuration.virtualServices {
             for real in virtual.realServers {
@@ -79,6 +84,9 @@ public struct DirectorState: Sendable {
     }
 
     static func initialHealth(virtual: VirtualService, ref: RealServerRef, observed: IPVSTable) -> RealServerHealth {
+        if let why = virtual.refusal ?? virtual.realServers.first(where: { $0.destinationKey == ref.destination })?.refusal {
+            return RealServerHealth(state: .down, reason: "not run: \(why)", awaitsFirstCheck: false)
+        }
         switch virtual.checkType {
         case .on: return RealServerHealth(state: .up, reason: "checktype=on", awaitsFirstCheck: false)
         case .off: return RealServerHealth(state: .down, reason: "checktype=off", awaitsFirstCheck: false)
@@ -101,10 +109,10 @@ public struct DirectorState: Sendable {
     public var scheduledChecks: [ScheduledCheck] {
         var order: [ScheduledCheck] = []
         var index: [CheckIdentity: Int] = [:]
-        for virtual in configuration.virtualServices {
+        for virtual in configuration.virtualServices where virtual.refusal == nil {
             if case .on = virtual.checkType { continue }
             if case .off = virtual.checkType { continue }
-            for real in virtual.realServers {
+            for real in virtual.realServers where real.refusal == nil {
                 let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
                 var check = virtual.healthCheck(for: real)
                 // Only external checks see the virtual service; others are the same check in
@@ -137,6 +145,8 @@ public struct DirectorState: Sendable {
         var events: [DirectorEvent] = []
         for ref in refs {
             guard var current = health[ref], let virtual = virtualService(ref.service) else { continue }
+            let wasPending = current.isPending
+            defer { notePlacement(ref, wasPending: wasPending, now: health[ref], quiescent: virtual.quiescent) }
             for transition in current.record(result, failureCount: virtual.failureCount) {
                 switch transition {
                 case .wentUp, .wentDown:
@@ -152,15 +162,42 @@ public struct DirectorState: Sendable {
         return events
     }
 
+    /// A pending real server of a quiescent service that got its first verdict, "down", is
+    /// owed its weight-0 entry; one that is up owes nothing.
+    private mutating func notePlacement(
+        _ ref: RealServerRef, wasPending: Bool, now: RealServerHealth?, quiescent: Bool
+    ) {
+        guard let now else { return }
+        if now.state == .up {
+            quiescentPlacementOwed.remove(ref)
+        } else if quiescent && wasPending && !now.isPending {
+            quiescentPlacementOwed.insert(ref)
+            needsReconcile = true
+        }
+    }
+
+    /// Real servers that have not had their first verdict yet (pending or trusted).
+    public var awaitingFirstVerdict: Int {
+        health.values.count { $0.awaitsFirstCheck }
+    }
+
     /// A maintenance file names the real server (`true`) or no longer does (`false`).
+    ///
+    /// A `checktype=on` server leaves maintenance up again at once: no check will ever pass
+    /// to bring it back.
     public mutating func setMaintenance(_ inMaintenance: Bool, for ref: RealServerRef) {
         guard var current = health[ref], current.inMaintenance != inMaintenance else { return }
+        let wasPending = current.isPending
         if inMaintenance {
             _ = current.enterMaintenance()
         } else {
             current.leaveMaintenance()
+            if case .on? = virtualService(ref.service)?.checkType {
+                _ = current.force(.up, reason: "checktype=on")
+            }
         }
         health[ref] = current
+        notePlacement(ref, wasPending: wasPending, now: current, quiescent: virtualService(ref.service)?.quiescent ?? false)
         needsReconcile = true
     }
 
@@ -196,12 +233,12 @@ public struct DirectorState: Sendable {
     ///   that checks are about to remove nor removes one a restart found.
     public func desiredTable(observed: IPVSTable) -> IPVSTable {
         var table = IPVSTable()
-        for virtual in configuration.virtualServices {
+        for virtual in configuration.virtualServices where virtual.refusal == nil {
             let current = observed[virtual.key]
             var destinations: [IPVSDestination] = []
             var anyUp = false
             var anyPending = false
-            for real in virtual.realServers {
+            for real in virtual.realServers where real.refusal == nil {
                 let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
                 let state = health[ref] ?? RealServerHealth(state: .down, reason: "")
                 let configured = real.destination(weight: Int32(real.weight))
@@ -212,7 +249,8 @@ public struct DirectorState: Sendable {
                     anyPending = true
                     if let present = current?[destination: ref.destination] { destinations.append(present) }
                 } else if virtual.quiescent
-                    && (configuration.globals.readdQuiescent || current?[destination: ref.destination] != nil)
+                    && (configuration.globals.readdQuiescent || current?[destination: ref.destination] != nil
+                        || quiescentPlacementOwed.contains(ref))
                 {
                     destinations.append(real.destination(weight: 0))
                 }
@@ -259,6 +297,13 @@ public struct DirectorState: Sendable {
     /// Records that a reconciliation was applied: purged services are no longer managed and
     /// the fallback commands count as run.
     public mutating func commit(_ reconciliation: Reconciliation) {
+        for operation in reconciliation.operations {
+            switch operation {
+            case .addDestination(let destination, let key), .editDestination(let destination, let key):
+                quiescentPlacementOwed.remove(RealServerRef(service: key, destination: destination.key))
+            default: break
+            }
+        }
         let configured = Set(configuration.virtualServices.map(\.key))
         for case .deleteService(let service) in reconciliation.operations where !configured.contains(service.key) {
             managedServices.remove(service.key)
@@ -296,7 +341,21 @@ public struct DirectorState: Sendable {
     /// Takes a new, valid configuration. Real servers kept (same service and kernel entry)
     /// keep their health; new ones are adopted as at start. Services the new file drops stay
     /// managed until the next reconciliation purges them.
-    public mutating func reload(_ newConfiguration: Configuration, observed: IPVSTable) {
+    ///
+    /// A running service that the new file makes one the kernel would refuse (a mistyped
+    /// scheduler) keeps its running definition instead of going dark, as the kernel keeps it
+    /// when ldirectord's `ipvsadm -E` fails.
+    /// - Returns: the services that kept their running definition.
+    @discardableResult
+    public mutating func reload(_ loaded: Configuration, observed: IPVSTable) -> [VirtualService] {
+        var newConfiguration = loaded
+        var kept: [VirtualService] = []
+        for (index, virtual) in newConfiguration.virtualServices.enumerated() where virtual.refusal != nil {
+            if let running = virtualService(virtual.key), running.refusal == nil {
+                newConfiguration.virtualServices[index] = running
+                kept.append(virtual)
+            }
+        }
         var newHealth: [RealServerRef: RealServerHealth] = [:]
         for virtual in newConfiguration.virtualServices {
             for real in virtual.realServers {
@@ -310,11 +369,13 @@ public struct DirectorState: Sendable {
             }
         }
         health = newHealth
+        quiescentPlacementOwed = quiescentPlacementOwed.filter { newHealth[$0] != nil }
         needsReconcile = true
-        let newKeys = Set(newConfiguration.virtualServices.map(\.key))
+        let newKeys = Set(newConfiguration.virtualServices.filter { $0.refusal == nil }.map(\.key))
         managedServices = managedServices.union(newKeys)
         fallbackCommandStatus = fallbackCommandStatus.filter { newKeys.contains($0.key) }
         configuration = newConfiguration
+        return kept
     }
 
     /// On stop: every service with `cleanstop=yes` is deleted (its destinations with it), and
@@ -363,6 +424,9 @@ public struct DirectorState: Sendable {
             switch operation {
             case .addDestination:
                 if asFallback { return .fallbackAdded(destination.endpoint, in: key) }
+                if destination.weight == 0 && quiescentPlacementOwed.contains(ref) {
+                    return .realServerQuiesced(destination.endpoint, in: key, reason: reason)
+                }
                 return destination.weight == 0
                     ? .realServerReaddedQuiescent(destination.endpoint, in: key, reason: reason)
                     : .realServerAdded(destination.endpoint, in: key, weight: destination.weight, reason: reason)

@@ -5,17 +5,21 @@ public struct StatusReport: Codable, Hashable, Sendable {
     public var configuration: String
     public var daemonStatus: String
     public var virtualServices: [Service]
+    /// Table operations the kernel refused at the last attempt, with its reason.
+    public var refusedOperations: [String] = []
 
     public struct Service: Codable, Hashable, Sendable {
         public var id: String
         /// The fallback server's entry, when it is in the kernel's table.
         public var fallback: String?
+        /// Why the service is not run (the kernel would refuse it); nil when it runs.
+        public var refusal: String?
         public var realServers: [Real]
     }
 
     public struct Real: Codable, Hashable, Sendable {
         public var endpoint: String
-        /// up, down, waiting (not checked yet), maintenance.
+        /// up, down, waiting (not checked yet), maintenance, not run (the kernel would refuse it).
         public var state: String
         /// Consecutive failures while still up (soft failures).
         public var failures: Int
@@ -36,7 +40,9 @@ public struct StatusReport: Codable, Hashable, Sendable {
         var lines = ["directord (pid \(pid)) for \(configuration): \(daemonStatus)"]
         for service in virtualServices {
             lines.append("")
-            lines.append(service.id + (service.fallback.map { "  fallback \($0) in use" } ?? ""))
+            lines.append(
+                service.id + (service.fallback.map { "  fallback \($0) in use" } ?? "")
+                    + (service.refusal.map { "  NOT RUN: \($0)" } ?? ""))
             let width = service.realServers.map(\.endpoint.count).max() ?? 0
             for real in service.realServers {
                 let padding = String(repeating: " ", count: width - real.endpoint.count)
@@ -44,6 +50,11 @@ public struct StatusReport: Codable, Hashable, Sendable {
                 let soft = real.failures > 0 && real.state == "up" ? ", \(real.failures) soft failures" : ""
                 lines.append("  \(real.endpoint)\(padding)  \(real.state) (\(weight)\(soft)): \(real.reason)")
             }
+        }
+        if !refusedOperations.isEmpty {
+            lines.append("")
+            lines.append("refused by the kernel:")
+            lines += refusedOperations.map { "  \($0)" }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -64,12 +75,14 @@ extension DirectorState {
                     return entry?[destination: key] != nil && !isReal ? "\(key)" : nil
                 }
                 return StatusReport.Service(
-                    id: virtual.id, fallback: fallback,
+                    id: virtual.id, fallback: fallback, refusal: virtual.refusal,
                     realServers: virtual.realServers.map { real in
                         let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
                         let health = self.health(of: ref)
                         let state: String =
-                            if health?.inMaintenance == true { "maintenance" } else if health?.isPending == true {
+                            if virtual.refusal != nil || real.refusal != nil { "not run" } else if health?.inMaintenance == true {
+                                "maintenance"
+                            } else if health?.isPending == true {
                                 "waiting"
                             } else { health?.state.rawValue ?? "down" }
                         return StatusReport.Real(

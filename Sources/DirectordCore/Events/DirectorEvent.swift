@@ -1,8 +1,9 @@
 /// Something the director did or saw, with ldirectord's exact log text.
 ///
 /// Log watchers written for ldirectord keep working: the message of every event is the line
-/// ldirectord writes for it, and the reason a check gave follows in parentheses. Ports are
-/// the kernel's (ldirectord writes `IP:0` for a real server written without a port).
+/// ldirectord writes for it, word for word, so a pattern anchored at its end still matches.
+/// The reason the check gave is a line of its own (``reasonMessage``), logged right after.
+/// Ports are the kernel's (ldirectord writes `IP:0` for a real server written without a port).
 public enum DirectorEvent: Hashable, Sendable {
     case virtualServiceAdded(ServiceKey)
     case virtualServiceChanged(ServiceKey)
@@ -47,29 +48,44 @@ public enum DirectorEvent: Hashable, Sendable {
         case .virtualServiceAdded(let key): "Added virtual server: \(key)"
         case .virtualServiceChanged(let key): "Changed virtual server: \(key)"
         case .virtualServicePurged(let key, let phase): "Purged virtual server (\(phase.rawValue)): \(key)"
-        case .realServerAdded(let real, let key, let weight, let reason):
-            "Added real server: \(real) (\(key)) (Weight set to \(weight))" + Self.because(reason)
-        case .realServerRestored(let real, let key, let weight, let reason):
-            "Restored real server: \(real) (\(key)) (Weight set to \(weight))" + Self.because(reason)
-        case .realServerQuiesced(let real, let key, let reason):
-            "Quiescent real server: \(real) (\(key)) (Weight set to 0)" + Self.because(reason)
-        case .realServerReaddedQuiescent(let real, let key, let reason):
-            "Readd Quiescent real server: \(real) (\(key)) (Weight set to 0)" + Self.because(reason)
-        case .realServerDeleted(let real, let key, let reason):
-            "Deleted real server: \(real) (\(key))" + Self.because(reason)
+        case .realServerAdded(let real, let key, let weight, _):
+            "Added real server: \(real) (\(key)) (Weight set to \(weight))"
+        case .realServerRestored(let real, let key, let weight, _):
+            "Restored real server: \(real) (\(key)) (Weight set to \(weight))"
+        case .realServerQuiesced(let real, let key, _):
+            "Quiescent real server: \(real) (\(key)) (Weight set to 0)"
+        case .realServerReaddedQuiescent(let real, let key, _):
+            "Readd Quiescent real server: \(real) (\(key)) (Weight set to 0)"
+        case .realServerDeleted(let real, let key, _):
+            "Deleted real server: \(real) (\(key))"
         case .realServerPurged(let real, let key, let phase):
             "Purged real server (\(phase.rawValue)): \(real) (\(key))"
         case .fallbackAdded(let server, let key): "Added fallback server: \(server) (\(key)) (Weight set to 1)"
         case .fallbackRestored(let server, let key): "Restored fallback server: \(server) (\(key)) (Weight set to 1)"
         case .fallbackDeleted(let server, let key): "Deleted fallback server: \(server) (\(key))"
-        case .softFailure(let real, let virtualID, let count, let limit, let reason):
-            "Soft failure real server: \(real) (\(virtualID)) failure \(count)/\(limit)" + Self.because(reason)
+        case .softFailure(let real, let virtualID, let count, let limit, _):
+            "Soft failure real server: \(real) (\(virtualID)) failure \(count)/\(limit)"
         case .softFailureReset(let real, let virtualID): "Resetting soft failure count: \(real) (\(virtualID))"
         }
     }
 
-    private static func because(_ reason: String?) -> String {
-        guard let reason, !reason.isEmpty else { return "" }
-        return " (\(reason))"
+    /// The check's reason behind a real server's change, as a line of its own: `Check of real
+    /// server 10.1.0.11:8080 (192.168.10.10:80): HTTP 503 Service Unavailable from ...`. None
+    /// of ldirectord's patterns match it; nil when the event carries no reason.
+    public var reasonMessage: String? {
+        let subject: String
+        let reason: String?
+        switch self {
+        case .realServerAdded(let real, let key, _, let why), .realServerRestored(let real, let key, _, let why),
+            .realServerQuiesced(let real, let key, let why), .realServerReaddedQuiescent(let real, let key, let why),
+            .realServerDeleted(let real, let key, let why):
+            (subject, reason) = ("\(real) (\(key))", why)
+        case .softFailure(let real, let virtualID, _, _, let why):
+            (subject, reason) = ("\(real) (\(virtualID))", why)
+        default:
+            return nil
+        }
+        guard let reason, !reason.isEmpty else { return nil }
+        return "Check of real server \(subject): \(reason)"
     }
 }
