@@ -59,7 +59,10 @@ public struct ConfigLoader: Sendable {
         if let directory = configuration.globals.maintenanceDirectory, !FileSystem.isDirectory(directory) {
             warn(0, "maintenance directory does not exist: \(directory)")
         }
-        if case .file(let logPath) = configuration.globals.logTarget, !FileSystem.canAppend(logPath) {
+        // ldirectord opens its log file only when it is not supervised.
+        if case .file(let logPath) = configuration.globals.logTarget, !configuration.globals.supervised,
+            !FileSystem.canAppend(logPath)
+        {
             warn(0, "unable to open logfile: \(logPath)", ldirectord: .refuses)
         }
         for service in configuration.virtualServices {

@@ -254,7 +254,7 @@ def systemd_unit_runs_as_written(t):
     # systemctl reload with an invalid file: the validation line fails, nothing is sent.
     listing = t.kernel.listing()
     mark = len(manager.messages)
-    install(d.text.replace("scheduler=wrr", "scheduler=roundrobin"))
+    install(d.text.replace("scheduler=wrr", "schedular=wrr"))
     statuses = run_lines("ExecReload", process.pid)
     check(statuses[:1] == [2] and len(statuses) == 1, f"ExecReload on an invalid file: exits {statuses}")
     manager.drain(timeout=2)

@@ -221,13 +221,22 @@ struct ParseSession {
     mutating func unquoted(_ line: ConfigLine) -> Substring? {
         let value = UnquotedValue(line.value)
         if value.isUnterminated {
-            warn(line, "missing closing quote: read as \"\(value.text)\"", ldirectord: .differs)
+            warn(
+                line, "missing closing quote: read as \"\(value.text)\"",
+                ldirectord: Self.keepsOpeningQuote.contains(line.name) ? .differs : .same)
         }
         if !value.trailing.isEmpty {
             warn(line, "text after the closing quote is ignored: \(value.trailing)")
         }
         return value.text
     }
+
+    /// String directives whose value ldirectord keeps as written when its quote is never
+    /// closed (the opening quote included); for the others it reads the same word or number.
+    static let keepsOpeningQuote: Set<Substring> = [
+        "checkcommand", "fallbackcommand", "emailalert", "emailalertfrom", "execute", "maintenancedir",
+        "servicename", "comment", "monitorfile",
+    ]
 
     /// The directives whose value ldirectord reads only between double quotes
     /// (`NAME\s*=\s*"(.*)"`): unquoted, ldirectord refuses the line.
@@ -491,6 +500,17 @@ struct ParseSession {
         // dropped.
         var words = text.split(separator: ",", omittingEmptySubsequences: false).map(\.trimmingSpaces)
         while words.last?.isEmpty == true { words.removeLast() }
+        // ldirectord splits the value as written: a trailing blank, comment, CR or quote makes
+        // a word it does not know.
+        if let raw = line.ldirectordValue {
+            let known = Set(["all", "none"] + DaemonStatusSet.names.map(\.name))
+            var rawWords = raw.split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.drop(while: \.isPerlSpace) }
+            while rawWords.last?.isEmpty == true { rawWords.removeLast() }
+            if rawWords.contains(where: { !known.contains(String($0)) }) {
+                ldirectordRefuses(line, "ldirectord reads each word exactly as written and refuses this one")
+            }
+        }
         let expected = "all, none, or a comma-separated list of starting, running, stopping, reloading"
         var status: DaemonStatusSet = []
         let hasNone = words.contains("none")

@@ -217,6 +217,11 @@ extension ParseSession {
             let parsed: RealServerLine
             do {
                 parsed = try RealServerLine(line.value)
+                if service.family == .ipv6, let close = line.value.firstIndex(of: "]"),
+                    line.value[..<close].contains(where: { $0 == "." || $0 == "%" })
+                {
+                    ldirectordRefuses(line, "ldirectord refuses this form of IPv6 address (dotted or with a zone)")
+                }
                 if service.family == .ipv4, line.value.first == "[" {
                     warn(
                         line, "an IPv4 address in brackets: read as \(parsed.first); ldirectord skips to a later part of the line and reads another address",
@@ -278,6 +283,15 @@ extension ParseSession {
             guard low <= high else {
                 invalid(
                     line, "Invalid Range: \(first)-\(last)", expected: "the first address not above the last")
+                return []
+            }
+            if high - low >= UInt32(Self.maximumRangeSize), String(low) > String(high) {
+                // ldirectord compares the ends as text and so adds none of a range like this
+                // (real=10.0.0.1:80->10.0.0.3, its "80->10.0.0.3"); neither does directord.
+                warn(
+                    line,
+                    "a range of \(UInt64(high - low) + 1) addresses, \(first)->\(last): ldirectord adds none of them (it compares the ends as text), and neither does directord",
+                    severe: true)
                 return []
             }
             guard high - low < UInt32(Self.maximumRangeSize) else {

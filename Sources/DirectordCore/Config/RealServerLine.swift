@@ -319,14 +319,14 @@ extension ParseSession {
                 host = serverWord[..<colon]
             }
         }
-        if host.first == "[" {
-            // ldirectord resolves what is between the brackets, whatever follows them.
-            guard let close = host.firstIndex(of: "]") else {
+        if let open = host.firstIndex(of: "[") {
+            // ldirectord resolves what is between the brackets, whatever is around them.
+            guard let close = host[open...].firstIndex(of: "]") else {
                 invalid(line, "invalid fallback server: \(value)", expected: expected)
                 return nil
             }
-            let inner = host[host.index(after: host.startIndex)..<close]
-            if host.index(after: close) != host.endIndex {
+            let inner = host[host.index(after: open)..<close]
+            if host.index(after: close) != host.endIndex || open != host.startIndex {
                 warn(line, "read as [\(inner)]\(port.map { ":\($0)" } ?? ""), as ldirectord reads it")
             }
             host = inner

@@ -373,6 +373,10 @@ extension ParseSession {
     /// items skipped) and refuses a flag it does not know: the service is then refused.
     mutating func readSchedulerFlags(_ line: ConfigLine, into draft: inout VirtualDraft) {
         guard let value = unquoted(line) else { return }
+        guard !value.isEmpty else {
+            invalid(line, "invalid sched-flags", expected: "a comma-separated list of " + SchedulerFlags.names.map(\.name).joined(separator: ", "))
+            return
+        }
         let word = value.prefix { $0 != " " && $0 != "\t" }.filter { $0 != "\"" && $0 != "'" }
         let items = word.split(separator: ",").map(String.init)
         guard !items.isEmpty else {
