@@ -54,3 +54,9 @@ CURLMcode CDirectord_curl_multi_setopt_socket_function(CURLM *multi, curl_socket
 CURLMcode CDirectord_curl_multi_setopt_timer_function(CURLM *multi, curl_multi_timer_callback callback) {
     return curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, callback);
 }
+
+#include <sys/prctl.h>
+
+int CDirectord_set_child_subreaper(void) {
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}

@@ -57,7 +57,7 @@ public enum DaemonRunner {
     /// Must be called before any thread exists: it may fork to detach. Detached, the calling
     /// process waits until the daemon is ready (0) or has failed (1) and exits with that status.
     public static func start(_ options: Options) -> Int32 {
-        let loader = ConfigLoader()
+        let loader = ConfigLoader.standard
         let outcome = loader.load(path: options.configPath)
         let standardError = FileDescriptorOutput.standardError
         guard let configuration = outcome.configuration else {
@@ -127,6 +127,9 @@ public enum DaemonRunner {
             }
         }
         raiseFileLimit()
+        // What a check command leaves behind, even in a session of its own, comes back to us
+        // to be ended; every spawner of the daemon registers its own children.
+        ChildProcesses.becomeSubreaper(reapStrays: true)
         let loop: CheckLoop
         do {
             var loopOptions = CheckLoop.Options()
@@ -197,5 +200,5 @@ public enum DaemonRunner {
 
 /// directord's version.
 public enum Version {
-    public static let current = "0.1.0"
+    public static let current = "0.2.0"
 }

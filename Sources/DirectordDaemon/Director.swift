@@ -393,6 +393,16 @@ public actor Director {
             notifier.ready()
             return
         }
+        if configuration.virtualServices.isEmpty && !state.configuration.virtualServices.isEmpty
+            && !configuration.globals.meansNoServices
+        {
+            // An emptied or truncated file would purge every service: a slip, most likely.
+            log.log(
+                "Reload refused: the file has no virtual services, and a reload would remove all \(state.configuration.virtualServices.count); the running configuration stays (write \"\(GlobalSettings.noServicesComment)\" in the file if that is meant)",
+                priority: .error)
+            notifier.ready()
+            return
+        }
         let oldInterval = state.configuration.globals.checkInterval
         let oldInstances = state.configuration.globals.execute
         for kept in state.reload(configuration, observed: known) {

@@ -71,8 +71,9 @@ public final class DirectorLog: Sendable {
     public var destinations: [Destination] { state.withLock { $0.destinations } }
 
     public func log(_ message: String, priority: Priority = .info) {
-        // ldirectord writes one line per message.
-        let text = message.replacingNewlines()
+        // ldirectord writes one line per message; bytes a peer sent (a reason phrase, a
+        // greeting) never reach a terminal or a log reader raw.
+        let text = VisibleText.escaping(message.replacingNewlines())
         state.withLock { state in
             for destination in state.destinations {
                 write(text, priority: priority, to: destination, configName: state.configName)

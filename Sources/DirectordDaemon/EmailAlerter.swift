@@ -1,5 +1,6 @@
 import DirectordCore
 import CDirectordShims
+import DirectordChecks
 import DirectordSystem
 import Dispatch
 import Glibc
@@ -218,10 +219,15 @@ enum Sendmail {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
-        let spawned = CleanSpawnAttributes.with { attributes in
-            posix_spawn(&pid, path, &actions, &attributes, &argv, CDirectord_environ())
+        let spawned = ChildProcesses.spawning {
+            let status = CleanSpawnAttributes.with { attributes in
+                posix_spawn(&pid, path, &actions, &attributes, &argv, CDirectord_environ())
+            }
+            if status == 0 { ChildProcesses.register(pid) }
+            return status
         }
         close(pipeEnds[0])
+        defer { if spawned == 0 { ChildProcesses.unregister(pid) } }
         guard spawned == 0 else {
             close(pipeEnds[1])
             return .failure(MailProblem("\(path): \(String(cString: strerror(spawned)))"))

@@ -1,5 +1,6 @@
-import DirectordCore
-import DirectordSystem
+import DirectordChecks
+public import DirectordCore
+public import DirectordSystem
 import Glibc
 
 /// ldirectord's `execute=`: one more daemon per named configuration file, started, stopped,
@@ -61,5 +62,13 @@ public struct InstanceRunner: Sendable {
             if run(.reload, [file], log: log)[file] != .some(0) { _ = run(.start, [file], log: log) }
         }
         _ = run(.start, new.filter { !old.contains($0) }, log: log)
+    }
+}
+
+extension ConfigLoader {
+    /// The loader the daemon and the command line use: with the checkers' own judgement of
+    /// what cannot run (a `receive=` PCRE2 refuses).
+    public static var standard: ConfigLoader {
+        ConfigLoader(checkProblem: { $0.receiveProblem })
     }
 }

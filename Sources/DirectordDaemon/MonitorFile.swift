@@ -7,7 +7,7 @@ import Glibc
 public enum MonitorFile {
     /// The line ldirectord writes. The real id is its `get_real_id_str` with `:` turned into
     /// blanks (runs squeezed) and backslashes dropped; `%`, `|` and line breaks in the message
-    /// are escaped as `%xx`.
+    /// are escaped as `%xx`, other control characters as `\xNN`.
     public static func line(
         virtual: VirtualService, real: RealServer, result: CheckResult, time: String, pid: Int32
     ) -> String {
@@ -44,7 +44,8 @@ public enum MonitorFile {
             default: message.append(character)
             }
         }
-        return "[\(time)] [\(pid)] \(id) [\(result.isUp ? "up" : "down")] \(message)\n"
+        // A peer's bytes (an external check's output) never reach the file raw.
+        return "[\(time)] [\(pid)] \(id) [\(result.isUp ? "up" : "down")] \(VisibleText.escaping(message))\n"
     }
 
     /// Appends the line for one check; a file that cannot be opened is reported once by the
@@ -54,7 +55,7 @@ public enum MonitorFile {
         to path: String, virtual: VirtualService, real: RealServer, result: CheckResult
     ) -> Bool {
         let text = line(virtual: virtual, real: real, result: result, time: LocalTime.ctime(), pid: getpid())
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         guard descriptor >= 0 else { return false }
         FileDescriptorOutput(descriptor: descriptor).write(text)
         close(descriptor)

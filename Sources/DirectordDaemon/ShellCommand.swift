@@ -1,4 +1,5 @@
 import CDirectordShims
+import DirectordChecks
 import DirectordSystem
 import Dispatch
 import Glibc
@@ -25,8 +26,12 @@ enum ShellCommand {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         _ = CDirectord_posix_spawn_file_actions_addclosefrom_np(&actions, 3)
-        let status = CleanSpawnAttributes.with { attributes in
-            posix_spawn(&pid, arguments[0], &actions, &attributes, &argv, CDirectord_environ())
+        let status = ChildProcesses.spawning {
+            let status = CleanSpawnAttributes.with { attributes in
+                posix_spawn(&pid, arguments[0], &actions, &attributes, &argv, CDirectord_environ())
+            }
+            if status == 0 { ChildProcesses.register(pid) }
+            return status
         }
         guard status == 0 else {
             completion(.failure(SpawnError(errno: status)))
@@ -36,6 +41,7 @@ enum ShellCommand {
         DispatchQueue.global().async {
             var exitStatus: Int32 = 0
             while waitpid(child, &exitStatus, 0) < 0 && errno == EINTR {}
+            ChildProcesses.unregister(child)
             // WIFEXITED / WEXITSTATUS, which are macros.
             let code = (exitStatus & 0x7f) == 0 ? (exitStatus >> 8) & 0xff : 128 + (exitStatus & 0x7f)
             completion(.success(code))

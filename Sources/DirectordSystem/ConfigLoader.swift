@@ -4,9 +4,16 @@ import Glibc
 /// Finds, reads and parses a configuration file, adding the checks that need the file system.
 public struct ConfigLoader: Sendable {
     public var parser: ConfigParser
+    /// Why a check cannot run as written (a `receive=` that is no regular expression), from
+    /// the checkers, which know; nil when it can. What can be known when the file is read is
+    /// said then: a typo does not wait for the running daemon to empty a service.
+    public var checkProblem: (@Sendable (HealthCheck) -> String?)?
 
-    public init(resolver: any NameResolving = SystemNameResolver()) {
+    public init(
+        resolver: any NameResolving = SystemNameResolver(), checkProblem: (@Sendable (HealthCheck) -> String?)? = nil
+    ) {
         self.parser = ConfigParser(resolver: resolver)
+        self.checkProblem = checkProblem
     }
 
     /// Where ldirectord looks for a configuration named on its command line:
@@ -38,11 +45,38 @@ public struct ConfigLoader: Sendable {
                 warnings: [])
         }
         var outcome = parser.parse(text, file: path)
-        if let configuration = outcome.configuration {
+        if var configuration = outcome.configuration {
             outcome.warnings += environmentWarnings(for: configuration, path: path)
+            outcome.warnings += refuseBrokenChecks(in: &configuration, path: path)
+            outcome.configuration = configuration
             outcome.warnings.sort { $0.line < $1.line }
         }
         return outcome
+    }
+
+    /// A service whose own check cannot run is kept out, as one the kernel refuses (and a
+    /// reload keeps its running definition); a real server whose own `"REQUEST", "RECEIVE"`
+    /// cannot run is kept out alone.
+    func refuseBrokenChecks(in configuration: inout Configuration, path: String) -> [ConfigWarning] {
+        guard let checkProblem else { return [] }
+        var warnings: [ConfigWarning] = []
+        for index in configuration.virtualServices.indices {
+            let virtual = configuration.virtualServices[index]
+            guard virtual.refusal == nil else { continue }
+            for (realIndex, real) in virtual.realServers.enumerated() {
+                guard let problem = checkProblem(virtual.healthCheck(for: real)) else { continue }
+                let own = real.ownCheckStrings == .requestAndReceive && real.receive != virtual.receive
+                let why = "\(problem); \(own ? "this real server is" : "the service is") not run, the rest is"
+                warnings.append(ConfigWarning(file: path, line: own ? real.line : virtual.line, text: "", message: why, isSevere: true))
+                if own {
+                    configuration.virtualServices[index].realServers[realIndex].refusal = problem
+                } else {
+                    configuration.virtualServices[index].refusal = problem
+                    break
+                }
+            }
+        }
+        return warnings
     }
 
     /// What ldirectord checks on disk, as warnings: secrets in a file others can read, a

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DirectordCore
+import DirectordDaemon
 import DirectordSystem
 import FoundationEssentials
 
@@ -39,7 +40,7 @@ struct CheckConfig: ParsableCommand {
             printError("Config file \(file) not found")
             throw ExitCode(1)
         }
-        let outcome = ConfigLoader().load(path: path)
+        let outcome = ConfigLoader.standard.load(path: path)
         // One list in file order, as an operator reads the file.
         let diagnostics =
             outcome.warnings.map { ($0.line, strict ? $0.strictDescription : $0.description) }
@@ -59,7 +60,7 @@ struct CheckConfig: ParsableCommand {
             print(try encodeJSON(JSONReport(file: path, configuration: configuration, outcome: outcome)))
         } else {
             print("# Resolved configuration of \(path)", terminator: "\n")
-            print(ConfigPrinter.print(configuration), terminator: "")
+            print(ConfigPrinter.print(configuration.hidingSecrets), terminator: "")
         }
     }
 }
@@ -84,7 +85,7 @@ struct JSONReport: Encodable {
 
     init(file: String, configuration: Configuration?, outcome: ConfigParser.Outcome) {
         self.file = file
-        self.configuration = configuration
+        self.configuration = configuration?.hidingSecrets
         warnings = outcome.warnings.map {
             Diagnostic(
                 file: $0.file, line: $0.line, text: $0.text, message: $0.message, ldirectord: $0.ldirectord,

@@ -53,10 +53,11 @@ struct DaemonArguments: ParsableArguments {
     /// Loads the file; prints its errors and exits 2 when it is invalid. (Not `validate()`:
     /// swift-argument-parser calls a method of that name by itself while parsing arguments,
     /// which would make `stop` and `status` refuse to act after a bad edit.)
-    func loadValidConfiguration() throws {
+    @discardableResult
+    func loadValidConfiguration() throws -> Configuration {
         try requireFile()
-        let outcome = ConfigLoader().load(path: options.configPath)
-        guard outcome.configuration == nil else { return }
+        let outcome = ConfigLoader.standard.load(path: options.configPath)
+        if let configuration = outcome.configuration { return configuration }
         for error in outcome.errors { printError(error.description) }
         throw ExitCode(2)
     }
@@ -141,7 +142,13 @@ struct ForceReload: ParsableCommand {
 }
 
 func reloadDaemon(_ daemon: DaemonArguments) throws {
-    try daemon.loadValidConfiguration()
+    let configuration = try daemon.loadValidConfiguration()
+    if configuration.virtualServices.isEmpty && !configuration.globals.meansNoServices {
+        printError(
+            "\(daemon.options.configPath) has no virtual services: a reload would remove every service, so it is not sent (write \"\(GlobalSettings.noServicesComment)\" in the file if that is meant)"
+        )
+        throw ExitCode(2)
+    }
     guard case .running(let pid) = daemon.options.pidFile.status else {
         printError("directord is stopped for \(daemon.options.configPath)")
         throw ExitCode(1)
@@ -165,7 +172,7 @@ struct Status: ParsableCommand {
     func run() throws {
         try daemon.requireFile()
         let options = daemon.options
-        let outcome = ConfigLoader().load(path: options.configPath)
+        let outcome = ConfigLoader.standard.load(path: options.configPath)
         if outcome.configuration == nil {
             for error in outcome.errors { printError(error.description) }
             printError("\(options.configPath) has errors: a reload would be refused, the running daemon keeps its configuration")

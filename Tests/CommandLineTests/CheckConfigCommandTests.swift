@@ -68,6 +68,30 @@ struct CheckConfigCommandTests {
         #expect(lines[2] == "\(file.path): 2 errors")
     }
 
+    @Test("a receive= that is no regular expression is said when the file is read; its service is not run")
+    func brokenReceive() throws {
+        let file = try Self.write(
+            "virtual=10.0.0.10:80\n\treal=10.0.0.1:80 masq\n\tservice=http\n\treceive=\"OK(\"\n"
+                + "virtual=10.0.0.11:80\n\treal=10.0.0.1:80 masq\n\tservice=http\n\treceive=\"OK\"\n")
+        let run = try Self.run(["check-config", "--json", file.path])
+        #expect(run.status == 0)
+        #expect(run.errors.contains("\(file.path):1: warning: receive /OK(/ is not a valid regular expression"))
+        #expect(run.output.contains("\"refusal\" : \"receive /OK(/ is not a valid regular expression"))
+    }
+
+    @Test("secrets never reach a diagnostic or the printed configuration; invisible bytes are shown escaped")
+    func secretsAndBytes() throws {
+        let file = try Self.write(
+            "virtual=10.0.0.10:3306\n\treal=10.0.0.1:3306 gate\n\tservice=mysql\n\tlogin=\"u\"\n\tpasswd=\"hunter2\n"
+                + "\tsecret=\"s3cr3t\"\n\trequest=\"SELECT 1\"\n\tbogus\u{1B}]0;x\u{07}=1\n")
+        let run = try Self.run(["check-config", file.path])
+        #expect(!(run.output + run.errors).contains("hunter2"))
+        #expect(!(run.output + run.errors).contains("s3cr3t"))
+        #expect(run.errors.contains("passwd=<hidden>: missing closing quote: read as \"<hidden>\""))
+        #expect(!run.errors.contains("\u{1B}"))
+        #expect(run.errors.contains("bogus\\x1B]0;x\\x07=1"))
+    }
+
     @Test("what ldirectord runs but misreads is accepted with warnings; --strict refuses it, and what ldirectord refuses")
     func strict() throws {
         // ldirectord's own sample line, its ignored -w, a scheduler the kernel refuses.

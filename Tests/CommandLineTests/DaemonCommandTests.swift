@@ -34,6 +34,26 @@ struct DaemonCommandTests {
         #expect(run.status == 0)
     }
 
+    @Test("ldirectord's own options: -v and --version, -h, -? and --help, --debug; -v after the verb is status's")
+    func ldirectordOptions() throws {
+        let directory = FileManager.default.temporaryDirectory
+        for option in ["-v", "--version", "-dv"] {
+            let run = try Self.run([option], runDirectory: directory)
+            #expect(run.status == 0, "\(option)")
+            #expect(run.output.hasPrefix("0."), "\(option): \(run.output)")
+        }
+        for option in ["-h", "-?", "--help"] {
+            let run = try Self.run([option], runDirectory: directory)
+            #expect(run.status == 0, "\(option)")
+            #expect(run.output.contains("USAGE: directord"), "\(option): \(run.output)")
+        }
+        let file = try CheckConfigCommandTests.write("virtual=10.0.0.10:80\n\treal=10.0.0.1:80 gate\n", name: "web.cf")
+        var run = try Self.run([file.path, "status", "-v"], runDirectory: file.deletingLastPathComponent())
+        #expect(run.status == 3, "-v after the verb is --verbose: \(run.output)\(run.errors)")
+        run = try Self.run(["--debug", file.path, "status"], runDirectory: file.deletingLastPathComponent())
+        #expect(run.status == 3)
+    }
+
     @Test("start refuses an invalid file with status 2 and a missing one with 1; stop and reload of a stopped daemon")
     func startAndReload() throws {
         let bad = try CheckConfigCommandTests.write("virtual=10.0.0.10:80\n\treal=10.0.0.1:80 gate\n\tquiescent=maybe\n", name: "bad.cf")

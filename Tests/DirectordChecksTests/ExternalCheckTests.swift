@@ -66,6 +66,28 @@ struct ExternalCheckTests {
         #expect(state.isEmpty || state.contains(") Z "), "sleep \(child) still runs: \(state)")
     }
 
+    @Test("a command that exits 0 leaves nothing running: background and setsid children end with the check")
+    func noLeftovers() async throws {
+        // As the daemon is: the parent of its checks' orphans.
+        #expect(ChildProcesses.becomeSubreaper(reapStrays: false))
+        let pids = FileManager.default.temporaryDirectory.appendingPathComponent("directord-pids-\(UUID())").path
+        let path = try Self.script(
+            "#!/bin/sh\nsleep 300 &\necho $! >> \(pids)\nsetsid sh -c 'echo $$ >> \(pids); exec sleep 300' &\nsleep 0.2\nexit 0\n")
+        let result = await run(try external(path))
+        #expect(result.isUp, "\(result.reason)")
+        let left = try String(contentsOfFile: pids, encoding: .utf8).split(separator: "\n").compactMap { Int32($0) }
+        #expect(left.count == 2)
+        var running: [Int32] = left
+        for _ in 0..<40 where !running.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            running = left.filter { pid in
+                let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+                return !state.isEmpty && !state.contains(") Z ")
+            }
+        }
+        #expect(running.isEmpty, "still running after the check: \(running)")
+    }
+
     @Test("a command that cannot be run is down, saying why")
     func missingCommand() async throws {
         let result = await run(try external("/nonexistent/check"))

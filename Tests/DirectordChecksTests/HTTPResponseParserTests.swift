@@ -99,6 +99,23 @@ struct HTTPResponseParserTests {
         #expect(outcome.body == "OK")
     }
 
+    @Test("an endless stream of interim responses is cut off, not read until the timeout")
+    func endlessInterim() {
+        var parser = HTTPResponseParser(bodyLimit: 1 << 20, isHeadRequest: false)
+        var progress = HTTPResponseParser.Progress.needMore
+        var sent = 0
+        while progress == .needMore && sent < 1000 {
+            progress = parser.consume(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+            sent += 1
+        }
+        #expect(progress == .malformed("more than 8 interim (1xx) responses"))
+        #expect(sent == 9)
+        // Long interim heads count against the one limit on all heads.
+        let long = "HTTP/1.1 103 Early Hints\r\nLink: " + String(repeating: "x", count: 30_000) + "\r\n\r\n"
+        let outcome = parse(String(repeating: long, count: 4) + "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        #expect(outcome.progress == .malformed("response headers larger than 100 KB"))
+    }
+
     @Test("the head is reported before the body, with Location")
     func headFirst() {
         var parser = HTTPResponseParser(bodyLimit: 100, isHeadRequest: false)

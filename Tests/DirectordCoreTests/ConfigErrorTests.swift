@@ -134,7 +134,19 @@ struct ConfigErrorTests {
         let error = try onlyError("virtual=10.0.0.10:80", "\treal=10.0.0.1 gate", "\t" + directive)
         #expect(error.reason.description == message)
         #expect(error.line == 3)
-        #expect(error.text == directive)
+        // A secret's value is never quoted.
+        let secret = directive.hasPrefix("passwd=") || directive.hasPrefix("secret=")
+        #expect(error.text == (secret ? directive.prefix { $0 != "=" } + "=<hidden>" : directive))
+    }
+
+    @Test("a file without virtual services is warned about; a comment says it is meant")
+    func noServices() {
+        #expect(parse("checkinterval=5").warnings.map(\.isSevere) == [true])
+        let meant = parse("checkinterval=5", "# directord: no virtual services")
+        #expect(meant.warnings.isEmpty)
+        #expect(meant.configuration?.globals.meansNoServices == true)
+        #expect(parse("").warnings.count == 1)
+        #expect(parse("\r\r\r").warnings.map(\.message).contains { $0.contains("CR alone") })
     }
 
     @Test("protocol of a firewall-mark service must be fwm")

@@ -59,7 +59,7 @@ struct GlobalDirectiveTests {
 
     @Test("a bare supervised means yes, with ldirectord's warning")
     func bareSupervised() throws {
-        let outcome = parse("supervised")
+        let outcome = parse("supervised", "virtual=10.0.0.10:80", "\treal=10.0.0.1 gate")
         #expect(outcome.configuration?.globals.supervised == true)
         #expect(outcome.warnings.map(\.message) == ["please update your config not to use a bare supervised directive"])
     }

@@ -94,6 +94,29 @@ struct DirectorStateTests {
         ])
     }
 
+    @Test("a service the kernel would refuse is not run; a reload making a running one so keeps it running")
+    func refusedServices() throws {
+        let refused = try Self.config(
+            "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate", "\tchecktype=on", "\tscheduler=roundrobin",
+            "virtual=10.0.0.20:80", "\treal=10.0.0.2:80 gate", "\tchecktype=on")
+        var table = IPVSTable()
+        var state = DirectorState(configuration: refused, observed: table)
+        _ = try Self.settle(&state, &table, phase: .start)
+        #expect(table.entries.map(\.service.key) == [.inet(.tcp, .v4("10.0.0.20"), port: 80)])
+        #expect(state.scheduledChecks.isEmpty)
+
+        let good = try Self.config("virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate", "\tchecktype=on", "\tscheduler=rr")
+        state = DirectorState(configuration: good, observed: IPVSTable())
+        table = IPVSTable()
+        _ = try Self.settle(&state, &table, phase: .start)
+        let typo = try Self.config("virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate 5", "\tchecktype=on", "\tscheduler=rrr")
+        let kept = state.reload(typo, observed: table)
+        #expect(kept.map(\.id) == ["tcp:10.0.0.10:80"])
+        #expect(try Self.settle(&state, &table, phase: .start) == [])
+        #expect(table[Self.vip]?.service.scheduler.rawValue == "rr")
+        #expect(table[Self.vip]?.destinations.map(\.weight) == [1])
+    }
+
     @Test("a quiescent server failing its first check goes in at weight 0, as in ldirectord's settled table")
     func quiescentFirstVerdict() throws {
         let configuration = try Self.config("quiescent=yes", "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate 5")

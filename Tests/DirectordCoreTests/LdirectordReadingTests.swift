@@ -51,7 +51,7 @@ struct LdirectordReadingTests {
     @Test("a real server the kernel would refuse stays out; the rest of its service runs")
     func refusedReals() throws {
         let cases: [(String, String)] = [
-            ("real=10.0.0.3:80 masq 65536", "ipvsadm refuses weight 65536"),
+            ("real=10.0.0.3:80 masq 2147483648", "the kernel refuses weight 2147483648"),
             ("real=10.0.0.3:80 masq l:10", "the kernel refuses l:10 above u:0"),
             ("real=10.0.0.3:80 masq 1 l:10 u:5", "the kernel refuses l:10 above u:5"),
             // ldirectord loses a u: written before l:, and then l: is above "no limit".
@@ -86,6 +86,13 @@ struct LdirectordReadingTests {
         #expect(warning.ldirectord == ldirectord)
         let real = try #require(service.realServers.last)
         #expect(real.address == .v4(String(reading.prefix { $0 != ":" })))
+    }
+
+    @Test("a weight above 65535 is the kernel's to take, as it takes it from ldirectord")
+    func largeWeight() throws {
+        let (service, _) = try Self.read(Self.block("real=10.0.0.3:80 masq 70000"))
+        #expect(service.realServers.last?.weight == 70000)
+        #expect(service.realServers.last?.refusal == nil)
     }
 
     @Test("the sample line ::5060 is the real server 192.168.6.2:5060 (a check on that port)")

@@ -68,7 +68,7 @@ def services(listing):
         if line.startswith(("TCP", "UDP", "FWM", "SCTP")):
             current = " ".join(line.split())
             result[current] = []
-        elif line.startswith("  -> ") and current and not line.startswith("  -> RemoteAddress"):
+        elif line.lstrip().startswith("-> ") and current and "RemoteAddress" not in line:
             result[current].append(" ".join(line.split()))
     return {key: sorted(value) for key, value in result.items()}
 

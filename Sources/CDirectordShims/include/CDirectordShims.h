@@ -38,6 +38,10 @@ static inline int CDirectord_WTERMSIG(int status) { return WTERMSIG(status); }
 int CDirectord_pipe2(int fds[2], int flags);
 int CDirectord_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 
+// prctl is variadic: PR_SET_CHILD_SUBREAPER, so that a check's processes that escape their
+// process group (setsid) are re-parented to the daemon, which can end them.
+int CDirectord_set_child_subreaper(void);
+
 // `environ` is a mutable C global, which Swift 6 refuses to read; spawned checks inherit it.
 static inline char *const *CDirectord_environ(void) {
     extern char **environ;

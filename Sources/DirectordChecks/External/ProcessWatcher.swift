@@ -54,6 +54,8 @@ final class WatchedProcess {
 final class ProcessWatcher {
     private let reactor: Reactor
     private var running: [pid_t: WatchedProcess] = [:]
+    /// Adopted orphans killed or exited, not reaped yet.
+    private var orphans: Set<pid_t> = []
     private var pending: [SpawnTicket: (started: (Result<WatchedProcess, SystemError>) -> Void, outputLimit: Int)] = [:]
     private var nextTicket: UInt64 = 1
     private let hop: LoopHop?
@@ -162,9 +164,23 @@ final class ProcessWatcher {
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
+        // The environment, plus the mark by which the check's escaped descendants are known.
+        var environment: [UnsafeMutablePointer<CChar>?] = [strdup(ChildProcesses.checkMarker)]
+        if var cursor = CDirectord_environ() {
+            while let entry = cursor.pointee {
+                environment.append(entry)
+                cursor += 1
+            }
+        }
+        environment.append(nil)
+        defer { free(environment[0]) }
         var pid: pid_t = 0
-        let spawnError = CleanSpawnAttributes.with(newProcessGroup: true) { attributes in
-            posix_spawnp(&pid, executable, &actions, &attributes, argv, CDirectord_environ())
+        let spawnError = ChildProcesses.spawning {
+            let status = CleanSpawnAttributes.with(newProcessGroup: true) { attributes in
+                posix_spawnp(&pid, executable, &actions, &attributes, argv, environment)
+            }
+            if status == 0 { ChildProcesses.register(pid) }
+            return status
         }
         Glibc.close(writeEnd)
         guard spawnError == 0 else {
@@ -182,6 +198,7 @@ final class ProcessWatcher {
             // child here (on the spawn queue) does not wait long.
             var status: Int32 = 0
             _ = retryingInterrupts { waitpid(pid, &status, 0) }
+            ChildProcesses.unregister(pid)
             return .failure(error)
         }
         return .success(Launched(pid: pid, pidFD: pidFD, outputFD: readEnd))
@@ -228,6 +245,9 @@ final class ProcessWatcher {
     }
 
     private func reap(_ process: WatchedProcess) {
+        // The command is a zombie now, so its pid (its group's id) cannot be reused yet: what
+        // it left running in its group goes with it. A check's processes end with the check.
+        _ = Glibc.kill(-process.pid, SIGKILL)
         var status: Int32 = 0
         let result = retryingInterrupts { waitpid(process.pid, &status, WNOHANG) }
         let exit: ProcessExit
@@ -249,6 +269,9 @@ final class ProcessWatcher {
         readOutput(of: process)
         closeOutput(of: process)
         forget(process)
+        sweepOrphans()
+        // An orphan whose own parent exits a moment later is adopted then.
+        _ = reactor.schedule(after: .seconds(1)) { [weak self] in self?.sweepOrphans() }
         let onExit = process.onExit
         process.onExit = nil
         onExit?(exit, process.output)
@@ -266,5 +289,37 @@ final class ProcessWatcher {
         reactor.unregister(process.pidFD)
         Glibc.close(process.pidFD)
         running[process.pid] = nil
+        ChildProcesses.unregister(process.pid)
+    }
+
+    /// Orphans a check left (a `setsid` child escapes its group's kill) are ours as subreaper:
+    /// killed with their own group, and reaped; so are orphans of any origin that have exited,
+    /// where ``ChildProcesses/becomeSubreaper(reapStrays:)`` allows it.
+    func sweepOrphans() {
+        guard ChildProcesses.isSubreaper else { return }
+        // A child spawned this very moment is not registered yet: look again shortly.
+        guard !ChildProcesses.isSpawning else {
+            _ = reactor.schedule(after: .milliseconds(50)) { [weak self] in self?.sweepOrphans() }
+            return
+        }
+        let candidates = ChildProcesses.children().filter { !ChildProcesses.isOwned($0) }
+        // Spawned and registered between the listing and now: ours, not an orphan.
+        for pid in candidates where !ChildProcesses.isOwned(pid) && !ChildProcesses.isSpawning {
+            if ChildProcesses.cameFromCheck(pid) {
+                _ = Glibc.kill(-pid, SIGKILL)
+                _ = Glibc.kill(pid, SIGKILL)
+                orphans.insert(pid)
+            } else if ChildProcesses.reapsStrays && ChildProcesses.isZombie(pid) {
+                orphans.insert(pid)
+            }
+        }
+        for pid in orphans {
+            var status: Int32 = 0
+            let result = retryingInterrupts { waitpid(pid, &status, WNOHANG) }
+            if result == pid || (result < 0 && errno == ECHILD) { orphans.remove(pid) }
+        }
+        if !orphans.isEmpty {
+            _ = reactor.schedule(after: .milliseconds(200)) { [weak self] in self?.sweepOrphans() }
+        }
     }
 }

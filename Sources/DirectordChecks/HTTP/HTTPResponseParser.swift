@@ -23,8 +23,12 @@ struct HTTPResponseParser {
         case malformed(String)
     }
 
-    /// libcurl's limit on one response's headers (CURL_MAX_HTTP_HEADER).
+    /// libcurl's limit on one response's headers (CURL_MAX_HTTP_HEADER), here on all the
+    /// heads of an exchange, interim responses included.
     static let maximumHeadBytes = 100 * 1024
+    /// Interim responses before the final one: a server sends one or two (103, 100).
+    static let maximumInterimResponses = 8
+    private var interimResponses = 0
 
     private enum Framing: Equatable {
         case none
@@ -235,8 +239,13 @@ struct HTTPResponseParser {
             }
         }
         if (100..<200).contains(status) && status != 101 {
-            // Interim: the real response follows.
-            headBytes = 0
+            // Interim: the real response follows. The head limit counts every interim
+            // response too, and only a few are allowed: a peer streaming `100 Continue` for
+            // ever would otherwise be read, and cost CPU, until the check's timeout.
+            interimResponses += 1
+            if interimResponses > Self.maximumInterimResponses {
+                return "more than \(Self.maximumInterimResponses) interim (1xx) responses"
+            }
             return nil
         }
         head = Head(status: status, reasonPhrase: reason, location: location)

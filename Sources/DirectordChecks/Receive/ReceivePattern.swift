@@ -131,11 +131,21 @@ func receiveIsEmpty(_ receive: String) -> Bool {
 }
 
 extension HealthCheck {
+    /// The checks that match `receive` as a regular expression: HTTP, LDAP, FTP, DNS,
+    /// simpletcp (the others compare nothing, or rows).
+    var usesReceivePattern: Bool {
+        switch type {
+        case .negotiate, .combined:
+            [.http, .https, .httpProxy, .ldap, .ldaps, .ftp, .dns, .simpletcp].contains(service)
+        default: false
+        }
+    }
+
     /// Why this check's `receive=` string cannot be used as a regular expression, or nil when
     /// it can (or is empty). For `directord check-config`: ldirectord only finds out when the
     /// check runs (and Perl dies).
     public var receiveProblem: String? {
-        guard !receiveIsEmpty(receive) else { return nil }
+        guard usesReceivePattern, !receiveIsEmpty(receive) else { return nil }
         do {
             _ = try ReceivePattern(receive)
             return nil

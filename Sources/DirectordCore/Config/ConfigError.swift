@@ -156,7 +156,10 @@ public struct ConfigWarning: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// `FILE:LINE: KIND: TEXT: MESSAGE`, the form compilers use, which editors can jump to.
+/// The text and message show invisible characters escaped: a file's NUL, binary or
+/// terminal-driving bytes are never echoed raw.
 func diagnosticText(file: String, line: Int, kind: String, text: String, message: String) -> String {
-    let place = line > 0 ? "\(file):\(line)" : file
-    return text.isEmpty ? "\(place): \(kind): \(message)" : "\(place): \(kind): \(text): \(message)"
+    let place = line > 0 ? "\(VisibleText.escaping(file)):\(line)" : VisibleText.escaping(file)
+    let message = VisibleText.escaping(message)
+    return text.isEmpty ? "\(place): \(kind): \(message)" : "\(place): \(kind): \(VisibleText.escaping(text)): \(message)"
 }

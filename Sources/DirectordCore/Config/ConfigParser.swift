@@ -1,11 +1,13 @@
 /// Reads ldirectord.cf files with the meaning ldirectord 4.12 ("Linux Director v1.186-ha")
 /// gives them.
 ///
-/// Where ldirectord silently reads a file differently from how it looks, the parser keeps
-/// ldirectord's meaning and adds a warning; where ldirectord would hand the kernel something it
-/// refuses (an unknown scheduler, a weight above 65535, a lower threshold above the upper), the
-/// parser reports an error instead of letting a service go missing at run time. All problems of
-/// a file are reported together, in line order.
+/// A file ldirectord runs is never refused. Where ldirectord silently reads a file differently
+/// from how it looks, the parser keeps ldirectord's meaning (or, named as such, a better one)
+/// and adds a warning; where ldirectord would hand the kernel something it refuses (an unknown
+/// scheduler, a lower threshold above the upper), the service or real server is marked
+/// refused, kept out of the table and warned about loudly, and the rest runs. Errors are only
+/// for what ldirectord refuses too. All problems of a file are reported together, in line
+/// order; each warning says how ldirectord reads that part, for `check-config --strict`.
 public struct ConfigParser: Sendable {
     public let resolver: any NameResolving
 
@@ -33,8 +35,10 @@ public struct ConfigParser: Sendable {
     ///   - file: the name to put in messages.
     public func parse(_ text: String, file: String) -> Outcome {
         var session = ParseSession(file: file, resolver: resolver)
-        session.readLines(of: text)
-        let configuration = session.resolve()
+        // A byte order mark is not part of the first directive's name (warned in checkWhole).
+        session.readLines(of: text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text)
+        var configuration = session.resolve()
+        configuration.globals.meansNoServices = session.checkWhole(text, configuration)
         let errors = session.errors.sorted { $0.line < $1.line }
         let warnings = session.warnings.sorted { $0.line < $1.line }
         return Outcome(configuration: errors.isEmpty ? configuration : nil, errors: errors, warnings: warnings)
@@ -75,7 +79,23 @@ struct ParseSession {
     // MARK: Diagnostics
 
     mutating func error(_ line: ConfigLine, _ reason: ConfigError.Reason) {
-        errors.append(ConfigError(file: file, line: line.number, text: String(line.text), reason: reason))
+        errors.append(ConfigError(file: file, line: line.number, text: Self.shown(line), reason: reason))
+    }
+
+    /// Directives whose value is a secret: never quoted into a diagnostic, which goes to
+    /// terminals and log files.
+    static let secretDirectives: Set<Substring> = ["passwd", "secret"]
+
+    /// The line as diagnostics quote it, a secret's value hidden.
+    static func shown(_ line: ConfigLine) -> String {
+        secretDirectives.contains(line.name) ? "\(line.name)=\(Configuration.hidden)" : String(line.text)
+    }
+
+    /// A message about `line` with a secret's value hidden, wherever the message quotes it.
+    static func shown(_ message: String, for line: ConfigLine) -> String {
+        guard secretDirectives.contains(line.name) else { return message }
+        let value = UnquotedValue(line.value).text
+        return value.isEmpty ? message : message.replacing(value, with: Configuration.hidden)
     }
 
     mutating func invalid(_ line: ConfigLine, _ problem: String, expected: String) {
@@ -91,8 +111,8 @@ struct ParseSession {
     ) {
         warnings.append(
             ConfigWarning(
-                file: file, line: line.number, text: String(line.text), message: message, ldirectord: ldirectord,
-                isSevere: severe))
+                file: file, line: line.number, text: Self.shown(line), message: Self.shown(message, for: line),
+                ldirectord: ldirectord, isSevere: severe))
     }
 
     mutating func warn(
@@ -171,6 +191,30 @@ struct ParseSession {
         }
     }
 
+    /// What only the whole file tells: no virtual service at all (a reload of such a file would
+    /// purge every service, so it must say it means it), line ends of CR alone.
+    /// - Returns: whether the file says it means to have no virtual services.
+    mutating func checkWhole(_ text: String, _ configuration: Configuration) -> Bool {
+        let meansIt = text.utf8.split(separator: UInt8(ascii: "\n")).contains {
+            Substring($0).trimmingSpaces == Substring(GlobalSettings.noServicesComment)
+        }
+        if configuration.virtualServices.isEmpty && errors.isEmpty && !meansIt {
+            warn(
+                line: 0,
+                "the file has no virtual services: directord manages nothing, and a reload to it is refused; write \"\(GlobalSettings.noServicesComment)\" in it if that is meant",
+                severe: true)
+        }
+        if text.utf8.contains(UInt8(ascii: "\r")) && !text.utf8.contains(UInt8(ascii: "\n")) && text.utf8.count > 1 {
+            warn(line: 0, "lines end with CR alone: the file is read as one line, as ldirectord reads it", severe: true)
+        }
+        if text.unicodeScalars.first == "\u{FEFF}" {
+            ldirectordRefuses(
+                ConfigLine(number: 1, raw: ""),
+                "the file starts with a byte order mark (U+FEFF), which directord skips and ldirectord reads as part of the first directive")
+        }
+        return meansIt
+    }
+
     /// What ldirectord refuses in the layout of a block's line and directord reads: fewer than
     /// four columns of indentation, a `#` inside quotes (ldirectord cuts the line there).
     mutating func checkLdirectordLayout(_ line: ConfigLine) {
@@ -234,7 +278,7 @@ struct ParseSession {
     /// String directives whose value ldirectord keeps as written when its quote is never
     /// closed (the opening quote included); for the others it reads the same word or number.
     static let keepsOpeningQuote: Set<Substring> = [
-        "checkcommand", "fallbackcommand", "emailalert", "emailalertfrom", "execute", "maintenancedir",
+        "checkcommand", "fallbackcommand", "emailalertfrom", "execute", "maintenancedir",
         "servicename", "comment", "monitorfile",
     ]
 
@@ -504,8 +548,13 @@ struct ParseSession {
         // a word it does not know.
         if let raw = line.ldirectordValue {
             let known = Set(["all", "none"] + DaemonStatusSet.names.map(\.name))
-            var rawWords = raw.split(separator: ",", omittingEmptySubsequences: false)
-                .map { $0.drop(while: \.isPerlSpace) }
+            // Perl's split /\s*,\s*/: blanks around each comma go with it.
+            let fields = raw.split(separator: ",", omittingEmptySubsequences: false)
+            var rawWords = fields.enumerated().map { index, field -> Substring in
+                let start = index == 0 ? field : field.drop(while: \.isPerlSpace)
+                guard index < fields.count - 1 else { return start }
+                return Substring(String(start.reversed().drop(while: \.isPerlSpace).reversed()))
+            }
             while rawWords.last?.isEmpty == true { rawWords.removeLast() }
             if rawWords.contains(where: { !known.contains(String($0)) }) {
                 ldirectordRefuses(line, "ldirectord reads each word exactly as written and refuses this one")

@@ -355,8 +355,9 @@ extension ParseSession {
         // What the kernel refuses, ldirectord runs without: the entry stays out, the rest runs.
         var refusal: String?
         let weight = parsed.weight ?? 1
-        if weight > 65535 {
-            refusal = "ipvsadm refuses weight \(weight): it must be from 0 to 65535"
+        // The kernel takes any weight that fits its signed 32 bits (ipvsadm too: 70000 works).
+        if weight > Int(Int32.max) {
+            refusal = "the kernel refuses weight \(weight): it must be from 0 to 2147483647"
         } else if max(lowerThreshold, upperThreshold) > Int(Int32.max) {
             refusal = "the kernel refuses a threshold above 2147483647"
         } else if lowerThreshold > upperThreshold {
@@ -371,7 +372,7 @@ extension ParseSession {
         return addresses.map { address in
             var real = RealServer(
                 line: line.number, address: address, port: kernelPort, configuredPort: configuredPort,
-                forwarding: parsed.forwarding, weight: refusal == nil ? weight : min(weight, 65535), checkPort: checkPort,
+                forwarding: parsed.forwarding, weight: min(weight, Int(Int32.max)), checkPort: checkPort,
                 request: request, receive: receive,
                 checkURL: Self.checkURL(
                     service: service.service, request: urlRequest, ownRequest: ownRequest, address: address,

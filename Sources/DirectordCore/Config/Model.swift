@@ -15,6 +15,19 @@ public struct Configuration: Hashable, Sendable, Codable {
 
     /// Every real server of every virtual service.
     public var realServerCount: Int { virtualServices.reduce(0) { $0 + $1.realServers.count } }
+
+    /// The configuration with every `passwd` and `secret` replaced by `<hidden>`, to show on
+    /// a terminal or in a report.
+    public var hidingSecrets: Configuration {
+        var copy = self
+        for index in copy.virtualServices.indices {
+            if !copy.virtualServices[index].password.isEmpty { copy.virtualServices[index].password = Self.hidden }
+            if !copy.virtualServices[index].secret.isEmpty { copy.virtualServices[index].secret = Self.hidden }
+        }
+        return copy
+    }
+
+    public static let hidden = "<hidden>"
 }
 
 /// Where ldirectord's log lines go (`logfile`).
@@ -58,6 +71,12 @@ public struct GlobalSettings: Hashable, Sendable, Codable {
     public var maintenanceDirectory: String?
     /// `emailalertfrom`.
     public var emailAlertFrom: String?
+    /// The file says, with the comment `# directord: no virtual services`, that it means to
+    /// have none: only then may a reload remove every service.
+    public var meansNoServices: Bool = false
+
+    /// The comment that lets a file without virtual services be reloaded.
+    public static let noServicesComment = "# directord: no virtual services"
 
     /// The global defaults as written, or nil where the file did not set them. Each virtual
     /// service already holds the merged value; these exist so the file can be printed back.

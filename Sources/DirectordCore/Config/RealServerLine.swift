@@ -9,7 +9,7 @@ struct RealServerLine {
     var last: Substring?
     var port: Substring?
     var forwarding: ForwardingMethod
-    /// As written, which may be more than the kernel takes (65535).
+    /// As written, which may be more than the kernel takes (2147483647).
     var weight: Int?
     var request: Substring?
     var receive: Substring?
@@ -282,7 +282,10 @@ extension ParseSession {
         guard let value = unquoted(line) else { return nil }
         let expected = "ADDRESS[:PORT] [gate|masq|ipip], IPv6 as [ADDRESS][:PORT]"
         if let raw = line.ldirectordValue {
-            let (_, rawMethod) = Self.ldirectordFallbackWords(raw)
+            let (rawServer, rawMethod) = Self.ldirectordFallbackWords(raw)
+            if rawServer.contains("\""), !rawServer.contains("[") {
+                ldirectordRefuses(line, "ldirectord reads the quote as part of the address and refuses it")
+            }
             if let rawMethod, ForwardingMethod(rawValue: String(rawMethod)).map(ForwardingMethod.configurable.contains) != true {
                 ldirectordRefuses(
                     line, "ldirectord reads \"\(rawMethod)\" as the forwarding method here (quotes and comments included) and refuses it")

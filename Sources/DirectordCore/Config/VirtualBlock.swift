@@ -373,7 +373,7 @@ extension ParseSession {
     /// items skipped) and refuses a flag it does not know: the service is then refused.
     mutating func readSchedulerFlags(_ line: ConfigLine, into draft: inout VirtualDraft) {
         guard let value = unquoted(line) else { return }
-        guard !value.isEmpty else {
+        guard line.ldirectordValue?.isEmpty == false else {
             invalid(line, "invalid sched-flags", expected: "a comma-separated list of " + SchedulerFlags.names.map(\.name).joined(separator: ", "))
             return
         }

@@ -138,7 +138,7 @@ public struct RealServer: Hashable, Sendable, Codable {
     /// `u:N`: the most connections the server is given; 0 = no limit.
     public var upperThreshold: UInt32 = 0
     /// Why the kernel (or `ipvsadm`) would refuse this real server's entry (a weight above
-    /// 65535, a lower threshold above the upper one ...): it is kept out of the table and not
+    /// 2147483647, a lower threshold above the upper one ...): it is kept out of the table and not
     /// checked, the rest of its service runs. nil for a real server that can run.
     public var refusal: String?
 

@@ -56,7 +56,7 @@ public struct StatusReport: Codable, Hashable, Sendable {
             lines.append("refused by the kernel:")
             lines += refusedOperations.map { "  \($0)" }
         }
-        return lines.joined(separator: "\n") + "\n"
+        return lines.map(VisibleText.escaping).joined(separator: "\n") + "\n"
     }
 }
 
