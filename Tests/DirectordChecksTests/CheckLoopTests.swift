@@ -41,8 +41,8 @@ struct CheckLoopTests {
                 return await inner.reduce(into: []) { $0.append($1) }
             }
             #expect(allUp(results))
-            #expect(ContinuousClock.now - started < .seconds(4))
-            #expect(results.map(\.latency).max()! < .seconds(4))
+            #expect(ContinuousClock.now - started < .seconds(8))
+            #expect(results.map(\.latency).max()! < .seconds(8))
             try await group.waitForAll()
         }
     }
