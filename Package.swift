@@ -76,7 +76,8 @@ let package = Package(
             resources: [.copy("Servers")]),
         // Runs the built directord executable; the pure parts of directord-bench (its report,
         // percentiles, generated configurations), not the benchmarks themselves.
-        .testTarget(name: "CommandLineTests", dependencies: ["directord-bench", "DirectordCore"]),
+        .testTarget(
+            name: "CommandLineTests", dependencies: ["directord-bench", "DirectordCore"], resources: [.copy("Resources")]),
         // Golden netlink bytes on the host; kernel tests that run only inside lab/run.
         .testTarget(name: "DirectordIPVSTests", dependencies: ["DirectordCore", "DirectordIPVS", "CNetlink"]),
     ]

@@ -152,6 +152,7 @@ public actor Director {
             director.warnIfChecksRunLate()
             director.checkConfigFile()
             director.applyMaintenanceToUncheckedServers()
+            ChildProcesses.reapExitedOrphans()
             director.updateStatus()
             director.alerter.resendDue(status: director.status)
         }

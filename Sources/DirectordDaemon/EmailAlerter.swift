@@ -173,7 +173,8 @@ extension DirectorEvent {
         case .virtualServiceAdded(let key), .virtualServiceChanged(let key), .virtualServicePurged(let key, _),
             .realServerAdded(_, let key, _, _), .realServerRestored(_, let key, _, _), .realServerQuiesced(_, let key, _),
             .realServerReaddedQuiescent(_, let key, _), .realServerDeleted(_, let key, _), .realServerPurged(_, let key, _),
-            .fallbackAdded(_, let key), .fallbackRestored(_, let key), .fallbackDeleted(_, let key):
+            .fallbackAdded(_, let key), .fallbackRestored(_, let key), .fallbackDeleted(_, let key),
+            .firstCheckFailed(_, let key, _):
             return key
         case .softFailure, .softFailureReset:
             // Soft failures are not mailed; their virtual ID is text.

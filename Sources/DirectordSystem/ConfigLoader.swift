@@ -35,9 +35,17 @@ public struct ConfigLoader: Sendable {
     /// Reads and parses the file at `path`. A file that cannot be read is an error outcome.
     public func load(path: String) -> ConfigParser.Outcome {
         let text: String
-        switch FileSystem.readFile(path) {
-        case .success(let content):
-            text = content
+        var notUTF8: [Int] = []
+        if let problem = FileSystem.problemReading(path), problem != "does not exist" {
+            return ConfigParser.Outcome(
+                configuration: nil,
+                errors: [ConfigError(file: path, line: 0, text: "", reason: .unreadable("the path \(problem)"))],
+                warnings: [])
+        }
+        switch FileSystem.readBytes(path) {
+        case .success(let bytes):
+            text = String(decoding: bytes, as: UTF8.self)
+            notUTF8 = Self.linesNotUTF8(bytes)
         case .failure(let problem):
             return ConfigParser.Outcome(
                 configuration: nil,
@@ -45,6 +53,13 @@ public struct ConfigLoader: Sendable {
                 warnings: [])
         }
         var outcome = parser.parse(text, file: path)
+        for line in notUTF8 {
+            outcome.warnings.append(
+                ConfigWarning(
+                    file: path, line: line, text: "",
+                    message: "bytes that are not UTF-8 are read as U+FFFD: a name or a receive= pattern here may not be what is meant (ldirectord reads the bytes as they are)",
+                    ldirectord: .differs, isSevere: true))
+        }
         if var configuration = outcome.configuration {
             outcome.warnings += environmentWarnings(for: configuration, path: path)
             outcome.warnings += refuseBrokenChecks(in: &configuration, path: path)
@@ -77,6 +92,16 @@ public struct ConfigLoader: Sendable {
             }
         }
         return warnings
+    }
+
+    /// The numbers of the lines holding bytes that are not UTF-8.
+    static func linesNotUTF8(_ bytes: [UInt8]) -> [Int] {
+        var lines: [Int] = []
+        for (index, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
+        where String(validating: line, as: UTF8.self) == nil {
+            lines.append(index + 1)
+        }
+        return lines
     }
 
     /// What ldirectord checks on disk, as warnings: secrets in a file others can read, a

@@ -9,6 +9,33 @@ public enum FileSystem {
 
     /// The whole file as text (invalid UTF-8 replaced, never trapping).
     public static func readFile(_ path: String) -> Result<String, Problem> {
+        readBytes(path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Why `path` cannot be read as a configuration file, as words that follow "it" (nil when
+    /// it can): "does not exist", "is a directory", "is a FIFO ...", "is a loop of symbolic
+    /// links", "cannot be read: Permission denied".
+    public static func problemReading(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            switch errno {
+            case ENOENT: return "does not exist"
+            case ELOOP: return "is a loop of symbolic links"
+            default: return "cannot be reached: \(String(cString: strerror(errno)))"
+            }
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return access(path, R_OK) == 0 ? nil : "cannot be read: \(String(cString: strerror(errno)))"
+        case S_IFDIR: return "is a directory"
+        case S_IFIFO: return "is a FIFO (named pipe), not a file"
+        case S_IFSOCK: return "is a socket, not a file"
+        case S_IFCHR, S_IFBLK: return "is a device, not a file"
+        default: return "is not a regular file"
+        }
+    }
+
+    /// The whole file as bytes.
+    public static func readBytes(_ path: String) -> Result<[UInt8], Problem> {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return .failure(Problem(errno: errno)) }
         defer { close(descriptor) }
@@ -23,7 +50,7 @@ public enum FileSystem {
             if count == 0 { break }
             bytes.append(contentsOf: chunk[0..<count])
         }
-        return .success(String(decoding: bytes, as: UTF8.self))
+        return .success(bytes)
     }
 
     public static func isRegularFile(_ path: String) -> Bool {

@@ -36,8 +36,8 @@ struct CheckConfig: ParsableCommand {
 
     func run() throws {
         let path = ConfigLoader.locate(file)
-        guard FileSystem.isRegularFile(path) else {
-            printError("Config file \(file) not found")
+        if let problem = FileSystem.problemReading(path) {
+            printError(problem == "does not exist" ? "Config file \(file) not found" : "Config file \(path) cannot be read: it \(problem)")
             throw ExitCode(1)
         }
         let outcome = ConfigLoader.standard.load(path: path)

@@ -44,8 +44,11 @@ struct DaemonArguments: ParsableArguments {
     /// ldirectord's "Config file X not found" (status 1).
     func requireFile() throws {
         let path = options.configPath
-        guard FileSystem.isRegularFile(path) else {
-            printError("Config file \(config ?? "ldirectord.cf") not found")
+        if let problem = FileSystem.problemReading(path) {
+            // ldirectord's words when there is no file; the real cause otherwise.
+            printError(
+                problem == "does not exist"
+                    ? "Config file \(config ?? "ldirectord.cf") not found" : "Config file \(path) cannot be read: it \(problem)")
             throw ExitCode(1)
         }
     }
@@ -92,7 +95,9 @@ func stopDaemon(_ options: DaemonRunner.Options, timeout: Int) throws {
     guard case .running(let pid) = options.pidFile.status else { return }
     kill(pid, SIGTERM)
     var waited = 0
-    while kill(pid, 0) == 0 || errno == EPERM {
+    // Gone when it no longer holds its pid file's lock: the kernel drops the lock as the
+    // process exits, even while it waits as a zombie to be reaped by its parent.
+    while options.pidFile.status == .running(pid: pid) {
         guard waited < timeout * 20 else {
             printError("directord (pid \(pid)) has not exited after \(timeout) s")
             throw ExitCode(1)

@@ -316,8 +316,9 @@ def readdquiescent_yes_readds_at_weight_zero(t):
     )
     poll = t.kernel.poller()
     d.start()
-    t.kernel.wait_weights(SVC, {R2: 1, R3: 2, R4: 0}, FIRST, "127.0.0.4 re-added at weight 0")
-    d.wait_log(line_re(f"Readd Quiescent real server: {R4} ({VIP}) (Weight set to 0)", reason=True), 5)
+    t.kernel.wait_weights(SVC, {R2: 1, R3: 2, R4: 0}, FIRST, "127.0.0.4 put in at weight 0")
+    # Its first check failed: quiesced, as ldirectord's settled table has it.
+    d.wait_log(line_re(f"Quiescent real server: {R4} ({VIP}) (Weight set to 0)", reason=True), 5)
 
     backends.set(R3, "refuse")
     t.kernel.wait_weights(SVC, {R2: 1, R3: 0, R4: 0}, DETECT, "127.0.0.3 quiesced")
@@ -333,20 +334,21 @@ def readdquiescent_yes_readds_at_weight_zero(t):
 
 @scenario("failover")
 def readdquiescent_no_leaves_missing_servers_out(t):
-    """quiescent=yes, readdquiescent=no (ldirectord's default): a failed real server that is
-    not in the table stays out (it is not added, even at weight 0)."""
+    """quiescent=yes, readdquiescent=no (ldirectord's default): a failed real server deleted
+    from the table stays out (it is not re-added, even at weight 0); one failing its first
+    check is put in at weight 0 once, as ldirectord's settled table has it."""
     backends, d = started(t, web(quiescent="yes"), {R2: "up", R3: "up", R4: "refuse"})
     poll = t.kernel.poller()
     d.start()
-    t.kernel.wait_weights(SVC, {R2: 1, R3: 2}, FIRST, "127.0.0.2 and 127.0.0.3 (127.0.0.4 failing)")
+    t.kernel.wait_weights(SVC, {R2: 1, R3: 2, R4: 0}, FIRST, "127.0.0.2 and 127.0.0.3 (127.0.0.4 failing, at 0)")
     backends.set(R3, "refuse")
-    t.kernel.wait_weights(SVC, {R2: 1, R3: 0}, DETECT, "127.0.0.3 quiesced")
+    t.kernel.wait_weights(SVC, {R2: 1, R3: 0, R4: 0}, DETECT, "127.0.0.3 quiesced")
     t.kernel.ipvsadm("-d", "-t", VIP, "-r", R3)
     log("ipvsadm -d 127.0.0.3 (quiesced) behind directord's back")
     table = stable_for(t.kernel, 3, d, ["127.0.0.3 8080", "127.0.0.4 8080"])
     poll.stop()
-    check(table.weights(SVC) == {R2: 1}, f"the failed servers should stay out:\n{table}")
-    check(poll.history(SVC, R4) == [None], f"127.0.0.4 entered the table: {poll.history(SVC, R4)}")
+    check(table.weights(SVC) == {R2: 1, R4: 0}, f"the deleted server should stay out:\n{table}")
+    check(poll.history(SVC, R4) == [None, 0], f"127.0.0.4 was routed to: {poll.history(SVC, R4)}")
     check(not d.find("Readd Quiescent"), "a Readd Quiescent line with readdquiescent=no")
 
 
@@ -567,7 +569,7 @@ def restart_after_kill_changes_nothing(t):
                           {R2: "up", R3: "up", R4: "up", "127.0.0.5:8080": "refuse"})
     t.kernel.add_address("10.0.0.10")
     d.start()
-    expected = {SVC: {R2: 1, R3: 0, R4: 3}, "TCP 10.0.0.11:80": {FALLBACK: 1}}
+    expected = {SVC: {R2: 1, R3: 0, R4: 3}, "TCP 10.0.0.11:80": {"127.0.0.5:8080": 0, FALLBACK: 1}}
     t.kernel.wait_weights(SVC, ALL_UP, FIRST, "the three real servers")
     traffic(VIP, 12)
     backends.set(R3, "refuse")
@@ -686,7 +688,7 @@ def stop_with_cleanstop_no_leaves_the_table(t):
     """cleanstop=no: stop leaves the whole table exactly as it was."""
     backends, d = started(t, web(quiescent="yes", globals_="cleanstop=no"), {R2: "up", R3: "refuse", R4: "up"})
     d.start()
-    t.kernel.wait_weights(SVC, {R2: 1, R4: 3}, FIRST, "the two passing real servers")
+    t.kernel.wait_weights(SVC, {R2: 1, R3: 0, R4: 3}, FIRST, "the two passing real servers, 127.0.0.3 at 0")
     before = t.kernel.listing()
     d.stop()
     check(t.kernel.listing() == before, f"cleanstop=no: stop changed the table:\n{before}\n->\n{t.kernel.listing()}")

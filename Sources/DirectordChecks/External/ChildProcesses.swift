@@ -50,6 +50,17 @@ public enum ChildProcesses {
     static var isSubreaper: Bool { flags.withLock { $0.subreaper } }
     static var reapsStrays: Bool { flags.withLock { $0.reapStrays } }
 
+    /// Reaps orphans of any origin that have exited (a detached `execute=` daemon stopped, a
+    /// `fallbackcommand`'s background server ended), where allowed; the daemon calls it
+    /// every check interval.
+    public static func reapExitedOrphans() {
+        guard isSubreaper, reapsStrays, !isSpawning else { return }
+        for pid in children() where !isOwned(pid) && isZombie(pid) && !isSpawning {
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, WNOHANG)
+        }
+    }
+
     /// This process's children, from /proc/self/task/*/children.
     static func children() -> [Int32] {
         guard let tasks = opendir("/proc/self/task") else { return [] }

@@ -49,6 +49,13 @@ extension ParseSession {
     mutating func resolveHost(
         _ text: Substring, family: AddressFamily, what: String, line: ConfigLine
     ) -> IPAddress? {
+        if let percent = text.firstIndex(of: "%") {
+            // ldirectord refuses it too; said rather than the zone dropped without a word.
+            invalid(
+                line, "\(text): an IPv6 zone (\(text[percent...])) cannot be used for the \(what)",
+                expected: "an address without a zone: IPVS keeps no scope for a service or a destination")
+            return nil
+        }
         if let address = IPAddress(text, family: family) { return address }
         if let other = IPAddress(text), other.family != family {
             invalid(

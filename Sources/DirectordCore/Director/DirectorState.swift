@@ -158,6 +158,11 @@ public struct DirectorState: Sendable {
                 }
             }
             health[ref] = current
+            // A server down from the start is never in the table: without this line its
+            // failure would leave no trace in the log.
+            if wasPending, !current.isPending, current.state == .down, !virtual.quiescent {
+                events.append(.firstCheckFailed(ref.endpoint, in: ref.service, reason: current.reason))
+            }
         }
         return events
     }

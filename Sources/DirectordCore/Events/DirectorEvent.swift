@@ -20,6 +20,9 @@ public enum DirectorEvent: Hashable, Sendable {
     /// `virtualID` is ldirectord's `tcp:VIP:PORT` form, which these two lines use.
     case softFailure(Endpoint, virtualID: String, count: Int, limit: Int, reason: String)
     case softFailureReset(Endpoint, virtualID: String)
+    /// A real server's first check failed and nothing changes in the table (it was never
+    /// in): only its reason is logged, on the line ldirectord's patterns never match.
+    case firstCheckFailed(Endpoint, in: ServiceKey, reason: String)
 
     /// When a purge happened, as ldirectord tags it.
     public enum Phase: String, Hashable, Sendable {
@@ -66,6 +69,7 @@ public enum DirectorEvent: Hashable, Sendable {
         case .softFailure(let real, let virtualID, let count, let limit, _):
             "Soft failure real server: \(real) (\(virtualID)) failure \(count)/\(limit)"
         case .softFailureReset(let real, let virtualID): "Resetting soft failure count: \(real) (\(virtualID))"
+        case .firstCheckFailed(let real, let key, let reason): "Check of real server \(real) (\(key)): \(reason)"
         }
     }
 
