@@ -384,8 +384,10 @@ extension ParseSession {
                 checkURL: Self.checkURL(
                     service: service.service, request: urlRequest, ownRequest: ownRequest, address: address,
                     port: checkPort))
-            real.lowerThreshold = UInt32(clamping: refusal == nil ? lowerThreshold : 0)
-            real.upperThreshold = UInt32(clamping: refusal == nil ? upperThreshold : 0)
+            // A refused entry keeps its values (it never reaches the kernel), so that printing
+            // the configuration back gives the same refusal.
+            real.lowerThreshold = UInt32(clamping: lowerThreshold)
+            real.upperThreshold = UInt32(clamping: upperThreshold)
             real.ownCheckStrings = own
             real.refusal = refusal
             return real
