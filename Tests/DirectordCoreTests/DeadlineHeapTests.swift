@@ -5,7 +5,7 @@ import Testing
 struct DeadlineHeapTests {
     @Test("entries come out in deadline order, ties in scheduling order, also after pruning")
     func order() {
-        var heap = DeadlineHeap()
+        var heap = DeadlineHeap<UInt64>()
         var generator = SystemRandomNumberGenerator()
         var expected: [(UInt64, UInt64)] = []
         for id in 0..<2000 as Range<UInt64> {

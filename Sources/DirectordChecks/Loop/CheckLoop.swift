@@ -26,7 +26,7 @@ import Synchronization
 /// log(result.isUp, result.reason, result.latency)
 /// ```
 ///
-/// For `checktype=N` (combined), keep one ``CombinedCheckState`` per real server; it picks
+/// For `checktype=N` (combined), keep one `CombinedCheckState` (in DirectordCore) per real server; it picks
 /// the connect or negotiate check ldirectord would run next.
 ///
 /// Another actor can run on this loop's queue (and call ``start(_:completion:)`` without a hop)

@@ -91,7 +91,7 @@ struct CheckPlan {
             return .external(perl: true)
         case .negotiate, .combined:
             // A combined check run on its own is its negotiate half, as ldirectord's first
-            // combined check is; ``CombinedCheckState`` alternates the two.
+            // combined check is; `CombinedCheckState` (in DirectordCore) alternates the two.
             return negotiateKind(of: check)
         }
     }

@@ -44,7 +44,7 @@ final class Reactor {
 
     private var ioSource: (any DispatchSourceRead)?
     private var timerSource: (any DispatchSourceTimer)?
-    private var timers = DeadlineHeap()
+    private var timers = DeadlineHeap<UInt64>()
     private var timerActions: [UInt64: () -> Void] = [:]
     private var nextTimerID: UInt64 = 1
     /// The deadline the Dispatch timer is armed for; `UInt64.max` when disarmed.

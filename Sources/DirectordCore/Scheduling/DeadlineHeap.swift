@@ -1,9 +1,9 @@
 /// A binary min-heap of (deadline, id); ids break ties, so entries due at the same moment come
 /// out in the order they were scheduled. The check loop's timers and the daemon's check
 /// scheduler both keep one: thousands of deadlines, one system timer.
-public struct DeadlineHeap: Sendable {
+public struct DeadlineHeap<Deadline: Comparable & Sendable>: Sendable {
     public struct Entry: Sendable {
-        public var deadline: UInt64
+        public var deadline: Deadline
         public var id: UInt64
 
         static func < (a: Entry, b: Entry) -> Bool { (a.deadline, a.id) < (b.deadline, b.id) }
@@ -17,7 +17,7 @@ public struct DeadlineHeap: Sendable {
     public var count: Int { entries.count }
     public var isEmpty: Bool { entries.isEmpty }
 
-    public mutating func insert(deadline: UInt64, id: UInt64) {
+    public mutating func insert(deadline: Deadline, id: UInt64) {
         entries.append(Entry(deadline: deadline, id: id))
         var child = entries.count - 1
         while child > 0 {

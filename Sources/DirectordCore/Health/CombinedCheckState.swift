@@ -1,5 +1,3 @@
-public import DirectordCore
-
 /// The state `checktype=N` (combined) keeps per real server: ldirectord's `num_connects`.
 ///
 /// ldirectord runs a negotiate check first; after a negotiate check passes it runs connect

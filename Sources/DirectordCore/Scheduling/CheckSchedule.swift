@@ -1,0 +1,164 @@
+/// When each scheduled check runs next, as a value: time comes in as an argument, decisions
+/// go out as ids, and the daemon's timer only does what this says. Tested with a clock that
+/// the test moves, never with sleeps.
+///
+/// A check runs every `interval` seconds from its last start; one still running when its next
+/// turn comes starts again as soon as it ends. New checks are not started in one burst:
+/// their first runs are spread over one second (every real server has a verdict soon after a
+/// start or reload) and their second runs over a whole interval, so from then on the load is
+/// even. 10,000 real servers checked in one burst hold 10,000 connections and buffers at the
+/// same moment, overflow the listen queues of servers that share a host, and would keep that
+/// burst in step for ever, since each check's next run follows its last start. At most
+/// ``maxRunning`` checks are in flight: beyond it due checks wait for a slot and run late
+/// rather than all at once, so an overloaded machine checks less often instead of timing its
+/// own checks out and taking healthy real servers down.
+public struct CheckSchedule: Sendable {
+    public typealias Instant = ContinuousClock.Instant
+
+    public struct Entry: Sendable {
+        public var scheduled: ScheduledCheck
+        public var combined: CombinedCheckState
+        public var due: Instant
+        public var lastStart: Instant?
+        /// Added once, to the wait after the first run, to spread the checks' phases over
+        /// the interval.
+        public var phaseDelay: Duration = .zero
+    }
+
+    public private(set) var entries: [UInt64: Entry] = [:]
+    /// Due times by id; stale items (rescheduled or removed entries) are skipped.
+    private var heap = DeadlineHeap<Instant>()
+    private var nextID: UInt64 = 0
+    /// Checks in flight, also those of entries an update removed, until they end.
+    private var running: Set<UInt64> = []
+    /// Times due checks found no free slot since the last ``takeSaturations()``.
+    private var saturations = 0
+    private var waitingForSlot = false
+    public let maxRunning: Int
+    public static let defaultMaxRunning = 2048
+    /// Checks due this soon start with those due now: one wake-up of the loop for several
+    /// checks instead of one each, for at most this much earliness.
+    public static let batchWindow = Duration.milliseconds(10)
+
+    public init(maxRunning: Int = CheckSchedule.defaultMaxRunning) {
+        self.maxRunning = max(maxRunning, 1)
+    }
+
+    public var runningCount: Int { running.count }
+
+    /// How often due checks had to wait for a slot since the last call.
+    public mutating func takeSaturations() -> Int {
+        defer { saturations = 0 }
+        return saturations
+    }
+
+    /// Replaces the set of checks. Checks that stay (same check and interval) keep their place
+    /// in time and their combined-check counter; new ones start within their first second.
+    public mutating func update(_ checks: [ScheduledCheck], now: Instant) {
+        var byIdentity: [Identity: UInt64] = [:]
+        for (id, entry) in entries { byIdentity[Identity(entry.scheduled)] = id }
+        var kept: [UInt64: Entry] = [:]
+        var added: [ScheduledCheck] = []
+        for check in checks {
+            if let id = byIdentity[Identity(check)], var entry = entries[id] {
+                entry.scheduled = check
+                kept[id] = entry
+            } else {
+                added.append(check)
+            }
+        }
+        for (check, phase) in zip(added, Self.phases(of: added)) {
+            let id = nextID
+            nextID += 1
+            let due = now + phase.firstRun
+            kept[id] = Entry(scheduled: check, combined: CombinedCheckState(for: check.check), due: due, phaseDelay: phase.delay)
+            heap.insert(deadline: due, id: id)
+        }
+        entries = kept
+    }
+
+    /// When new checks first run (after now) and how much later than one interval they run
+    /// the second time: the i-th of n first at i/n s, then every interval from
+    /// interval + i/n × interval. Quick verdicts, then an even load.
+    public static func phases(of checks: [ScheduledCheck]) -> [(firstRun: Duration, delay: Duration)] {
+        let count = checks.count
+        return checks.enumerated().map { index, check in
+            let interval = Duration.seconds(max(check.interval, 1))
+            return (Duration.seconds(1) * index / count, (interval - .seconds(1)) * index / count)
+        }
+    }
+
+    /// Forgets every entry; checks in flight end but are not run again.
+    public mutating func stop() {
+        entries = [:]
+        heap = DeadlineHeap()
+        waitingForSlot = false
+    }
+
+    /// The checks to start now (due, or due within ``batchWindow``), as long as slots are free.
+    public mutating func takeDue(now: Instant) -> [UInt64] {
+        var due: [UInt64] = []
+        while let top = heap.first, top.deadline <= now + Self.batchWindow {
+            guard running.count + due.count < maxRunning else {
+                if !waitingForSlot { saturations += 1 }
+                waitingForSlot = true
+                break
+            }
+            heap.removeFirst()
+            guard let entry = entries[top.id], entry.due == top.deadline, !running.contains(top.id),
+                !due.contains(top.id)
+            else { continue }
+            due.append(top.id)
+        }
+        return due
+    }
+
+    /// When the timer should next fire: the earliest due time, none while every slot is taken
+    /// (a finished check frees one and asks again).
+    public var nextWakeup: Instant? {
+        waitingForSlot ? nil : heap.first?.deadline
+    }
+
+    /// The check to run for an entry that is due, marking it running.
+    public mutating func begin(_ id: UInt64, now: Instant) -> HealthCheck? {
+        guard var entry = entries[id], !running.contains(id) else { return nil }
+        running.insert(id)
+        entry.lastStart = now
+        let check = entry.combined.nextCheck(entry.scheduled.check)
+        entries[id] = entry
+        return check
+    }
+
+    /// A due entry that needs no check this turn (every real server it decides is in
+    /// maintenance): its result is recorded as if a check had run now.
+    public mutating func skip(_ id: UInt64, result: CheckResult, now: Instant) {
+        guard var entry = entries[id], !running.contains(id) else { return }
+        entry.lastStart = now
+        entries[id] = entry
+        running.insert(id)
+        finished(id, result: result, now: now)
+    }
+
+    /// A check of an entry ended: its next run is one interval after its start.
+    public mutating func finished(_ id: UInt64, result: CheckResult, now: Instant) {
+        if running.remove(id) != nil { waitingForSlot = false }
+        guard var entry = entries[id] else { return }
+        entry.combined.record(result)
+        let interval = Duration.seconds(max(entry.scheduled.interval, 1))
+        entry.due = max((entry.lastStart ?? now) + interval + entry.phaseDelay, now)
+        entry.phaseDelay = .zero
+        entries[id] = entry
+        heap.insert(deadline: entry.due, id: id)
+    }
+
+    /// What makes two scheduled checks the same across an update.
+    private struct Identity: Hashable {
+        var check: HealthCheck
+        var interval: Int
+
+        init(_ scheduled: ScheduledCheck) {
+            check = scheduled.check
+            interval = scheduled.interval
+        }
+    }
+}
