@@ -155,7 +155,8 @@ public enum DaemonRunner {
             })
 
         let signals = installSignalHandlers(director: director, queue: loop.dispatchQueue)
-        Task { await director.start() }
+        // The daemon's one task: it starts, serves the director's requests and ends the process.
+        Task { await director.run() }
         // The sources and the lock must live as long as the process; dispatchMain never returns.
         withExtendedLifetime((signals, pidLock)) { dispatchMain() }
     }
@@ -175,15 +176,8 @@ public enum DaemonRunner {
         return handled.map { number, name in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler {
-                if number == SIGHUP {
-                    Task { await director.reload(trigger: .signal) }
-                } else if number == SIGUSR1 {
-                    Task { await director.writeStatusReport() }
-                } else {
-                    Task { await director.stop(signalName: name) }
-                }
-            }
+            // The queue is the director's executor: the signal is handled right here.
+            source.setEventHandler { director.assumeIsolated { $0.signal(name) } }
             source.resume()
             return source
         }

@@ -77,7 +77,7 @@ struct DaemonCommandTests {
     @Test(
         "-d --dry-run runs the checks in the foreground; --http-via-libcurl takes plain HTTP through libcurl and says so",
         arguments: [false, true])
-    func foregroundDryRun(viaLibcurl: Bool) throws {
+    func foregroundDryRun(viaLibcurl: Bool) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("directord-web-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try "OK\n".write(to: directory.appendingPathComponent("health"), atomically: true, encoding: .utf8)
@@ -114,7 +114,7 @@ struct DaemonCommandTests {
 
         var text = ""
         for _ in 0..<150 where !text.contains("HTTP 200 OK, receive /^OK$/ found") {
-            Thread.sleep(forTimeInterval: 0.1)
+            try await Task.sleep(for: .milliseconds(100))
             text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         }
         #expect(text.contains("Added real server: 127.0.0.1:\(port) (10.0.0.10:80)"), "\(text)")

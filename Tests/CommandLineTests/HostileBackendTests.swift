@@ -13,7 +13,7 @@ struct HostileBackendTests {
     static let cpuPerBackendPerSecond = 0.03
 
     @Test("every hostile backend is down within its timeout, the healthy one up, at bounded CPU each")
-    func hostileBackends() throws {
+    func hostileBackends() async throws {
         let script = try #require(Bundle.module.url(forResource: "Resources/hostile_server", withExtension: "py"))
         let servers = Process()
         servers.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
@@ -53,10 +53,10 @@ struct HostileBackendTests {
         defer { if daemon.isRunning { daemon.terminate() } }
 
         // Settle (first checks, the hostile ones' first timeouts), then measure.
-        Thread.sleep(forTimeInterval: 4)
+        try await Task.sleep(for: .seconds(4))
         let before = try Self.cpuSeconds(of: daemon.processIdentifier)
         let window = 10.0
-        Thread.sleep(forTimeInterval: window)
+        try await Task.sleep(for: .seconds(window))
         let used = try Self.cpuSeconds(of: daemon.processIdentifier) - before
         daemon.terminate()
         daemon.waitUntilExit()

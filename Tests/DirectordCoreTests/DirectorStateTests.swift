@@ -433,3 +433,31 @@ extension DirectorEvent {
         return "\(message) (\(line[index.upperBound...]))"
     }
 }
+
+/// As the daemon drives the state: what the kernel holds is observed, then the state decides.
+extension DirectorState {
+    mutating func reconcile(observed table: IPVSTable, phase: DirectorEvent.Phase) -> Reconciliation {
+        observe(table)
+        return reconcile(phase: phase)
+    }
+
+    @discardableResult
+    mutating func reload(_ configuration: Configuration, observed table: IPVSTable) -> [VirtualService] {
+        observe(table)
+        return reload(configuration)
+    }
+
+    mutating func shutdown(observed table: IPVSTable) -> Reconciliation {
+        observe(table)
+        return shutdown()
+    }
+}
+
+extension DirectorState {
+    mutating func statusReport(observed table: IPVSTable, pid: Int32, configuration: String, daemonStatus: String)
+        -> StatusReport
+    {
+        observe(table)
+        return statusReport(pid: pid, configuration: configuration, daemonStatus: daemonStatus)
+    }
+}

@@ -36,11 +36,17 @@ public struct DirectorState: Sendable {
     /// Where each virtual service is in ``configuration``, for lookups per check result.
     private var serviceIndex: [ServiceKey: Int] = [:]
     private var health: [RealServerRef: RealServerHealth] = [:]
+    /// The kernel's table as last read (``observe(_:)``), with every operation committed since
+    /// applied to it: what the next reconciliation starts from.
+    public private(set) var observed: IPVSTable
+    /// A committed reconciliation had operations the kernel refused: the table must be read
+    /// again before the next one. Cleared by ``observe(_:)``.
+    public private(set) var needsTableRead = false
     /// Services this director keeps in step: those of the configuration, and those a reload
     /// removed until they are purged. Every other kernel service is left alone.
     public private(set) var managedServices: Set<ServiceKey>
     /// Something changed that the kernel's table may need to follow: a state transition,
-    /// maintenance, a reload. Cleared by ``takeReconciliation(observed:phase:)``.
+    /// maintenance, a reload. Cleared by ``takeReconciliation(phase:)``.
     public private(set) var needsReconcile = true
     /// The last `fallbackcommand` status run per service (ldirectord runs each change once).
     private var fallbackCommandStatus: [ServiceKey: FallbackCommandStatus] = [:]
@@ -73,6 +79,7 @@ public struct DirectorState: Sendable {
     /// unchanged; every other real server is down until a check passes.
     public init(configuration: Configuration, observed: IPVSTable) {
         self.configuration = configuration
+        self.observed = observed
         managedServices = Set(configuration.virtualServices.filter { $0.refusal == nil }.map(\.key))
         indexServices()
         for virtual in configuration.virtualServices {
@@ -140,7 +147,7 @@ public struct DirectorState: Sendable {
 
     /// Records a check result for the real servers it decides.
     /// - Returns: log lines that need no table change (soft failures, resets); state changes
-    ///   show in the next ``reconcile(observed:phase:)``.
+    ///   show in the next ``reconcile(phase:)``.
     public mutating func record(_ result: CheckResult, for refs: [RealServerRef]) -> [DirectorEvent] {
         var events: [DirectorEvent] = []
         for ref in refs {
@@ -236,7 +243,7 @@ public struct DirectorState: Sendable {
     ///   weight 1 and never quiesced; while a service's real servers still await their first
     ///   check, the kernel's fallback entry stays as it is, so a start neither adds a fallback
     ///   that checks are about to remove nor removes one a restart found.
-    public func desiredTable(observed: IPVSTable) -> IPVSTable {
+    public func desiredTable() -> IPVSTable {
         var table = IPVSTable()
         for virtual in configuration.virtualServices where virtual.refusal == nil {
             let current = observed[virtual.key]
@@ -279,9 +286,9 @@ public struct DirectorState: Sendable {
 
     /// What turns the kernel's table into the desired one: the operations (for the managed
     /// services only), the log lines once they are applied, and the fallback commands to run.
-    public func reconcile(observed: IPVSTable, phase: DirectorEvent.Phase) -> Reconciliation {
+    public func reconcile(phase: DirectorEvent.Phase) -> Reconciliation {
         let managedObserved = IPVSTable(observed.entries.filter { managedServices.contains($0.service.key) })
-        let desired = desiredTable(observed: observed)
+        let desired = desiredTable()
         let operations = TableDiff.diff(from: managedObserved, to: desired)
         let events = operations.compactMap { event(for: $0, observed: managedObserved, phase: phase) }
         return Reconciliation(operations: operations, events: events, fallbackCommands: fallbackCommands())
@@ -289,9 +296,17 @@ public struct DirectorState: Sendable {
 
     /// The reconciliation to apply now; clears ``needsReconcile``, so changes made while it is
     /// being applied ask for the next one.
-    public mutating func takeReconciliation(observed: IPVSTable, phase: DirectorEvent.Phase) -> Reconciliation {
+    public mutating func takeReconciliation(phase: DirectorEvent.Phase) -> Reconciliation {
         needsReconcile = false
-        return reconcile(observed: observed, phase: phase)
+        return reconcile(phase: phase)
+    }
+
+    /// The kernel's table, freshly read: what someone changed behind directord's back shows
+    /// in the next reconciliation, which this asks for.
+    public mutating func observe(_ table: IPVSTable) {
+        observed = table
+        needsTableRead = false
+        needsReconcile = true
     }
 
     /// Asks for another reconciliation, e.g. after one failed against a changed table.
@@ -299,9 +314,18 @@ public struct DirectorState: Sendable {
         needsReconcile = true
     }
 
-    /// Records that a reconciliation was applied: purged services are no longer managed and
-    /// the fallback commands count as run.
-    public mutating func commit(_ reconciliation: Reconciliation) {
+    /// Records that a reconciliation was applied: its operations (but those the kernel refused,
+    /// by index) are in ``observed``, purged services are no longer managed and the fallback
+    /// commands count as run. A refused operation means the table is not what was thought:
+    /// ``needsTableRead``.
+    public mutating func commit(_ reconciliation: Reconciliation, refused: Set<Int> = []) {
+        let applied = reconciliation.operations.enumerated().filter { !refused.contains($0.offset) }.map(\.element)
+        if let table = try? observed.applying(applied), refused.isEmpty {
+            observed = table
+        } else {
+            needsTableRead = true
+            needsReconcile = true
+        }
         for operation in reconciliation.operations {
             switch operation {
             case .addDestination(let destination, let key), .editDestination(let destination, let key):
@@ -352,7 +376,7 @@ public struct DirectorState: Sendable {
     /// when ldirectord's `ipvsadm -E` fails.
     /// - Returns: the services that kept their running definition.
     @discardableResult
-    public mutating func reload(_ loaded: Configuration, observed: IPVSTable) -> [VirtualService] {
+    public mutating func reload(_ loaded: Configuration) -> [VirtualService] {
         var newConfiguration = loaded
         var kept: [VirtualService] = []
         for (index, virtual) in newConfiguration.virtualServices.enumerated() where virtual.refusal != nil {
@@ -385,7 +409,7 @@ public struct DirectorState: Sendable {
 
     /// On stop: every service with `cleanstop=yes` is deleted (its destinations with it), and
     /// `fallbackcommand stop` runs where `start` was the last status.
-    public func shutdown(observed: IPVSTable) -> Reconciliation {
+    public func shutdown() -> Reconciliation {
         var operations: [TableOperation] = []
         var events: [DirectorEvent] = []
         for virtual in configuration.virtualServices where virtual.cleanStop {
@@ -451,7 +475,7 @@ public struct DirectorState: Sendable {
     }
 }
 
-/// The result of ``DirectorState/reconcile(observed:phase:)``.
+/// The result of ``DirectorState/reconcile(phase:)``.
 public struct Reconciliation: Hashable, Sendable {
     /// In an order the kernel accepts; empty when the kernel already matches.
     public var operations: [TableOperation]

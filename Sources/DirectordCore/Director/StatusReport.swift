@@ -62,7 +62,7 @@ public struct StatusReport: Codable, Hashable, Sendable {
 
 extension DirectorState {
     /// The report for the kernel's table as given.
-    public func statusReport(observed: IPVSTable, pid: Int32, configuration path: String, daemonStatus: String)
+    public func statusReport(pid: Int32, configuration path: String, daemonStatus: String)
         -> StatusReport
     {
         StatusReport(

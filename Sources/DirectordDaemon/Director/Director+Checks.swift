@@ -1,0 +1,76 @@
+import DirectordChecks
+import DirectordCore
+import Glibc
+
+/// The checks: run when the schedule says, results into the state, lines into monitor files.
+extension Director {
+    /// Says, at most once a minute, that checks waited for a free slot: the machine or the
+    /// limit cannot keep every real server on its interval.
+    func warnIfChecksRunLate() {
+        guard let scheduler, scheduler.takeSaturations() > 0 else { return }
+        let now = ContinuousClock.now
+        if let last = lastLateWarning, now - last < .seconds(60) { return }
+        lastLateWarning = now
+        log.log(
+            "Checks are running late: \(scheduler.maxRunning) were in flight and more were due; real servers are checked less often than checkinterval",
+            priority: .warning)
+    }
+
+    func runDueCheck(_ id: UInt64) {
+        guard lifecycle != .stopping, let scheduler, let entry = scheduler.entries[id] else { return }
+        var refs = entry.scheduled.realServers
+        if let maintenance {
+            let inMaintenance = refs.filter { maintenance.isInMaintenance($0) }
+            for ref in refs { state.setMaintenance(inMaintenance.contains(ref), for: ref) }
+            if !inMaintenance.isEmpty {
+                writeMonitorLines(inMaintenance, result: .down("Server in maintenance", latency: .zero))
+                refs.removeAll { inMaintenance.contains($0) }
+                requestReconcile()
+            }
+        }
+        guard !refs.isEmpty else {
+            scheduler.skip(id, result: .down("Server in maintenance", latency: .zero))
+            return
+        }
+        guard let check = scheduler.begin(id) else { return }
+        let checked = refs
+        loop.startOnLoop(check) { [unowned self] result in
+            self.assumeIsolated { $0.checkFinished(id, refs: checked, result: result) }
+        }
+    }
+
+    private func checkFinished(_ id: UInt64, refs: [RealServerRef], result: CheckResult) {
+        scheduler?.finished(id, result: result)
+        guard lifecycle != .stopping else { return }
+        writeMonitorLines(refs, result: result)
+        for event in state.record(result, for: refs) { log.log(event) }
+        if state.needsReconcile { requestReconcile() }
+    }
+
+    /// `checktype=on` servers are never checked, but a maintenance file takes them out too,
+    /// as in ldirectord; looked at on the repair timer, once per check interval.
+    func applyMaintenanceToUncheckedServers() {
+        guard lifecycle != .stopping, let maintenance else { return }
+        for virtual in state.configuration.virtualServices {
+            guard case .on = virtual.checkType else { continue }
+            for real in virtual.realServers {
+                let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
+                state.setMaintenance(maintenance.isInMaintenance(ref), for: ref)
+            }
+        }
+        if state.needsReconcile { requestReconcile() }
+    }
+
+    private func writeMonitorLines(_ refs: [RealServerRef], result: CheckResult) {
+        for ref in refs {
+            guard state.virtualService(ref.service)?.monitorFile != nil, let (virtual, real) = state.realServer(ref),
+                let path = virtual.monitorFile
+            else { continue }
+            if !MonitorFile.append(to: path, virtual: virtual, real: real, result: result),
+                unwritableMonitorFiles.insert(path).inserted
+            {
+                log.log("Error writing to monitorfile '\(path)': \(String(cString: strerror(errno)))", priority: .error)
+            }
+        }
+    }
+}

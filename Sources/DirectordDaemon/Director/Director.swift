@@ -1,0 +1,432 @@
+public import DirectordChecks
+public import DirectordCore
+public import DirectordSystem
+import Dispatch
+import Glibc
+
+/// ldirectord's whole job: checks every real server on its timer, keeps health, and keeps the
+/// kernel's table in step, logging every change with ldirectord's words.
+///
+/// It runs on the check loop's executor, so check results and timers arrive without a hop;
+/// the decisions are ``DirectorState``'s; table reads and writes go to the ``TableWriter``'s
+/// own queue. Everything that takes time (a reconciliation, a reload, a status report, the
+/// stop) is a request to ``run()``, which serves them one at a time: nothing overlaps, nothing
+/// polls, and no task outlives the director.
+public actor Director {
+    public struct Settings: Sendable {
+        public var configPath: String
+        public var configName: String
+        public var dryRun: Bool
+        public var pidFile: PidFile?
+        /// How long `fallbackcommand stop` may take at shutdown.
+        public var shutdownCommandTimeout: Duration = .seconds(10)
+        /// Runs the `execute=` instances; none when nil.
+        public var instances: InstanceRunner?
+        /// Called once, when the first reconciliation is in the kernel.
+        public var onReady: @Sendable () -> Void = {}
+
+        public init(configPath: String, configName: String, dryRun: Bool, pidFile: PidFile?) {
+            self.configPath = configPath
+            self.configName = configName
+            self.dryRun = dryRun
+            self.pidFile = pidFile
+        }
+    }
+
+    /// Where log lines go: fixed by `-d`, else following the file's `logfile`.
+    public enum LogDestinations: Sendable {
+        case fixed
+        case fromConfiguration(journal: Bool)
+    }
+
+    /// What the director is doing: ldirectord's daemon status, which `emailalertstatus`
+    /// filters on. ldirectord is "starting" (or "reloading") while it adds its servers and
+    /// checks each once, so it stays so here until every real server has its first verdict.
+    enum Lifecycle: Equatable {
+        case starting
+        case running
+        case reloading
+        case stopping
+
+        var alertStatus: EmailAlerter.DaemonStatus {
+            switch self {
+            case .starting: .starting
+            case .running: .running
+            case .reloading: .reloading
+            case .stopping: .stopping
+            }
+        }
+    }
+
+    public enum ReloadTrigger: Sendable {
+        case signal
+        case fileChanged
+    }
+
+    /// The work ``run()`` serves, in order.
+    enum Request: Sendable {
+        case reconcile
+        /// Read the kernel's table afresh, then reconcile.
+        case repair
+        case reload(ReloadTrigger, done: CheckedContinuation<Void, Never>? = nil)
+        case statusReport(done: CheckedContinuation<Void, Never>? = nil)
+        case stop(signalName: String)
+    }
+
+    nonisolated let loop: CheckLoop
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { loop.unownedExecutor }
+
+    let settings: Settings
+    let writer: TableWriter
+    let log: DirectorLog
+    let notifier: SystemdNotifier
+    let loader: ConfigLoader
+    let alerter: EmailAlerter
+    let logDestinations: LogDestinations
+    /// Called with the exit status once the director has stopped.
+    private let exitHandler: @Sendable (Int32) -> Void
+    private let requests: AsyncStream<Request>
+    private let requestSink: AsyncStream<Request>.Continuation
+
+    var state: DirectorState
+    var lifecycle = Lifecycle.starting
+    /// When the current start or reload began, to bound how long it may stay "starting".
+    var phaseStarted = ContinuousClock.now
+    /// A `.reconcile` is waiting in the queue: more results in the meantime need no other.
+    private var reconcileQueued = false
+    var scheduler: CheckScheduler?
+    var maintenance: MaintenanceDirectory?
+    private var timers: [any DispatchSourceTimer] = []
+    var lastLateWarning: ContinuousClock.Instant?
+    var configWatcher: ConfigWatcher?
+    var unwritableMonitorFiles: Set<String> = []
+    /// Table operations the kernel refused last time, by their text: logged once, not at every
+    /// repair while the cause lasts (a scheduler module missing, say); shown in `status`.
+    var refusedOperations: [String: String] = [:]
+
+    public init(
+        configuration: Configuration, settings: Settings, loop: CheckLoop, writer: TableWriter, log: DirectorLog,
+        notifier: SystemdNotifier, loader: ConfigLoader, logDestinations: LogDestinations = .fixed,
+        exitHandler: @escaping @Sendable (Int32) -> Void
+    ) {
+        self.loop = loop
+        self.settings = settings
+        self.writer = writer
+        self.log = log
+        self.notifier = notifier
+        self.loader = loader
+        self.logDestinations = logDestinations
+        self.exitHandler = exitHandler
+        alerter = EmailAlerter(hostName: loader.parser.resolver.hostName, log: log)
+        state = DirectorState(configuration: configuration, observed: IPVSTable())
+        (requests, requestSink) = AsyncStream.makeStream(of: Request.self)
+    }
+
+    // MARK: The requests
+
+    /// Starts, then serves requests one at a time until the director has stopped.
+    public func run() async {
+        guard await start() else { return }
+        for await request in requests {
+            switch request {
+            case .reconcile:
+                reconcileQueued = false
+                await reconcile(phase: .repair)
+            case .repair:
+                guard lifecycle != .stopping else { continue }
+                await refreshTable()
+                await reconcile(phase: .repair)
+            case .reload(let trigger, let done):
+                await performReload(trigger: trigger)
+                done?.resume()
+            case .statusReport(let done):
+                await writeStatusReport()
+                done?.resume()
+            case .stop(let signalName):
+                await stop(signalName: signalName)
+                // Whoever still waits on a request is let go; the stream is finished.
+                for await late in requests {
+                    switch late {
+                    case .reload(_, let done?), .statusReport(let done?): done.resume()
+                    default: break
+                    }
+                }
+                return
+            }
+        }
+    }
+
+    /// A signal, as ldirectord handles it: HUP reloads, USR1 writes the status report, the
+    /// others stop. Called on the loop (the signal sources' queue).
+    public func signal(_ name: String) {
+        switch name {
+        case "HUP": requestSink.yield(.reload(.signal))
+        case "USR1": requestSink.yield(.statusReport())
+        default:
+            if lifecycle == .stopping {
+                log.log("Received SIG\(name) while stopping: clean-up continues")
+            } else {
+                // Checks stop at once; the clean-up waits for whatever is under way.
+                lifecycle = .stopping
+                notifier.stopping()
+                scheduler?.stop()
+                requestSink.yield(.stop(signalName: name))
+            }
+        }
+    }
+
+    /// Asks for a reconciliation soon; many results in one turn of the loop make one.
+    func requestReconcile() {
+        guard !reconcileQueued else { return }
+        reconcileQueued = true
+        requestSink.yield(.reconcile)
+    }
+
+    func request(_ request: Request) {
+        requestSink.yield(request)
+    }
+
+    /// Reloads the file as SIGHUP does, and returns once the reload is done.
+    public func reload(trigger: ReloadTrigger) async {
+        await enqueue { .reload(trigger, done: $0) }
+    }
+
+    /// Writes the status report as SIGUSR1 does, and returns once it is written.
+    public func writeStatusReportNow() async {
+        await enqueue { .statusReport(done: $0) }
+    }
+
+    /// Queues a request and waits until it is served (at once when the director has stopped).
+    private func enqueue(_ request: (CheckedContinuation<Void, Never>) -> Request) async {
+        await withCheckedContinuation { done in
+            if case .terminated = requestSink.yield(request(done)) { done.resume() }
+        }
+    }
+
+    // MARK: Start
+
+    /// Adopts the kernel's table, reconciles once, tells systemd it is ready and starts the
+    /// checks. A table that cannot be read ends the daemon (status 1).
+    private func start() async -> Bool {
+        let table: IPVSTable
+        do {
+            table = try await writer.table()
+        } catch {
+            log.log("Cannot read the IPVS table: \(error)", priority: .error)
+            finish(status: 1)
+            return false
+        }
+        state = DirectorState(configuration: state.configuration, observed: table)
+        await configureMaintenance()
+        await reconcile(phase: .start)
+
+        let scheduler = CheckScheduler(queue: loop.dispatchQueue)
+        scheduler.onDue = { [unowned self] id in self.assumeIsolated { $0.runDueCheck(id) } }
+        self.scheduler = scheduler
+        scheduler.update(state.scheduledChecks)
+        startTimers()
+        configWatcher = ConfigWatcher(path: settings.configPath)
+
+        let configuration = state.configuration
+        let summary =
+            "\(configuration.virtualServices.count) virtual services, \(configuration.realServerCount) real servers, \(state.scheduledChecks.count) checks"
+        notifier.ready(status: summary)
+        settings.onReady()
+        phaseStarted = .now
+        updateLifecycle()
+        let notes = [
+            settings.dryRun ? "dry run: no kernel changes" : nil,
+            loop.options.plainHTTPThroughLibcurl ? "plain HTTP checks through libcurl" : nil,
+        ].compactMap { $0 }
+        log.log("Ready: \(summary)\(notes.map { " (\($0))" }.joined())")
+        if let instances = settings.instances, !configuration.globals.execute.isEmpty {
+            let (files, log) = (configuration.globals.execute, self.log)
+            await Self.offLoop { _ = instances.run(.start, files, log: log) }
+        }
+        return true
+    }
+
+    /// "starting" (or "reloading") ends once every real server has had its first verdict, or
+    /// after two rounds of the longest interval and timeout should some check never end.
+    func updateLifecycle() {
+        guard lifecycle == .starting || lifecycle == .reloading else { return }
+        let longest = state.configuration.virtualServices
+            .map { $0.checkInterval + max($0.checkTimeout, $0.negotiateTimeout) }.max() ?? 0
+        if state.awaitingFirstVerdict == 0 || ContinuousClock.now - phaseStarted > .seconds(2 * longest + 5) {
+            lifecycle = .running
+        }
+    }
+
+    func startTimers() {
+        for timer in timers { timer.cancel() }
+        timers = []
+        let interval = max(state.configuration.globals.checkInterval, 1)
+        // Repairs what was changed behind directord's back, and notices a changed file.
+        addTimer(every: .seconds(interval)) { director in
+            guard director.lifecycle != .stopping else { return }
+            director.request(.repair)
+            director.warnIfChecksRunLate()
+            director.checkConfigFile()
+            director.applyMaintenanceToUncheckedServers()
+            ChildProcesses.reapExitedOrphans()
+            director.updateLifecycle()
+            director.alerter.resendDue(status: director.lifecycle.alertStatus)
+        }
+        if let watchdog = notifier.watchdogInterval {
+            // From the check loop itself: a ping proves the loop still turns.
+            let notifier = self.notifier
+            addTimer(every: watchdog / 2) { _ in notifier.watchdog() }
+        }
+    }
+
+    private func addTimer(every period: Duration, _ work: @escaping @Sendable (isolated Director) -> Void) {
+        let timer = DispatchSource.makeTimerSource(queue: loop.dispatchQueue)
+        let nanoseconds = Int(period.components.seconds) * 1_000_000_000 + Int(period.components.attoseconds / 1_000_000_000)
+        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds), leeway: .milliseconds(10))
+        timer.setEventHandler { [unowned self] in self.assumeIsolated { work($0) } }
+        timer.resume()
+        timers.append(timer)
+    }
+
+    // MARK: The table
+
+    func refreshTable() async {
+        do {
+            state.observe(try await writer.table())
+        } catch {
+            log.log("Cannot read the IPVS table: \(error)", priority: .error)
+        }
+    }
+
+    /// Applies what the state asks for until nothing is left, reading the table again when
+    /// the kernel refused something (someone changed it under us), at most twice.
+    func reconcile(phase: DirectorEvent.Phase) async {
+        var failures = 0
+        while state.needsReconcile && lifecycle != .stopping {
+            let plan = state.takeReconciliation(phase: phase)
+            if plan.isEmpty { break }
+            let failed = await apply(plan)
+            // Alerts for these changes go out in the status the daemon was in when it decided
+            // them: a start's first verdicts are "starting" ones.
+            for (index, event) in plan.events.enumerated() where !failed.contains(index) { report(event) }
+            state.commit(plan, refused: failed)
+            updateLifecycle()
+            runFallbackCommands(plan.fallbackCommands)
+            if state.needsTableRead {
+                failures += 1
+                await refreshTable()
+                if failures > 1 { break }
+            }
+        }
+    }
+
+    /// Sends the plan's operations; returns the indexes of those that failed, each logged
+    /// once while it keeps failing the same way.
+    private func apply(_ plan: Reconciliation) async -> Set<Int> {
+        var failed: Set<Int> = []
+        var refused: [String: String] = [:]
+        do {
+            try await writer.apply(plan.operations)
+        } catch {
+            if case .operationsFailed(let list, _) = error {
+                failed = Set(list.map(\.index))
+                for failure in list {
+                    let operation = "\(failure.operation)"
+                    refused[operation] = "\(failure.error)"
+                    if refusedOperations[operation] != "\(failure.error)" {
+                        log.log("IPVS: \(operation) failed: \(failure.error)", priority: .error)
+                    }
+                }
+            } else {
+                failed = Set(plan.operations.indices)
+                log.log("IPVS: \(error)", priority: .error)
+            }
+        }
+        for (index, operation) in plan.operations.enumerated() where !failed.contains(index) {
+            refusedOperations["\(operation)"] = nil
+        }
+        refusedOperations.merge(refused) { $1 }
+        return failed
+    }
+
+    /// Logs an event and mails it where the service asks for alerts.
+    func report(_ event: DirectorEvent) {
+        log.log(event)
+        if let virtual = state.virtualService(event.serviceKey) {
+            alerter.alert(
+                event, virtual: virtual, from: state.configuration.globals.emailAlertFrom,
+                status: lifecycle.alertStatus)
+        }
+    }
+
+    func runFallbackCommands(_ commands: [DirectorState.FallbackCommand]) {
+        for command in commands {
+            let line = command.commandLine
+            let log = self.log
+            ShellCommand.run(line) { outcome in
+                switch outcome {
+                case .success(0): break
+                case .success(let status): log.log("fallbackcommand \"\(line)\" exited \(status)", priority: .warning)
+                case .failure(let error): log.log("fallbackcommand \"\(line)\" failed: \(error)", priority: .error)
+                }
+            }
+        }
+    }
+
+    // MARK: Status
+
+    /// SIGUSR1: writes the status report next to the pid file, for `status --verbose`.
+    private func writeStatusReport() async {
+        guard let pidFile = settings.pidFile else { return }
+        await refreshTable()
+        var report = state.statusReport(
+            pid: getpid(), configuration: settings.configPath, daemonStatus: lifecycle.alertStatus.rawValue)
+        report.refusedOperations = refusedOperations.sorted(by: { $0.key < $1.key }).map { "\($0.key): \($0.value)" }
+        StatusReportFile(pidFile: pidFile).write(report)
+    }
+
+    // MARK: Stop
+
+    /// SIGTERM or SIGINT: checks are stopped already (``signal(_:)``); the `execute=`
+    /// instances are stopped, then the clean-up (cleanstop), `fallbackcommand stop`, exit 0.
+    private func stop(signalName: String) async {
+        scheduler?.stop()
+        for timer in timers { timer.cancel() }
+        timers = []
+        if let instances = settings.instances, !state.configuration.globals.execute.isEmpty {
+            // ldirectord stops its children first.
+            let (files, log) = (state.configuration.globals.execute, self.log)
+            await Self.offLoop { _ = instances.run(.stop, files, log: log) }
+        }
+        await loop.shutdown()
+        await refreshTable()
+        let plan = state.shutdown()
+        do {
+            try await writer.apply(plan.operations)
+            for event in plan.events { report(event) }
+        } catch {
+            log.log("IPVS: clean-up failed: \(error)", priority: .error)
+        }
+        for command in plan.fallbackCommands {
+            let line = command.commandLine
+            let timeout = settings.shutdownCommandTimeout
+            let outcome = await Self.offLoop { ShellCommand.runAndWait(line, timeout: timeout) }
+            if outcome == nil { log.log("fallbackcommand \"\(line)\" still running after \(timeout)", priority: .warning) }
+        }
+        log.log("Linux Director Daemon terminated on signal: \(signalName)")
+        finish(status: 0)
+    }
+
+    private func finish(status: Int32) {
+        requestSink.finish()
+        settings.pidFile?.remove()
+        exitHandler(status)
+    }
+
+    /// Blocking work (file reads, name lookups) on a global queue, never the check loop.
+    static func offLoop<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: work()) }
+        }
+    }
+}
