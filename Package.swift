@@ -19,9 +19,11 @@ let package = Package(
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
         // PostgreSQL's client library, for pgsql checks (its non-blocking API).
         .systemLibrary(name: "CPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
-        // Only what Swift cannot import: curl's variadic setopt/getinfo, and Linux headers Glibc
-        // does not export (epoll, pidfd).
-        .target(name: "CDirectordShims", dependencies: ["CCurl"]),
+        // Only what Swift cannot import: curl's variadic setopt/getinfo.
+        .target(name: "CCurlShims", dependencies: ["CCurl"]),
+        // The Linux that Glibc's module leaves out: epoll, pidfd, wait-status macros, pipe2,
+        // closefrom for spawns, the child subreaper, environ.
+        .target(name: "CSystemShims"),
         // GNU extensions Swift's Glibc module does not import (setns, recvmmsg).
         .target(name: "CIPVSShims"),
 
@@ -29,21 +31,22 @@ let package = Package(
         .target(name: "DirectordCore"),
 
         // MARK: Edges
-        // The operating system: name resolution, files. Kept out of the core so the core stays pure.
-        .target(name: "DirectordSystem", dependencies: ["DirectordCore"]),
+        // The operating system, once: errors and EINTR, the one process spawner and its
+        // children, files, name resolution. Kept out of the core so the core stays pure.
+        .target(name: "DirectordSystem", dependencies: ["DirectordCore", "CSystemShims"]),
         // The health checkers: every check concurrent on one Dispatch-driven event loop.
         .target(
             name: "DirectordChecks",
             dependencies: [
-                "DirectordCore", "DirectordSystem", "CCurl", "CMariaDB", "CPQ", "CPCRE2", "CDirectordShims",
+                "DirectordCore", "DirectordSystem", "CCurl", "CMariaDB", "CPQ", "CPCRE2", "CCurlShims", "CSystemShims",
             ]),
         // The kernel's IPVS table over generic netlink (libnl-genl-3).
-        .target(name: "DirectordIPVS", dependencies: ["DirectordCore", "CNetlink", "CIPVSShims"]),
+        .target(name: "DirectordIPVS", dependencies: ["DirectordCore", "DirectordSystem", "CNetlink", "CIPVSShims"]),
 
         // MARK: Wiring: the daemon
         .target(
             name: "DirectordDaemon",
-            dependencies: ["DirectordCore", "DirectordSystem", "DirectordChecks", "DirectordIPVS", "CDirectordShims"]),
+            dependencies: ["DirectordCore", "DirectordSystem", "DirectordChecks", "DirectordIPVS"]),
 
         // MARK: Executables
         .executableTarget(
@@ -56,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "directord-bench",
             dependencies: [
-                "DirectordCore", "DirectordSystem", "DirectordChecks", "CDirectordShims", "DirectordIPVS",
+                "DirectordCore", "DirectordSystem", "DirectordChecks", "CSystemShims", "DirectordIPVS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,7 +75,7 @@ let package = Package(
             dependencies: ["DirectordDaemon", "DirectordCore", "DirectordChecks", "DirectordSystem"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CCurl", "CMariaDB", "CNetlink"]),
         .testTarget(
-            name: "DirectordChecksTests", dependencies: ["DirectordChecks", "DirectordCore"],
+            name: "DirectordChecksTests", dependencies: ["DirectordChecks", "DirectordCore", "DirectordSystem"],
             resources: [.copy("Servers")]),
         // Runs the built directord executable; the pure parts of directord-bench (its report,
         // percentiles, generated configurations), not the benchmarks themselves.

@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordSystem
 import Dispatch
 
 /// Drives a ``CheckSchedule`` with one Dispatch timer on the check loop's queue: the schedule
@@ -66,7 +67,6 @@ final class CheckScheduler {
         if let armedFor, armedFor <= next { return }
         armedFor = next
         let wait = max(next - now, .zero)
-        let nanoseconds = Int(wait.components.seconds) * 1_000_000_000 + Int(wait.components.attoseconds / 1_000_000_000)
-        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), leeway: .milliseconds(1))
+        timer.schedule(deadline: .now() + wait.dispatchInterval, leeway: .milliseconds(1))
     }
 }

@@ -1,3 +1,4 @@
+import DirectordSystem
 import Glibc
 
 /// Detaches from the terminal as ldirectord's `ld_daemon` does (fork, setsid, fork again,
@@ -59,14 +60,11 @@ public enum Daemonize {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count > 0 {
-                received += buffer[..<count]
-            } else if count < 0 && errno == EINTR {
-                continue
-            } else {
-                break
+            let count = buffer.withUnsafeMutableBytes { raw in
+                retryingInterrupts { read(descriptor, raw.baseAddress, raw.count) }
             }
+            guard count > 0 else { break }
+            received += buffer[..<count]
         }
         guard let status = received.first else {
             let text = "directord: the daemon exited before it was ready; see its log\n"

@@ -1,5 +1,4 @@
 import DirectordCore
-import CDirectordShims
 import DirectordChecks
 import DirectordSystem
 import Dispatch
@@ -42,7 +41,7 @@ final class EmailAlerter: Sendable {
         var subjectID: String
         var virtual: VirtualService
         var from: String?
-        var lastSent: UInt64
+        var lastSent: ContinuousClock.Instant
     }
 
     private let queue = DispatchQueue(label: "directord.mail")
@@ -66,7 +65,7 @@ final class EmailAlerter: Sendable {
     /// Sends the alert an event calls for, if the service has alerts and the status allows.
     func alert(
         _ event: DirectorEvent, virtual: VirtualService, from: String?, status: DaemonStatus,
-        now: UInt64 = EmailAlerter.now()
+        now: ContinuousClock.Instant = .now
     ) {
         guard let kind = Self.alertKind(event) else { return }
         let id = "\(kind.server) (\(virtual.key))"
@@ -81,12 +80,12 @@ final class EmailAlerter: Sendable {
     }
 
     /// Repeats "Inaccessible real server" for servers down longer than their frequency.
-    func resendDue(status: DaemonStatus, now: UInt64 = EmailAlerter.now()) {
+    func resendDue(status: DaemonStatus, now: ContinuousClock.Instant = .now) {
         let due: [Repeat] = repeats.withLock { table in
             var due: [Repeat] = []
             for (id, entry) in table {
                 guard let frequency = entry.virtual.emailAlert?.frequency, frequency > 0 else { continue }
-                if now &- entry.lastSent >= UInt64(frequency) * 1_000_000_000 {
+                if now - entry.lastSent >= .seconds(frequency) {
                     table[id]?.lastSent = now
                     due.append(entry)
                 }
@@ -108,8 +107,6 @@ final class EmailAlerter: Sendable {
             }
         }
     }
-
-    static func now() -> UInt64 { DispatchTimeNow.nanoseconds() }
 
     /// Which events ldirectord mails: real and fallback server changes. A real server's
     /// removal or quiescence starts the repeats; its return ends them.
@@ -209,37 +206,22 @@ func mailHeaders(_ message: EmailAlerter.Message, hostName: String) -> String {
 /// Mail through the local MTA: `sendmail -t -oi`, the message on its standard input.
 enum Sendmail {
     static func send(_ message: EmailAlerter.Message, path: String, hostName: String) -> Result<Void, MailProblem> {
-        var pipeEnds: [Int32] = [0, 0]
-        guard CDirectord_pipe2(&pipeEnds, O_CLOEXEC) == 0 else { return .failure(MailProblem("pipe: \(errnoText())")) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, pipeEnds[0], 0)
-        _ = CDirectord_posix_spawn_file_actions_addclosefrom_np(&actions, 3)
-        let arguments = [path, "-t", "-oi"]
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = ChildProcesses.spawning {
-            let status = CleanSpawnAttributes.with { attributes in
-                posix_spawn(&pid, path, &actions, &attributes, &argv, CDirectord_environ())
-            }
-            if status == 0 { ChildProcesses.register(pid) }
-            return status
+        let (readEnd, writeEnd): (Int32, Int32)
+        switch Spawner.pipe() {
+        case .success(let ends): (readEnd, writeEnd) = ends
+        case .failure(let error): return .failure(MailProblem("\(error)"))
         }
-        close(pipeEnds[0])
-        defer { if spawned == 0 { ChildProcesses.unregister(pid) } }
-        guard spawned == 0 else {
-            close(pipeEnds[1])
-            return .failure(MailProblem("\(path): \(String(cString: strerror(spawned)))"))
+        let spawned = Spawner.spawn([path, "-t", "-oi"], .init(input: readEnd))
+        close(readEnd)
+        guard case .success(let pid) = spawned else {
+            close(writeEnd)
+            if case .failure(let error) = spawned { return .failure(MailProblem("\(error)")) }
+            return .failure(MailProblem(path))
         }
-        FileDescriptorOutput(descriptor: pipeEnds[1]).write(mailHeaders(message, hostName: hostName) + message.body)
-        close(pipeEnds[1])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exited = (status & 0x7f) == 0
-        let code = (status >> 8) & 0xff
-        return exited && code == 0 ? .success(()) : .failure(MailProblem("\(path) exited \(exited ? code : 128 + (status & 0x7f))"))
+        FileDescriptorOutput(descriptor: writeEnd).write(mailHeaders(message, hostName: hostName) + message.body)
+        close(writeEnd)
+        let exit = Spawner.wait(for: pid)
+        return exit == .exited(0) ? .success(()) : .failure(MailProblem("\(path) exited \(exit.shellCode)"))
     }
 }
 
@@ -248,4 +230,3 @@ struct MailProblem: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-private func errnoText() -> String { String(cString: strerror(errno)) }

@@ -1,5 +1,5 @@
 import DirectordChecks
-public import DirectordCore
+import DirectordCore
 public import DirectordSystem
 import Glibc
 
@@ -45,7 +45,7 @@ public struct InstanceRunner: Sendable {
                 }
             case .failure(let error)?:
                 statuses[file] = .some(nil)
-                log.log("execute=\(file): cannot run directord \(file) \(verb.rawValue): \(error)", priority: .error)
+                log.log("execute=\(file): cannot run directord \(file) \(verb.rawValue): \(error.reason)", priority: .error)
             case nil:
                 statuses[file] = .some(nil)
                 log.log("execute=\(file): directord \(file) \(verb.rawValue) still running after 120 s", priority: .error)

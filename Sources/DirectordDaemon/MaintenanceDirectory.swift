@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordSystem
 import Glibc
 
 /// ldirectord's `maintenancedir`: a file named after a real server takes it out of service.
@@ -10,7 +11,7 @@ import Glibc
 final class MaintenanceDirectory {
     let path: String
     private var names: Set<String> = []
-    private var listedAt: UInt64 = 0
+    private var listedAt: ContinuousClock.Instant?
     private var candidates: [RealServerRef: [String]] = [:]
 
     init(path: String) {
@@ -65,8 +66,8 @@ final class MaintenanceDirectory {
     }
 
     private func refreshIfStale() {
-        let now = DispatchTimeNow.nanoseconds()
-        guard now &- listedAt >= 1_000_000_000 || listedAt == 0 else { return }
+        let now = ContinuousClock.now
+        if let listedAt, now - listedAt < .seconds(1) { return }
         listedAt = now
         var found: Set<String> = []
         if let directory = opendir(path) {
@@ -83,38 +84,10 @@ final class MaintenanceDirectory {
 
     private static func reverseLookup(_ address: IPAddress) -> String? {
         var host = [CChar](repeating: 0, count: 1025)
-        let status: Int32
-        switch address {
-        case .v4(let value):
-            var socketAddress = sockaddr_in()
-            socketAddress.sin_family = sa_family_t(AF_INET)
-            socketAddress.sin_addr.s_addr = value.bigEndian
-            status = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    getnameinfo($0, socklen_t(MemoryLayout<sockaddr_in>.size), &host, socklen_t(host.count), nil, 0, NI_NAMEREQD)
-                }
-            }
-        case .v6:
-            var socketAddress = sockaddr_in6()
-            socketAddress.sin6_family = sa_family_t(AF_INET6)
-            withUnsafeMutableBytes(of: &socketAddress.sin6_addr) { buffer in
-                for (index, byte) in address.bytes.enumerated() { buffer[index] = byte }
-            }
-            status = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    getnameinfo($0, socklen_t(MemoryLayout<sockaddr_in6>.size), &host, socklen_t(host.count), nil, 0, NI_NAMEREQD)
-                }
-            }
+        let status = SocketAddress(address).withSockAddr { pointer, length in
+            getnameinfo(pointer, length, &host, socklen_t(host.count), nil, 0, NI_NAMEREQD)
         }
         guard status == 0 else { return nil }
         return String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-}
-
-enum DispatchTimeNow {
-    static func nanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }

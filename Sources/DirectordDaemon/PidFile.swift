@@ -66,7 +66,7 @@ public struct PidFile: Sendable {
         public var description: String {
             switch self {
             case .held(let pid): "already running with pid: \(pid)"
-            case .cannotOpen(let path, let errno): "Can not open \(path): \(String(cString: strerror(errno)))"
+            case .cannotOpen(let path, let errno): "Can not open \(path): \(errnoText(errno))"
             }
         }
     }

@@ -57,7 +57,7 @@ enum SMTPClient {
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
             setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
             if Glibc.connect(fd, entry.pointee.ai_addr, entry.pointee.ai_addrlen) == 0 { return .success(fd) }
-            lastError = String(cString: strerror(errno))
+            lastError = errnoText()
             close(fd)
         }
         return .failure(MailProblem("SMTP server \(host):\(port): \(lastError)"))
@@ -100,10 +100,9 @@ enum SMTPClient {
                     return line.hasSuffix("\r") ? String(line.dropLast()) : line
                 }
                 var chunk = [UInt8](repeating: 0, count: 4096)
-                let count = read(descriptor, &chunk, chunk.count)
-                if count < 0 && errno == EINTR { continue }
+                let count = retryingInterrupts { read(descriptor, &chunk, chunk.count) }
                 guard count > 0 else {
-                    throw MailProblem(count == 0 ? "SMTP server closed the connection" : "SMTP: \(String(cString: strerror(errno)))")
+                    throw MailProblem(count == 0 ? "SMTP server closed the connection" : "SMTP: \(errnoText())")
                 }
                 buffer += chunk[0..<count]
             }

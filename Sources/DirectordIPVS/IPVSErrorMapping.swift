@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordSystem
 import Glibc
 
 /// Turns a kernel error number into an ``IPVSError`` with the request's context: the same
@@ -50,7 +51,7 @@ enum IPVSErrorMapping {
     /// Any error without a meaning of its own for the request.
     static func generic(_ code: Int32, operation: String, kernelMessage: String?) -> IPVSError {
         if code == EPERM { return .permissionDenied(operation: operation) }
-        var message = NetlinkSocket.errorText(code)
+        var message = errnoText(code)
         if let kernelMessage, !kernelMessage.isEmpty { message += ": \(kernelMessage)" }
         return .kernel(errno: code, message: message, operation: operation)
     }
@@ -60,7 +61,7 @@ enum IPVSErrorMapping {
         if service.key.family == .ipv6, !(1...128).contains(service.effectiveNetmask) {
             return "IPv6 persistence prefix length \(service.effectiveNetmask) is outside 1 to 128"
         }
-        return "invalid service (\(NetlinkSocket.errorText(EINVAL)))"
+        return "invalid service (\(errnoText(EINVAL)))"
     }
 
     /// What the kernel objects to in a destination it answers EINVAL for.

@@ -1,6 +1,7 @@
 import CIPVSShims
 import CNetlink
 import DirectordCore
+import DirectordSystem
 import Glibc
 
 /// One generic netlink socket, connected and bound by libnl, resolved to the "IPVS" family.
@@ -48,9 +49,7 @@ struct NetlinkSocket: ~Copyable {
             let descriptor = nl_socket_get_fd(handle)
             Self.setOption(descriptor, Self.solNetlink, Self.capAck, 1)
             Self.setOption(descriptor, Self.solNetlink, Self.extendedAck, 1)
-            var timeout = timeval(
-                tv_sec: Int(receiveTimeout.components.seconds),
-                tv_usec: Int(receiveTimeout.components.attoseconds / 1_000_000_000_000))
+            var timeout = receiveTimeout.timeval
             _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             // Room for a full window of acknowledgements (capped at net.core.rmem_max).
             _ = nl_socket_set_buffer_size(handle, 1 << 20, 1 << 20)
@@ -78,11 +77,7 @@ struct NetlinkSocket: ~Copyable {
     /// Sends a buffer of one or more netlink messages as one datagram.
     func send(_ bytes: [UInt8]) throws(IPVSError) {
         let sent = bytes.withUnsafeBytes { buffer in
-            var result: Int
-            repeat {
-                result = Glibc.send(descriptor, buffer.baseAddress, buffer.count, 0)
-            } while result < 0 && errno == EINTR
-            return result
+            retryingInterrupts { Glibc.send(descriptor, buffer.baseAddress, buffer.count, 0) }
         }
         if sent < 0 { throw Self.systemError(errno, operation: "send to the kernel") }
         if sent != bytes.count {
@@ -173,12 +168,7 @@ struct NetlinkSocket: ~Copyable {
 
     static func systemError(_ code: Int32, operation: String) -> IPVSError {
         if code == EPERM { return .permissionDenied(operation: operation) }
-        return .kernel(errno: code, message: errorText(code), operation: operation)
-    }
-
-    /// `strerror`'s text for an error number.
-    static func errorText(_ code: Int32) -> String {
-        String(cString: strerror(code))
+        return .kernel(errno: code, message: errnoText(code), operation: operation)
     }
 }
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CDirectordShims
+import CSystemShims
 import Glibc
 
 /// The real servers of `directord-bench checks`: many ports of one local HTTP server, run as a

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CDirectordShims
+import CSystemShims
 import DirectordChecks
 import DirectordCore
 import Dispatch
@@ -399,7 +399,7 @@ final class BenchServerProcess {
         let argv = arguments.map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
         var pid: pid_t = 0
-        let error = posix_spawn(&pid, "/proc/self/exe", &actions, nil, argv, CDirectord_environ())
+        let error = posix_spawn(&pid, "/proc/self/exe", &actions, nil, argv, CSystem_environ())
         close(fds[1])
         guard error == 0 else { throw ValidationError("cannot start the benchmark server: \(error)") }
         self.pid = pid

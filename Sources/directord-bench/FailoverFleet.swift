@@ -1,5 +1,5 @@
 import ArgumentParser
-import CDirectordShims
+import CSystemShims
 import Glibc
 
 /// What one real server of the fleet does with a check.
@@ -318,7 +318,7 @@ final class FleetProcess {
     init(executable: String, basePort: Int, count: Int) throws {
         var toChild: [Int32] = [-1, -1]
         var fromChild: [Int32] = [-1, -1]
-        guard CDirectord_pipe2(&toChild, O_CLOEXEC) == 0, CDirectord_pipe2(&fromChild, O_CLOEXEC) == 0 else {
+        guard CSystem_pipe2(&toChild, O_CLOEXEC) == 0, CSystem_pipe2(&fromChild, O_CLOEXEC) == 0 else {
             throw ValidationError("pipe failed")
         }
         var actions = posix_spawn_file_actions_t()
@@ -330,7 +330,7 @@ final class FleetProcess {
         let argv = arguments.map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
         var pid: pid_t = 0
-        let error = posix_spawn(&pid, executable, &actions, nil, argv, CDirectord_environ())
+        let error = posix_spawn(&pid, executable, &actions, nil, argv, CSystem_environ())
         close(toChild[0])
         close(fromChild[1])
         guard error == 0 else { throw ValidationError("cannot start the fleet: \(String(cString: strerror(error)))") }

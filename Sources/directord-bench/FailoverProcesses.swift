@@ -1,5 +1,5 @@
 import ArgumentParser
-import CDirectordShims
+import CSystemShims
 import DirectordSystem
 import Glibc
 
@@ -123,34 +123,17 @@ final class ToolProcess {
     private(set) var exitStatus: Int32?
 
     init(_ arguments: [String], log: String, environment: [String: String] = [:]) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var variables: [String] = []
-        var index = 0
-        while let environ = CDirectord_environ(), let entry = environ[index] {
-            let text = String(cString: entry)
-            if let name = text.split(separator: "=", maxSplits: 1).first, environment[String(name)] == nil {
-                variables.append(text)
-            }
-            index += 1
-        }
-        variables += environment.map { "\($0.key)=\($0.value)" }
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = variables.map { strdup($0) } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
-        var pid: pid_t = 0
-        let error = CleanSpawnAttributes.with(newProcessGroup: true) {
-            posix_spawn(&pid, arguments[0], &actions, &$0, argv, envp)
-        }
-        guard error == 0 else {
-            throw ValidationError("cannot run \(arguments[0]): \(String(cString: strerror(error)))")
+        let output = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw ValidationError("cannot open \(log): \(errnoText())") }
+        defer { close(output) }
+        // Set variables come first in the environment, so they win over inherited ones.
+        let spawned = Spawner.spawn(
+            arguments,
+            .init(output: output, newProcessGroup: true, extraEnvironment: environment.map { "\($0.key)=\($0.value)" }))
+        let pid: pid_t
+        switch spawned {
+        case .success(let child): pid = child
+        case .failure(let error): throw ValidationError("\(error)")
         }
         self.pid = pid
         self.arguments = arguments

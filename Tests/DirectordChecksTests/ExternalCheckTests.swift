@@ -1,5 +1,6 @@
 import DirectordChecks
 import DirectordCore
+import DirectordSystem
 import Foundation
 import Testing
 

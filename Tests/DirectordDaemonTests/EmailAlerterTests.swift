@@ -79,16 +79,17 @@ struct EmailAlerterTests {
         let alerter = Self.alerter(outbox)
         let virtual = try Self.virtual(
             "emailalert=ops@example.com", "emailalertfreq=60", "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate")
-        let second: UInt64 = 1_000_000_000
-        alerter.alert(.realServerQuiesced(Self.real, in: Self.vip, reason: nil), virtual: virtual, from: nil, status: .running, now: 1000 * second)
-        alerter.resendDue(status: .running, now: 1059 * second)
+        let start = ContinuousClock.now
+        func at(_ seconds: Int) -> ContinuousClock.Instant { start + .seconds(seconds) }
+        alerter.alert(.realServerQuiesced(Self.real, in: Self.vip, reason: nil), virtual: virtual, from: nil, status: .running, now: at(1000))
+        alerter.resendDue(status: .running, now: at(1059))
         #expect(outbox.all.count == 1)
-        alerter.resendDue(status: .running, now: 1060 * second)
-        alerter.resendDue(status: .running, now: 1061 * second)
+        alerter.resendDue(status: .running, now: at(1060))
+        alerter.resendDue(status: .running, now: at(1061))
         #expect(outbox.all.map(\.subject).last == "Inaccessible real server: 10.0.0.1:80 (10.0.0.10:80)")
         #expect(outbox.all.count == 2)
-        alerter.alert(.realServerRestored(Self.real, in: Self.vip, weight: 1, reason: nil), virtual: virtual, from: nil, status: .running, now: 1070 * second)
-        alerter.resendDue(status: .running, now: 2000 * second)
+        alerter.alert(.realServerRestored(Self.real, in: Self.vip, weight: 1, reason: nil), virtual: virtual, from: nil, status: .running, now: at(1070))
+        alerter.resendDue(status: .running, now: at(2000))
         #expect(outbox.all.count == 3)
     }
 

@@ -1,5 +1,6 @@
 import CCurl
 import DirectordCore
+import DirectordSystem
 
 /// A check that is one libcurl transfer on the loop's multi handles (``HTTPCheck``,
 /// ``LDAPCheck``): the transfer's life, and the options every such check shares. Subclasses

@@ -1,5 +1,5 @@
 import CCurl
-import CDirectordShims
+import CCurlShims
 import Glibc
 
 /// libcurl could not be set up (not a checked server's fault).

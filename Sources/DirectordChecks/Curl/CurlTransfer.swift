@@ -1,5 +1,5 @@
 import CCurl
-import CDirectordShims
+import CCurlShims
 import Glibc
 
 /// One libcurl easy handle while it runs a transfer: its options, the response it collects

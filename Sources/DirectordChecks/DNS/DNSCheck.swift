@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordSystem
 
 /// `service=dns` negotiate checks (ldirectord's `check_dns`): ask the real server for the
 /// request name (an A record, or a PTR record when the name is an address), up when an A

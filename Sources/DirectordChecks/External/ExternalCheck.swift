@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordSystem
 
 /// `checktype=external` and `external-perl` (ldirectord's `check_external` and
 /// `check_external_perl`): run `checkcommand` with the four arguments (virtual server or

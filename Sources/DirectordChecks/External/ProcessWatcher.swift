@@ -1,4 +1,4 @@
-import CDirectordShims
+import CSystemShims
 import Dispatch
 import DirectordSystem
 import Glibc
@@ -6,14 +6,6 @@ import Glibc
 /// A start of a check command that is still under way.
 struct SpawnTicket: Hashable {
     let rawValue: UInt64
-}
-
-/// How a child process ended.
-enum ProcessExit: Equatable {
-    case exited(Int32)
-    case signalled(Int32)
-    /// The status could not be collected (someone else reaped the child).
-    case unknown(String)
 }
 
 /// A child process started by ``ProcessWatcher``.
@@ -144,48 +136,29 @@ final class ProcessWatcher {
         var outputFD: Int32
     }
 
-    /// posix_spawn with the child's setup, a pidfd to notice its exit and a pipe for its
-    /// output. Thread-safe: plain system calls on values.
+    /// The child started by ``Spawner`` (in its own process group, marked as a check's), a
+    /// pidfd to notice its exit and a pipe for its output. Thread-safe: plain system calls on
+    /// values.
     private static func launch(_ executable: String, arguments: [String]) -> Result<Launched, SystemError> {
-        var pipeFDs: [Int32] = [-1, -1]
-        guard CDirectord_pipe2(&pipeFDs, O_CLOEXEC) == 0 else { return .failure(SystemError("pipe2")) }
-        let (readEnd, writeEnd) = (pipeFDs[0], pipeFDs[1])
+        let readEnd: Int32
+        let writeEnd: Int32
+        switch Spawner.pipe() {
+        case .success(let ends): (readEnd, writeEnd) = ends
+        case .failure(let error): return .failure(error)
+        }
         // Only our end is non-blocking: the child's stdout must block like any pipe.
         _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
-        // libcurl's and libmariadb's sockets are not all close-on-exec.
-        CDirectord_posix_spawn_file_actions_addclosefrom_np(&actions, 3)
-
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        // The environment, plus the mark by which the check's escaped descendants are known.
-        var environment: [UnsafeMutablePointer<CChar>?] = [strdup(ChildProcesses.checkMarker)]
-        if var cursor = CDirectord_environ() {
-            while let entry = cursor.pointee {
-                environment.append(entry)
-                cursor += 1
-            }
-        }
-        environment.append(nil)
-        defer { free(environment[0]) }
-        var pid: pid_t = 0
-        let spawnError = ChildProcesses.spawning {
-            let status = CleanSpawnAttributes.with(newProcessGroup: true) { attributes in
-                posix_spawnp(&pid, executable, &actions, &attributes, argv, environment)
-            }
-            if status == 0 { ChildProcesses.register(pid) }
-            return status
-        }
+        let spawned = Spawner.spawn(
+            [executable] + arguments,
+            .init(output: writeEnd, searchPath: true, newProcessGroup: true,
+                  extraEnvironment: [ChildProcesses.checkMarker]))
         Glibc.close(writeEnd)
-        guard spawnError == 0 else {
+        let pid: pid_t
+        switch spawned {
+        case .success(let child): pid = child
+        case .failure(let error):
             Glibc.close(readEnd)
-            return .failure(SystemError("cannot run \(executable)", code: spawnError))
+            return .failure(error)
         }
 
         let pidFD = pidfd_open(pid, 0)
@@ -196,9 +169,7 @@ final class ProcessWatcher {
             Glibc.close(readEnd)
             // Without a pidfd the exit cannot be noticed on the loop; reaping a just-killed
             // child here (on the spawn queue) does not wait long.
-            var status: Int32 = 0
-            _ = retryingInterrupts { waitpid(pid, &status, 0) }
-            ChildProcesses.unregister(pid)
+            _ = Spawner.wait(for: pid)
             return .failure(error)
         }
         return .success(Launched(pid: pid, pidFD: pidFD, outputFD: readEnd))
@@ -252,13 +223,8 @@ final class ProcessWatcher {
         let result = retryingInterrupts { waitpid(process.pid, &status, WNOHANG) }
         let exit: ProcessExit
         if result == process.pid {
-            if CDirectord_WIFEXITED(status) != 0 {
-                exit = .exited(CDirectord_WEXITSTATUS(status))
-            } else if CDirectord_WIFSIGNALED(status) != 0 {
-                exit = .signalled(CDirectord_WTERMSIG(status))
-            } else {
-                return  // stopped or continued: not an exit
-            }
+            guard let ended = ProcessExit(waitStatus: status) else { return }  // stopped or continued
+            exit = ended
         } else if result == 0 {
             return  // not yet: a spurious wake-up
         } else {

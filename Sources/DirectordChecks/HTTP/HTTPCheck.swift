@@ -1,5 +1,6 @@
 import CCurl
 import DirectordCore
+import DirectordSystem
 
 /// `service=http`, `https`, `http_proxy` negotiate checks (ldirectord's `check_http`): a GET or
 /// HEAD of the check URL through libcurl, up when the final response is 2xx and its body

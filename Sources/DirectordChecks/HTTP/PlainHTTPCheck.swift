@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordSystem
 
 /// `service=http` negotiate checks of a URL on the real server itself, spoken directly on the
 /// loop: one TCP connection, one HTTP/1.1 request, the response read by

@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordSystem
 
 /// One check in flight on the loop: it reaches a verdict exactly once, then releases whatever
 /// it holds (sockets, timers, handles).

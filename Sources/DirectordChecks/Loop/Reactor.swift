@@ -1,5 +1,6 @@
-import CDirectordShims
+import CSystemShims
 import DirectordCore
+import DirectordSystem
 import Dispatch
 import Glibc
 
@@ -237,14 +238,4 @@ final class Reactor {
 /// A timer scheduled on a ``Reactor``.
 struct TimerID: Hashable {
     let rawValue: UInt64
-}
-
-extension Duration {
-    /// Whole nanoseconds, saturating (a check timeout is never near the limit).
-    var nanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        guard seconds >= 0 else { return 0 }
-        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : whole &+ UInt64(attoseconds / 1_000_000_000)
-    }
 }

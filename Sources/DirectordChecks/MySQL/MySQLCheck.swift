@@ -1,5 +1,6 @@
 import CMariaDB
 import DirectordCore
+import DirectordSystem
 import Glibc
 
 /// libmariadb's global state, initialised once before the first handle (`mysql_init` would do

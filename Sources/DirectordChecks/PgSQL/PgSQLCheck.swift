@@ -1,5 +1,6 @@
 import CPQ
 import DirectordCore
+import DirectordSystem
 import Glibc
 
 /// `service=pgsql` negotiate checks (ldirectord's `check_pgsql`, its `check_sql` with DBD::Pg):

@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordSystem
 import Glibc
 
 /// The loop's one ICMP socket for an address family: it sends echo requests for every ping

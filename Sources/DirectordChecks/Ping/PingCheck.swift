@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordSystem
 
 /// `checktype=ping` (and connect on a UDP service): up when an ICMP echo reply arrives; up to
 /// `checkcount` attempts, each waiting `checktimeout` (ldirectord's `check_ping`).

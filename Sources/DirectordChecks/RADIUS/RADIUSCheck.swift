@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordSystem
 
 /// `service=radius` negotiate checks (ldirectord's `check_radius`, Authen::Radius's
 /// `check_pwd`): an Access-Request for `login`/`passwd` with the shared `secret`, up on

@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordSystem
 
 /// `checktype=connect`: a TCP connection to the real server's check port within `checktimeout`,
 /// closed at once (ldirectord's `check_connect`).

@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordSystem
 import Glibc
 
 /// A non-blocking TCP connection (or connected UDP socket) on the loop's ``Reactor``.

@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordSystem
 
 /// `service=ftp` (ldirectord's `check_ftp`): log in (`login`, else anonymous) and, when a
 /// request names a file, fetch it in passive mode and match `receive` against its content.

@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordSystem
 
 /// What a text-protocol dialogue wants next.
 enum DialogueStep {

@@ -1,5 +1,6 @@
 import DirectordChecks
 import DirectordCore
+import DirectordSystem
 import Glibc
 
 /// The checks: run when the schedule says, results into the state, lines into monitor files.
@@ -69,7 +70,7 @@ extension Director {
             if !MonitorFile.append(to: path, virtual: virtual, real: real, result: result),
                 unwritableMonitorFiles.insert(path).inserted
             {
-                log.log("Error writing to monitorfile '\(path)': \(String(cString: strerror(errno)))", priority: .error)
+                log.log("Error writing to monitorfile '\(path)': \(errnoText())", priority: .error)
             }
         }
     }

@@ -281,8 +281,7 @@ public actor Director {
 
     private func addTimer(every period: Duration, _ work: @escaping @Sendable (isolated Director) -> Void) {
         let timer = DispatchSource.makeTimerSource(queue: loop.dispatchQueue)
-        let nanoseconds = Int(period.components.seconds) * 1_000_000_000 + Int(period.components.attoseconds / 1_000_000_000)
-        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds), leeway: .milliseconds(10))
+        timer.schedule(deadline: .now() + period.dispatchInterval, repeating: period.dispatchInterval, leeway: .milliseconds(10))
         timer.setEventHandler { [unowned self] in self.assumeIsolated { work($0) } }
         timer.resume()
         timers.append(timer)

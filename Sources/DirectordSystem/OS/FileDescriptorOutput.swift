@@ -15,11 +15,10 @@ public struct FileDescriptorOutput: Sendable {
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
+            let written = bytes.withUnsafeMutableBytes { raw in
+                retryingInterrupts { Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset) }
             }
+            if written < 0 { return }
             offset += written
         }
     }

@@ -1,15 +1,4 @@
-#define _GNU_SOURCE
-#include <fcntl.h>
-#include <unistd.h>
-#include "CDirectordShims.h"
-
-int CDirectord_pipe2(int fds[2], int flags) {
-    return pipe2(fds, flags);
-}
-
-int CDirectord_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from) {
-    return posix_spawn_file_actions_addclosefrom_np(actions, from);
-}
+#include "CCurlShims.h"
 
 CURLcode CDirectord_curl_easy_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
@@ -53,10 +42,4 @@ CURLMcode CDirectord_curl_multi_setopt_socket_function(CURLM *multi, curl_socket
 
 CURLMcode CDirectord_curl_multi_setopt_timer_function(CURLM *multi, curl_multi_timer_callback callback) {
     return curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, callback);
-}
-
-#include <sys/prctl.h>
-
-int CDirectord_set_child_subreaper(void) {
-    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }

@@ -1,4 +1,4 @@
-import CDirectordShims
+import CSystemShims
 import Glibc
 import Synchronization
 
@@ -29,11 +29,11 @@ public enum ChildProcesses {
         return body()
     }
 
-    static var isSpawning: Bool { spawning.withLock { $0 > 0 } }
+    public static var isSpawning: Bool { spawning.withLock { $0 > 0 } }
 
     public static func register(_ pid: Int32) { owned.withLock { _ = $0.insert(pid) } }
     public static func unregister(_ pid: Int32) { owned.withLock { _ = $0.remove(pid) } }
-    static func isOwned(_ pid: Int32) -> Bool { owned.withLock { $0.contains(pid) } }
+    public static func isOwned(_ pid: Int32) -> Bool { owned.withLock { $0.contains(pid) } }
 
     /// Makes this process the parent of its descendants' orphans. `reapStrays` also reaps
     /// an orphan of any other origin once it has exited (a `fallbackcommand`'s background
@@ -42,13 +42,13 @@ public enum ChildProcesses {
     /// - Returns: false when the kernel refuses.
     @discardableResult
     public static func becomeSubreaper(reapStrays: Bool) -> Bool {
-        guard CDirectord_set_child_subreaper() == 0 else { return false }
+        guard CSystem_set_child_subreaper() == 0 else { return false }
         flags.withLock { $0 = (true, reapStrays) }
         return true
     }
 
-    static var isSubreaper: Bool { flags.withLock { $0.subreaper } }
-    static var reapsStrays: Bool { flags.withLock { $0.reapStrays } }
+    public static var isSubreaper: Bool { flags.withLock { $0.subreaper } }
+    public static var reapsStrays: Bool { flags.withLock { $0.reapStrays } }
 
     /// Reaps orphans of any origin that have exited (a detached `execute=` daemon stopped, a
     /// `fallbackcommand`'s background server ended), where allowed; the daemon calls it
@@ -62,7 +62,7 @@ public enum ChildProcesses {
     }
 
     /// This process's children, from /proc/self/task/*/children.
-    static func children() -> [Int32] {
+    public static func children() -> [Int32] {
         guard let tasks = opendir("/proc/self/task") else { return [] }
         defer { closedir(tasks) }
         var result: [Int32] = []
@@ -76,27 +76,18 @@ public enum ChildProcesses {
     }
 
     /// Whether a process's environment carries ``checkMarker`` (false once it is a zombie).
-    static func cameFromCheck(_ pid: Int32) -> Bool {
+    public static func cameFromCheck(_ pid: Int32) -> Bool {
         readSmallFile("/proc/\(pid)/environ", limit: 1 << 20).split(separator: "\0").contains { $0 == checkMarker }
     }
 
     /// Whether the process has exited and waits to be reaped.
-    static func isZombie(_ pid: Int32) -> Bool {
+    public static func isZombie(_ pid: Int32) -> Bool {
         let stat = readSmallFile("/proc/\(pid)/stat")
         guard let close = stat.lastIndex(of: ")") else { return false }
         return stat[stat.index(after: close)...].trimmingPrefix(" ").first == "Z"
     }
 
     private static func readSmallFile(_ path: String, limit: Int = 65536) -> String {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return "" }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while bytes.count < limit {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count > 0 { bytes += buffer[..<count] } else if count < 0 && errno == EINTR { continue } else { break }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        (try? FileSystem.readBytes(path, limit: limit).get()).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 }

@@ -26,19 +26,7 @@ public struct SystemNameResolver: NameResolving {
     }
 
     static func address(of entry: addrinfo) -> IPAddress? {
-        guard let socketAddress = entry.ai_addr else { return nil }
-        switch entry.ai_family {
-        case AF_INET:
-            return socketAddress.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                IPAddress.v4(UInt32(bigEndian: $0.pointee.sin_addr.s_addr))
-            }
-        case AF_INET6:
-            return socketAddress.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
-                withUnsafeBytes(of: $0.pointee.sin6_addr) { IPAddress(bytes: $0) }
-            }
-        default:
-            return nil
-        }
+        entry.ai_addr.flatMap { SocketAddress.decode(UnsafePointer($0)) }
     }
 
     public func port(ofService name: String, protocol: String?) -> UInt16? {

@@ -1,13 +1,14 @@
-import DirectordCore
-import Glibc
+public import DirectordCore
+public import Glibc
 
-/// An `IPAddress` and port as the C socket calls want them (`sockaddr_in`, `sockaddr_in6`).
-struct SocketAddress {
+/// An `IPAddress` and port as the C socket calls want them (`sockaddr_in`, `sockaddr_in6`),
+/// and back: the one place the two meet.
+public struct SocketAddress {
     private var storage = sockaddr_storage()
-    let length: socklen_t
-    let family: AddressFamily
+    public let length: socklen_t
+    public let family: AddressFamily
 
-    init(_ address: IPAddress, port: UInt16) {
+    public init(_ address: IPAddress, port: UInt16 = 0) {
         family = address.family
         switch address {
         case .v4(let value):
@@ -34,16 +35,16 @@ struct SocketAddress {
     }
 
     /// The C protocol family for `socket(2)`.
-    var protocolFamily: Int32 { family == .ipv4 ? AF_INET : AF_INET6 }
+    public var protocolFamily: Int32 { family == .ipv4 ? AF_INET : AF_INET6 }
 
-    func withSockAddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
+    public func withSockAddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
         withUnsafeBytes(of: storage) { raw in
             body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), length)
         }
     }
 
     /// The address and port of a `sockaddr` filled in by the kernel (`recvfrom`, `getsockname`).
-    static func decode(_ storage: sockaddr_storage) -> (address: IPAddress, port: UInt16)? {
+    public static func decode(_ storage: sockaddr_storage) -> (address: IPAddress, port: UInt16)? {
         withUnsafeBytes(of: storage) { raw -> (IPAddress, UInt16)? in
             switch Int32(storage.ss_family) {
             case AF_INET:
@@ -56,6 +57,20 @@ struct SocketAddress {
             default:
                 return nil
             }
+        }
+    }
+
+    /// The address in a `sockaddr` of either family (`getaddrinfo`'s answers).
+    public static func decode(_ pointer: UnsafePointer<sockaddr>) -> IPAddress? {
+        switch Int32(pointer.pointee.sa_family) {
+        case AF_INET:
+            pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { .v4(UInt32(bigEndian: $0.pointee.sin_addr.s_addr)) }
+        case AF_INET6:
+            pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                withUnsafeBytes(of: $0.pointee.sin6_addr) { IPAddress(bytes: $0) }
+            }
+        default:
+            nil
         }
     }
 }

@@ -4,7 +4,7 @@ import Glibc
 public enum FileSystem {
     public struct Problem: Error, CustomStringConvertible {
         public var errno: Int32
-        public var description: String { String(cString: strerror(errno)) }
+        public var description: String { errnoText(errno) }
     }
 
     /// The whole file as text (invalid UTF-8 replaced, never trapping).
@@ -21,11 +21,11 @@ public enum FileSystem {
             switch errno {
             case ENOENT: return "does not exist"
             case ELOOP: return "is a loop of symbolic links"
-            default: return "cannot be reached: \(String(cString: strerror(errno)))"
+            default: return "cannot be reached: \(errnoText())"
             }
         }
         switch info.st_mode & S_IFMT {
-        case S_IFREG: return access(path, R_OK) == 0 ? nil : "cannot be read: \(String(cString: strerror(errno)))"
+        case S_IFREG: return access(path, R_OK) == 0 ? nil : "cannot be read: \(errnoText())"
         case S_IFDIR: return "is a directory"
         case S_IFIFO: return "is a FIFO (named pipe), not a file"
         case S_IFSOCK: return "is a socket, not a file"
@@ -34,19 +34,18 @@ public enum FileSystem {
         }
     }
 
-    /// The whole file as bytes.
-    public static func readBytes(_ path: String) -> Result<[UInt8], Problem> {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    /// The whole file as bytes, or its first `limit` bytes.
+    public static func readBytes(_ path: String, limit: Int = .max) -> Result<[UInt8], Problem> {
+        let descriptor = retryingInterrupts { open(path, O_RDONLY | O_CLOEXEC) }
         guard descriptor >= 0 else { return .failure(Problem(errno: errno)) }
         defer { close(descriptor) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return .failure(Problem(errno: errno))
+        while bytes.count < limit {
+            let count = chunk.withUnsafeMutableBytes { raw in
+                retryingInterrupts { read(descriptor, raw.baseAddress, min(raw.count, limit - bytes.count)) }
             }
+            if count < 0 { return .failure(Problem(errno: errno)) }
             if count == 0 { break }
             bytes.append(contentsOf: chunk[0..<count])
         }

@@ -1,0 +1,32 @@
+#ifndef C_SYSTEM_SHIMS_H
+#define C_SYSTEM_SHIMS_H
+
+// The operating system as Swift's Glibc module leaves it out, for DirectordSystem (processes)
+// and the check loop (epoll, pidfd). Only what Swift cannot import by itself.
+
+#include <sys/epoll.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <spawn.h>
+
+// WIFEXITED and friends are function-like macros.
+static inline int CSystem_WIFEXITED(int status) { return WIFEXITED(status); }
+static inline int CSystem_WEXITSTATUS(int status) { return WEXITSTATUS(status); }
+static inline int CSystem_WIFSIGNALED(int status) { return WIFSIGNALED(status); }
+static inline int CSystem_WTERMSIG(int status) { return WTERMSIG(status); }
+
+// Declared by glibc only under _GNU_SOURCE / __USE_MISC, which Swift's Glibc module lacks.
+int CSystem_pipe2(int fds[2], int flags);
+int CSystem_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+
+// prctl is variadic: PR_SET_CHILD_SUBREAPER, so that a check's processes that escape their
+// process group (setsid) are re-parented to the daemon, which can end them.
+int CSystem_set_child_subreaper(void);
+
+// `environ` is a mutable C global, which Swift 6 refuses to read; spawned children inherit it.
+static inline char *const *CSystem_environ(void) {
+    extern char **environ;
+    return environ;
+}
+
+#endif
