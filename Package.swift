@@ -8,7 +8,10 @@ let package = Package(
         .executable(name: "directord-bench", targets: ["directord-bench"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0")
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        // The logging seam: checks and netlink log debug lines through swift-log's API; the
+        // daemon's handler writes them with ldirectord's framing wherever its log goes.
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
     ],
     targets: [
         // MARK: C libraries from Debian, located with pkg-config
@@ -39,14 +42,22 @@ let package = Package(
             name: "DirectordChecks",
             dependencies: [
                 "DirectordCore", "DirectordSystem", "CCurl", "CMariaDB", "CPQ", "CPCRE2", "CCurlShims", "CSystemShims",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         // The kernel's IPVS table over generic netlink (libnl-genl-3).
-        .target(name: "DirectordIPVS", dependencies: ["DirectordCore", "DirectordSystem", "CNetlink", "CIPVSShims"]),
+        .target(
+            name: "DirectordIPVS",
+            dependencies: [
+                "DirectordCore", "DirectordSystem", "CNetlink", "CIPVSShims", .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // MARK: Wiring: the daemon
         .target(
             name: "DirectordDaemon",
-            dependencies: ["DirectordCore", "DirectordSystem", "DirectordChecks", "DirectordIPVS"]),
+            dependencies: [
+                "DirectordCore", "DirectordSystem", "DirectordChecks", "DirectordIPVS",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // MARK: Executables
         .executableTarget(
@@ -72,7 +83,10 @@ let package = Package(
             resources: [.copy("Resources")]),
         .testTarget(
             name: "DirectordDaemonTests",
-            dependencies: ["DirectordDaemon", "DirectordCore", "DirectordChecks", "DirectordSystem"]),
+            dependencies: [
+                "DirectordDaemon", "DirectordCore", "DirectordChecks", "DirectordSystem",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CCurl", "CMariaDB", "CNetlink"]),
         .testTarget(
             name: "DirectordChecksTests", dependencies: ["DirectordChecks", "DirectordCore", "DirectordSystem"],
@@ -82,7 +96,9 @@ let package = Package(
         .testTarget(
             name: "CommandLineTests", dependencies: ["directord-bench", "DirectordCore"], resources: [.copy("Resources")]),
         // Golden netlink bytes on the host; kernel tests that run only inside lab/run.
-        .testTarget(name: "DirectordIPVSTests", dependencies: ["DirectordCore", "DirectordIPVS", "CNetlink"]),
+        .testTarget(
+            name: "DirectordIPVSTests",
+            dependencies: ["DirectordCore", "DirectordIPVS", "CNetlink", .product(name: "Logging", package: "swift-log")]),
     ]
 )
 

@@ -121,7 +121,8 @@ public enum DaemonRunner {
             control = InMemoryIPVSTable()
         } else {
             do {
-                control = try NetlinkIPVSClient()
+                control = try NetlinkIPVSClient(
+                    logger: DirectorLogHandler.logger("directord.netlink", log: log, debug: options.debug))
             } catch {
                 return fail("Cannot open the IPVS table: \(error)")
             }
@@ -134,7 +135,8 @@ public enum DaemonRunner {
         do {
             var loopOptions = CheckLoop.Options()
             loopOptions.plainHTTPThroughLibcurl = options.plainHTTPThroughLibcurl
-            loop = try CheckLoop(options: loopOptions)
+            loop = try CheckLoop(
+                options: loopOptions, logger: DirectorLogHandler.logger("directord.checks", log: log, debug: options.debug))
         } catch {
             return fail("Cannot start the check loop: \(error)")
         }

@@ -1,5 +1,6 @@
 public import DirectordCore
 import Glibc
+public import Logging
 import Synchronization
 
 /// Talks to the kernel's IPVS table over the generic netlink family "IPVS".
@@ -19,6 +20,8 @@ public final class NetlinkIPVSClient: IPVSControl {
     public static let batchWindow = 128
 
     private let connection: Mutex<IPVSConnection>
+    /// Debug lines for each exchange with the kernel (`directord -d`); silent by default.
+    private let logger: Logger
 
     /// Opens a netlink socket and resolves the IPVS family.
     ///
@@ -28,9 +31,14 @@ public final class NetlinkIPVSClient: IPVSControl {
     ///   - receiveTimeout: how long to wait for the kernel before a call fails.
     /// - Throws: ``IPVSError/familyMissing`` when the ip_vs module is not loaded; other cases
     ///   when the socket cannot be opened.
-    public init(networkNamespace: String? = nil, receiveTimeout: Duration = .seconds(30)) throws(IPVSError) {
+    ///   - logger: where the exchanges are traced, at debug level.
+    public init(
+        networkNamespace: String? = nil, receiveTimeout: Duration = .seconds(30),
+        logger: Logger = Logger(label: "directord.netlink", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws(IPVSError) {
         let socket = try NetlinkSocket(networkNamespace: networkNamespace, receiveTimeout: receiveTimeout)
         connection = Mutex(IPVSConnection(socket: socket))
+        self.logger = logger
     }
 
     public func info() throws(IPVSError) -> IPVSInfo {
@@ -40,14 +48,31 @@ public final class NetlinkIPVSClient: IPVSControl {
     }
 
     public func snapshot() throws(IPVSError) -> IPVSSnapshot {
-        try connection.withLock { (connection: inout IPVSConnection) throws(IPVSError) -> IPVSSnapshot in
+        let started = ContinuousClock.now
+        let snapshot = try connection.withLock { (connection: inout IPVSConnection) throws(IPVSError) -> IPVSSnapshot in
             try connection.snapshot()
         }
+        logger.debug(
+            "netlink: read the table",
+            metadata: [
+                "services": "\(snapshot.services.count)",
+                "destinations": "\(snapshot.services.reduce(0) { $0 + $1.destinations.count })",
+                "took": "\(ContinuousClock.now - started)",
+            ])
+        return snapshot
     }
 
     public func apply(_ operations: [TableOperation]) throws(IPVSError) {
-        try connection.withLock { (connection: inout IPVSConnection) throws(IPVSError) in
-            try connection.apply(operations)
+        guard !operations.isEmpty else { return }
+        for operation in operations { logger.debug("netlink: \(operation)") }
+        do {
+            try connection.withLock { (connection: inout IPVSConnection) throws(IPVSError) in
+                try connection.apply(operations)
+            }
+            logger.debug("netlink: acknowledged", metadata: ["operations": "\(operations.count)"])
+        } catch {
+            logger.debug("netlink: refused", metadata: ["error": "\(error)"])
+            throw error
         }
     }
 

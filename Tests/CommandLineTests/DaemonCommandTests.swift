@@ -119,6 +119,8 @@ struct DaemonCommandTests {
         }
         #expect(text.contains("Added real server: 127.0.0.1:\(port) (10.0.0.10:80)"), "\(text)")
         #expect(text.contains("HTTP 200 OK, receive /^OK$/ found"), "\(text)")
+        // -d traces every check through the logging seam.
+        #expect(text.contains("check 127.0.0.1:\(port): up (latency="), "\(text)")
         let ready = text.split(separator: "\n").first { $0.contains("Ready: ") }.map(String.init) ?? ""
         #expect(ready.contains("(dry run: no kernel changes)"), "\(ready)")
         #expect(ready.contains("(plain HTTP checks through libcurl)") == viaLibcurl, "\(ready)")

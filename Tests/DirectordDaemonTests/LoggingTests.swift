@@ -2,6 +2,7 @@ import DirectordCore
 @testable import DirectordDaemon
 import Foundation
 import Glibc
+import Logging
 import Testing
 
 @Suite("Log formats")
@@ -146,5 +147,28 @@ struct ShellCommandTests {
         #expect(standardSignals("SigIgn:") == 0, "\(lines)")
         // 0, 1, 2 and the one ls opens to list.
         #expect(lines.last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } == 4)
+    }
+}
+
+/// swift-log's seam: a check's or netlink's debug line reaches the daemon's log as one line,
+/// its metadata sorted, only when the level lets it.
+@Suite("the logging seam")
+struct LogHandlerTests {
+    @Test("debug lines with metadata under -d, nothing below notice otherwise; peer bytes escaped")
+    func handler() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("seam-\(UUID()).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let log = DirectorLog(destination: .file(path: path), configName: "x.cf")
+        let debug = DirectorLogHandler.logger("directord.checks", log: log, debug: true)
+        debug.debug("check 10.0.0.1:80: down", metadata: ["reason": "HTTP 500 \u{1b}[31mboom", "latency": "0.1 seconds"])
+        let quiet = DirectorLogHandler.logger("directord.checks", log: log, debug: false)
+        quiet.debug("not written")
+        quiet.notice("written")
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+            String($0[$0.index($0.firstIndex(of: "]")!, offsetBy: 2)...])
+        }
+        #expect(lines == [
+            "check 10.0.0.1:80: down (latency=0.1 seconds, reason=HTTP 500 \\x1B[31mboom)", "written",
+        ])
     }
 }

@@ -1,6 +1,7 @@
 public import DirectordCore
 public import Dispatch
 import DirectordSystem
+public import Logging
 import Synchronization
 
 /// Runs health checks of real servers, all concurrently, on one event loop.
@@ -53,6 +54,8 @@ public actor CheckLoop {
     let context: LoopContext
     /// The settings the loop was made with.
     public nonisolated let options: Options
+    /// A debug line per finished check (`directord -d`); silent by default.
+    private let logger: Logger
     private var inFlight: [UInt64: CheckOperation] = [:]
     private var isShutDown = false
     private var hasStarted = false
@@ -67,10 +70,14 @@ public actor CheckLoop {
     /// Creates the loop's queue, epoll instance and timer.
     ///
     /// - Throws: ``CheckLoopError`` when the process is out of file descriptors.
-    public init(options: Options = Options()) throws(CheckLoopError) {
+    public init(
+        options: Options = Options(),
+        logger: Logger = Logger(label: "directord.checks", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws(CheckLoopError) {
         let executor = DispatchQueueExecutor(label: options.queueLabel)
         self.executor = executor
         self.options = options
+        self.logger = logger
         do {
             self.context = try LoopContext(options: options, queue: executor.queue)
         } catch {
@@ -164,7 +171,9 @@ public actor CheckLoop {
         }
         let plan = CheckPlan(check, plainHTTPThroughLibcurl: context.options.plainHTTPThroughLibcurl)
         guard let operation = plan.makeOperation(context: context) else {
-            completion(plan.immediateResult ?? .down("nothing to check", latency: .zero))
+            let result = plan.immediateResult ?? .down("nothing to check", latency: .zero)
+            trace(check, result)
+            completion(result)
             return
         }
         inFlight[id] = operation
@@ -172,8 +181,18 @@ public actor CheckLoop {
         // drops the closure once it has run, and every operation ends by its time limit.
         operation.run(timeout: plan.timeout) { result in
             self.inFlight[id] = nil
+            self.trace(check, result)
             completion(result)
         }
+    }
+
+    private func trace(_ check: HealthCheck, _ result: CheckResult) {
+        logger.debug(
+            "check \(check.address.bracketed)\(check.port.map { ":\($0)" } ?? ""): \(result.isUp ? "up" : "down")",
+            metadata: [
+                "type": "\(check.type)", "service": "\(check.service)", "latency": "\(result.latency)",
+                "reason": "\(result.reason)",
+            ])
     }
 
     private func cancel(_ id: UInt64, reason: String) {
