@@ -1,0 +1,105 @@
+import DirectordChecks
+import DirectordCore
+import DirectordSystem
+import Dispatch
+import Glibc
+
+/// The kernel's table: read, reconciled, reported; and the status report that shows it.
+extension Director {
+    // MARK: The table
+
+    func refreshTable() async {
+        do {
+            state.observe(try await writer.table())
+        } catch {
+            log.log("Cannot read the IPVS table: \(error)", priority: .error)
+        }
+    }
+
+    /// Applies what the state asks for until nothing is left, reading the table again when
+    /// the kernel refused something (someone changed it under us), at most twice.
+    func reconcile(phase: DirectorEvent.Phase) async {
+        var failures = 0
+        while state.needsReconcile && lifecycle != .stopping {
+            let plan = state.takeReconciliation(phase: phase)
+            if plan.isEmpty { break }
+            let failed = await apply(plan)
+            // Alerts for these changes go out in the status the daemon was in when it decided
+            // them: a start's first verdicts are "starting" ones.
+            for (index, event) in plan.events.enumerated() where !failed.contains(index) { report(event) }
+            state.commit(plan, refused: failed)
+            updateLifecycle()
+            runFallbackCommands(plan.fallbackCommands)
+            if state.needsTableRead {
+                failures += 1
+                await refreshTable()
+                if failures > 1 { break }
+            }
+        }
+    }
+
+    /// Sends the plan's operations; returns the indexes of those that failed, each logged
+    /// once while it keeps failing the same way.
+    func apply(_ plan: Reconciliation) async -> Set<Int> {
+        var failed: Set<Int> = []
+        var refused: [String: String] = [:]
+        do {
+            try await writer.apply(plan.operations)
+        } catch {
+            if case .operationsFailed(let list, _) = error {
+                failed = Set(list.map(\.index))
+                for failure in list {
+                    let operation = "\(failure.operation)"
+                    refused[operation] = "\(failure.error)"
+                    if refusedOperations[operation] != "\(failure.error)" {
+                        log.log("IPVS: \(operation) failed: \(failure.error)", priority: .error)
+                    }
+                }
+            } else {
+                failed = Set(plan.operations.indices)
+                log.log("IPVS: \(error)", priority: .error)
+            }
+        }
+        for (index, operation) in plan.operations.enumerated() where !failed.contains(index) {
+            refusedOperations["\(operation)"] = nil
+        }
+        refusedOperations.merge(refused) { $1 }
+        return failed
+    }
+
+    /// Logs an event and mails it where the service asks for alerts.
+    func report(_ event: DirectorEvent) {
+        log.log(event)
+        if let virtual = state.virtualService(event.serviceKey) {
+            alerter.alert(
+                event, virtual: virtual, from: state.configuration.globals.emailAlertFrom,
+                status: lifecycle.alertStatus)
+        }
+    }
+
+    func runFallbackCommands(_ commands: [DirectorState.FallbackCommand]) {
+        for command in commands {
+            let line = command.commandLine
+            let log = self.log
+            ShellCommand.run(line) { outcome in
+                switch outcome {
+                case .success(0): break
+                case .success(let status): log.log("fallbackcommand \"\(line)\" exited \(status)", priority: .warning)
+                case .failure(let error): log.log("fallbackcommand \"\(line)\" failed: \(error)", priority: .error)
+                }
+            }
+        }
+    }
+
+    // MARK: Status
+
+    /// SIGUSR1: writes the status report next to the pid file, for `status --verbose`.
+    func writeStatusReport() async {
+        guard let pidFile = settings.pidFile else { return }
+        await refreshTable()
+        var report = state.statusReport(
+            pid: getpid(), configuration: settings.configPath, daemonStatus: lifecycle.alertStatus.rawValue)
+        report.refusedOperations = refusedOperations.sorted(by: { $0.key < $1.key }).map { "\($0.key): \($0.value)" }
+        StatusReportFile(pidFile: pidFile).write(report)
+    }
+}
