@@ -1,11 +1,16 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 let package = Package(
     name: "directord",
     products: [
         .executable(name: "directord", targets: ["directord"]),
-        .executable(name: "directord-bench", targets: ["directord-bench"]),
+        // For the benchmarks' own package (Benchmarks/), not for other software: directord's
+        // modules have no stable API.
+        .library(
+            name: "DirectordModules",
+            targets: ["DirectordCore", "DirectordSystem", "DirectordChecks", "DirectordIPVS", "CSystemShims"]),
+        .library(name: "DirectordTestSupport", targets: ["DirectordTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
@@ -67,16 +72,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(
-            name: "directord-bench",
-            dependencies: [
-                "DirectordCore", "DirectordSystem", "DirectordChecks", "CSystemShims", "DirectordIPVS",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
+        // MARK: Test support: for tests, the fuzzers and the benchmarks, never the product
+        .target(name: "DirectordTestSupport", dependencies: ["DirectordCore"]),
 
         // MARK: Tests
-        .testTarget(name: "DirectordCoreTests", dependencies: ["DirectordCore"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "DirectordCoreTests", dependencies: ["DirectordCore", "DirectordTestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "DirectordSystemTests", dependencies: ["DirectordCore", "DirectordSystem"]),
         .testTarget(
             name: "CompatibilityTests", dependencies: ["DirectordCore", "DirectordSystem"],
@@ -84,17 +86,16 @@ let package = Package(
         .testTarget(
             name: "DirectordDaemonTests",
             dependencies: [
-                "DirectordDaemon", "DirectordCore", "DirectordChecks", "DirectordSystem",
+                "DirectordDaemon", "DirectordCore", "DirectordChecks", "DirectordSystem", "DirectordTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CCurl", "CMariaDB", "CNetlink"]),
         .testTarget(
-            name: "DirectordChecksTests", dependencies: ["DirectordChecks", "DirectordCore", "DirectordSystem"],
+            name: "DirectordChecksTests",
+            dependencies: ["DirectordChecks", "DirectordCore", "DirectordSystem", "DirectordTestSupport"],
             resources: [.copy("Servers")]),
-        // Runs the built directord executable; the pure parts of directord-bench (its report,
-        // percentiles, generated configurations), not the benchmarks themselves.
-        .testTarget(
-            name: "CommandLineTests", dependencies: ["directord-bench", "DirectordCore"], resources: [.copy("Resources")]),
+        // Runs the built directord executable.
+        .testTarget(name: "CommandLineTests", dependencies: ["DirectordCore"], resources: [.copy("Resources")]),
         // Golden netlink bytes on the host; kernel tests that run only inside lab/run.
         .testTarget(
             name: "DirectordIPVSTests",
@@ -102,8 +103,14 @@ let package = Package(
     ]
 )
 
+// Under CI (CI=true, as .ci/run runs) every warning of ours is an error; a developer's build
+// only warns. Read here, not passed as -Xswiftc, so that every `swift build` of the run (the lab's
+// scripts, the benchmark package) builds with the same settings and nothing is rebuilt.
+let warningsAreErrors = Context.environment["CI"] == "true"
+
 for target in package.targets where [.regular, .executable, .test].contains(target.type) {
     var settings = target.swiftSettings ?? []
+    if warningsAreErrors { settings.append(.treatAllWarnings(as: .error)) }
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))
     settings.append(.enableUpcomingFeature("InternalImportsByDefault"))

@@ -1,5 +1,6 @@
 import DirectordChecks
 import DirectordCore
+import DirectordTestSupport
 import Foundation
 import Testing
 

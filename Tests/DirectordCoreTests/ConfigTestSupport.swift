@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordTestSupport
 import Testing
 
 /// A resolver with a few names, so tests never depend on the machine's /etc/hosts or DNS.

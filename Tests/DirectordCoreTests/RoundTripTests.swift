@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordTestSupport
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordTestSupport
 import Testing
 
 private func service(_ key: ServiceKey, _ scheduler: String = "wrr", persistence: Persistence? = nil) -> IPVSService {

@@ -1,5 +1,6 @@
 import DirectordChecks
 import DirectordCore
+import DirectordTestSupport
 @testable import DirectordDaemon
 import DirectordSystem
 import Foundation

@@ -1,4 +1,5 @@
 import DirectordCore
+import DirectordTestSupport
 @testable import DirectordDaemon
 import Foundation
 import Glibc

@@ -27,9 +27,13 @@ struct KernelCommandLineTests {
             ] {
                 let expected = try namespace.ipvsadmOK(theirs)
                 let inside = try namespace.exec([Self.directord, "table"] + ours)
-                #expect(inside.status == 0 && inside.standardOutput == expected, "\(ours): \(inside)")
+                #expect(
+                    inside.status == 0 && inside.standardOutput == expected,
+                    "\(ours): \(inside)ipvsadm \(theirs) printed:\n\(expected)")
                 let outside = try run(Self.directord, ["table", "--netns", namespace.name] + ours)
-                #expect(outside.status == 0 && outside.standardOutput == expected, "--netns \(ours): \(outside)")
+                #expect(
+                    outside.status == 0 && outside.standardOutput == expected,
+                    "--netns \(ours): \(outside)ipvsadm \(theirs) printed:\n\(expected)")
             }
         }
     }

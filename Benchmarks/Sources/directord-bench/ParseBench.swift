@@ -1,5 +1,6 @@
 import ArgumentParser
 import DirectordCore
+import DirectordTestSupport
 
 /// Parse time and memory for a generated configuration of many real servers.
 struct ParseBench: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DirectordCore
+import DirectordTestSupport
 import DirectordIPVS
 import Glibc
 

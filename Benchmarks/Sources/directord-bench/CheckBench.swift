@@ -2,6 +2,7 @@ import ArgumentParser
 import CSystemShims
 import DirectordChecks
 import DirectordCore
+import DirectordTestSupport
 import Dispatch
 import Glibc
 import Synchronization
