@@ -29,7 +29,8 @@ let package = Package(
         .testTarget(
             name: "BenchTests",
             dependencies: [
-                "directord-bench", .product(name: "DirectordModules", package: directord.lastPathComponent.lowercased()),
+                "directord-bench",
+                .product(name: "DirectordModules", package: directord.lastPathComponent.lowercased()),
                 .product(name: "DirectordTestSupport", package: directord.lastPathComponent.lowercased()),
             ]),
     ]

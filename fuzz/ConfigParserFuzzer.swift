@@ -17,7 +17,9 @@ public func fuzzConfigParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
     guard let reparsed = again.configuration,
         reparsed.sourceLinesCleared() == configuration.sourceLinesCleared()
     else {
-        fatalError("round trip changed the configuration:\n--- input\n\(text)\n--- printed\n\(printed)\n--- errors\n\(again.errors)")
+        fatalError(
+            "round trip changed the configuration:\n--- input\n\(text)\n--- printed\n\(printed)\n--- errors\n\(again.errors)"
+        )
     }
     return 0
 }

@@ -1,7 +1,7 @@
-import DirectordCore
-import DirectordSystem
 import DirectordChecks
+import DirectordCore
 import DirectordIPVS
+import DirectordSystem
 import Dispatch
 import Glibc
 
@@ -61,7 +61,9 @@ public enum DaemonRunner {
         let outcome = loader.load(path: options.configPath)
         let standardError = FileDescriptorOutput.standardError
         guard let configuration = outcome.configuration else {
-            for diagnostic in (outcome.errors.map { ($0.line, $0.description) } + outcome.warnings.map { ($0.line, $0.description) })
+            for diagnostic
+                in (outcome.errors.map { ($0.line, $0.description) }
+                + outcome.warnings.map { ($0.line, $0.description) })
                 .sorted(by: { $0.0 < $1.0 })
             {
                 standardError.write(diagnostic.1 + "\n")
@@ -136,7 +138,8 @@ public enum DaemonRunner {
             var loopOptions = CheckLoop.Options()
             loopOptions.plainHTTPThroughLibcurl = options.plainHTTPThroughLibcurl
             loop = try CheckLoop(
-                options: loopOptions, logger: DirectorLogHandler.logger("directord.checks", log: log, debug: options.debug))
+                options: loopOptions,
+                logger: DirectorLogHandler.logger("directord.checks", log: log, debug: options.debug))
         } catch {
             return fail("Cannot start the check loop: \(error)")
         }
@@ -152,7 +155,8 @@ public enum DaemonRunner {
             notifier: notifier, loader: loader,
             logDestinations: options.debug ? .fixed : .fromConfiguration(journal: journal),
             exitHandler: { status in
-                Daemonize.reportStart(status: status, message: status == 0 ? "" : "directord could not start; see its log")
+                Daemonize.reportStart(
+                    status: status, message: status == 0 ? "" : "directord could not start; see its log")
                 withExtendedLifetime(pidLock) { exit(status) }
             })
 

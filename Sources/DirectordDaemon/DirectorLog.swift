@@ -60,7 +60,8 @@ public final class DirectorLog: Sendable {
     /// Switches destinations, as a reload with a new `logfile` does.
     public func redirect(to destinations: [Destination], configName: String) {
         state.withLock {
-            for case .syslog(let facility) in destinations where !$0.destinations.contains(.syslog(facility: facility)) {
+            for case .syslog(let facility) in destinations where !$0.destinations.contains(.syslog(facility: facility))
+            {
                 Self.openSyslog(facility)
             }
             $0.destinations = destinations

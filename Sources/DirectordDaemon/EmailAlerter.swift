@@ -1,5 +1,5 @@
-import DirectordCore
 import DirectordChecks
+import DirectordCore
 import DirectordSystem
 import Dispatch
 import Glibc
@@ -129,7 +129,9 @@ final class EmailAlerter: Sendable {
         -> Message?
     {
         guard let alert = virtual.emailAlert, alert.statuses.contains(status.flag) else { return nil }
-        let recipients = alert.recipients.split(separator: ",").map { $0.filter { $0 != " " && $0 != "\t" } }.filter { !$0.isEmpty }
+        let recipients = alert.recipients.split(separator: ",").map { $0.filter { $0 != " " && $0 != "\t" } }.filter {
+            !$0.isEmpty
+        }
         guard !recipients.isEmpty else { return nil }
         let fullSubject = virtual.serviceName.map { "[\($0)] \(subject)" } ?? subject
         var body = "ldirectord host: \(hostName)\nLog-Message: \(fullSubject)\nDaemon-Status: \(status.rawValue)\n"
@@ -168,8 +170,10 @@ extension DirectorEvent {
     var serviceKey: ServiceKey {
         switch self {
         case .virtualServiceAdded(let key), .virtualServiceChanged(let key), .virtualServicePurged(let key, _),
-            .realServerAdded(_, let key, _, _), .realServerRestored(_, let key, _, _), .realServerQuiesced(_, let key, _),
-            .realServerReaddedQuiescent(_, let key, _), .realServerDeleted(_, let key, _), .realServerPurged(_, let key, _),
+            .realServerAdded(_, let key, _, _), .realServerRestored(_, let key, _, _),
+            .realServerQuiesced(_, let key, _),
+            .realServerReaddedQuiescent(_, let key, _), .realServerDeleted(_, let key, _),
+            .realServerPurged(_, let key, _),
             .fallbackAdded(_, let key), .fallbackRestored(_, let key), .fallbackDeleted(_, let key),
             .firstCheckFailed(_, let key, _):
             return key
@@ -229,4 +233,3 @@ struct MailProblem: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
-

@@ -20,7 +20,10 @@ public struct InstanceRunner: Sendable {
     public init(options: DaemonRunner.Options) {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        executable = length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+        executable =
+            length > 0
+            ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            : CommandLine.arguments[0]
         var shared = ["--run-directory", options.runDirectory]
         if options.dryRun { shared.append("--dry-run") }
         sharedArguments = shared
@@ -45,10 +48,12 @@ public struct InstanceRunner: Sendable {
                 }
             case .failure(let error)?:
                 statuses[file] = .some(nil)
-                log.log("execute=\(file): cannot run directord \(file) \(verb.rawValue): \(error.reason)", priority: .error)
+                log.log(
+                    "execute=\(file): cannot run directord \(file) \(verb.rawValue): \(error.reason)", priority: .error)
             case nil:
                 statuses[file] = .some(nil)
-                log.log("execute=\(file): directord \(file) \(verb.rawValue) still running after 120 s", priority: .error)
+                log.log(
+                    "execute=\(file): directord \(file) \(verb.rawValue) still running after 120 s", priority: .error)
             }
         }
         return statuses

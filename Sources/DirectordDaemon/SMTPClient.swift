@@ -6,7 +6,8 @@ import Glibc
 enum SMTPClient {
     static let timeoutSeconds = 15
 
-    static func send(_ message: EmailAlerter.Message, via server: String, hostName: String) -> Result<Void, MailProblem> {
+    static func send(_ message: EmailAlerter.Message, via server: String, hostName: String) -> Result<Void, MailProblem>
+    {
         var host = server
         var port = "25"
         if let colon = server.lastIndex(of: ":"), !server.contains("]"), server.firstIndex(of: ":") == colon {
@@ -28,8 +29,10 @@ enum SMTPClient {
             for recipient in message.recipients { try session.command("RCPT TO:<\(recipient)>", expect: 250, 251) }
             try session.command("DATA", expect: 354)
             // CRLF line ends; a line starting with "." gets another (RFC 5321 4.5.2).
-            let text = (mailHeaders(message, hostName: hostName) + message.body).split(separator: "\n", omittingEmptySubsequences: false)
-                .map { $0.hasPrefix(".") ? "." + $0 : String($0) }.joined(separator: "\r\n")
+            let text = (mailHeaders(message, hostName: hostName) + message.body).split(
+                separator: "\n", omittingEmptySubsequences: false
+            )
+            .map { $0.hasPrefix(".") ? "." + $0 : String($0) }.joined(separator: "\r\n")
             try session.command(text + "\r\n.", expect: 250)
             try? session.command("QUIT", expect: 221)
             return .success(())

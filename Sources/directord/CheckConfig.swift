@@ -31,13 +31,16 @@ struct CheckConfig: ParsableCommand {
 
     @Flag(
         help:
-            "Refuse what ldirectord would refuse, and every place directord reads differently from ldirectord, as errors.")
+            "Refuse what ldirectord would refuse, and every place directord reads differently from ldirectord, as errors."
+    )
     var strict = false
 
     func run() throws {
         let path = ConfigLoader.locate(file)
         if let problem = FileSystem.problemReading(path) {
-            printError(problem == "does not exist" ? "Config file \(file) not found" : "Config file \(path) cannot be read: it \(problem)")
+            printError(
+                problem == "does not exist"
+                    ? "Config file \(file) not found" : "Config file \(path) cannot be read: it \(problem)")
             throw ExitCode(1)
         }
         let outcome = ConfigLoader.standard.load(path: path)
@@ -52,7 +55,9 @@ struct CheckConfig: ParsableCommand {
                 print(try encodeJSON(JSONReport(file: path, configuration: outcome.configuration, outcome: outcome)))
             }
             let count = outcome.errors.count + strictErrors
-            printError("\(path): \(count) error\(count == 1 ? "" : "s")\(strict && outcome.errors.isEmpty ? " (--strict: ldirectord would refuse the file or read it differently)" : "")")
+            printError(
+                "\(path): \(count) error\(count == 1 ? "" : "s")\(strict && outcome.errors.isEmpty ? " (--strict: ldirectord would refuse the file or read it differently)" : "")"
+            )
             throw ExitCode(2)
         }
         guard !quiet else { return }

@@ -6,12 +6,15 @@ import Glibc
 
 /// What every daemon verb takes.
 struct DaemonArguments: ParsableArguments {
-    @Flag(name: [.customShort("d"), .long], help: "Debug: stay in the foreground and log to standard error (ldirectord's -d).")
+    @Flag(
+        name: [.customShort("d"), .long],
+        help: "Debug: stay in the foreground and log to standard error (ldirectord's -d).")
     var debug = false
 
     @Flag(
         help:
-            "Stay in the foreground, logging as the file says (and to the journal when standard error is journald's); for supervisors such as the systemd units.")
+            "Stay in the foreground, logging as the file says (and to the journal when standard error is journald's); for supervisors such as the systemd units."
+    )
     var foreground = false
 
     @Flag(help: "Run the checks and log the table operations without touching the kernel.")
@@ -48,7 +51,8 @@ struct DaemonArguments: ParsableArguments {
             // ldirectord's words when there is no file; the real cause otherwise.
             printError(
                 problem == "does not exist"
-                    ? "Config file \(config ?? "ldirectord.cf") not found" : "Config file \(path) cannot be read: it \(problem)")
+                    ? "Config file \(config ?? "ldirectord.cf") not found"
+                    : "Config file \(path) cannot be read: it \(problem)")
             throw ExitCode(1)
         }
     }
@@ -180,7 +184,9 @@ struct Status: ParsableCommand {
         let outcome = ConfigLoader.standard.load(path: options.configPath)
         if outcome.configuration == nil {
             for error in outcome.errors { printError(error.description) }
-            printError("\(options.configPath) has errors: a reload would be refused, the running daemon keeps its configuration")
+            printError(
+                "\(options.configPath) has errors: a reload would be refused, the running daemon keeps its configuration"
+            )
         }
         switch options.pidFile.status {
         case .running(let pid):

@@ -24,12 +24,15 @@ struct Directord: ParsableCommand {
         ]
     )
 
-    static let daemonVerbs: Set<String> = ["start", "stop", "restart", "try-restart", "reload", "force-reload", "status"]
+    static let daemonVerbs: Set<String> = [
+        "start", "stop", "restart", "try-restart", "reload", "force-reload", "status",
+    ]
 
     /// ldirectord's form puts the verb after the options and the file: `[-d] [CONFIG] VERB
     /// [more options]` becomes `VERB [-d] [CONFIG] [more options]`.
     static func rewritingLdirectordForm(_ arguments: [String]) -> [String] {
-        guard let first = arguments.first, !daemonVerbs.contains(first), !["check-config", "table", "help"].contains(first),
+        guard let first = arguments.first, !daemonVerbs.contains(first),
+            !["check-config", "table", "help"].contains(first),
             let verb = arguments.firstIndex(where: { daemonVerbs.contains($0) })
         else { return arguments }
         var rest = arguments
@@ -48,7 +51,9 @@ struct Directord: ParsableCommand {
             let argument = arguments[index]
             if argument == "--version" || argument == "--help" || argument == "--debug" {
                 result.append(argument)
-            } else if argument.count > 1, argument.first == "-", argument.dropFirst().allSatisfy({ "dhv?".contains($0) }) {
+            } else if argument.count > 1, argument.first == "-",
+                argument.dropFirst().allSatisfy({ "dhv?".contains($0) })
+            {
                 for letter in argument.dropFirst() {
                     switch letter {
                     case "v": result.append("--version")

@@ -17,7 +17,8 @@ struct CheckConfigCommandTests {
             .appendingPathComponent("directord")
     }
 
-    static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String]? = nil) throws -> Run {
+    static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String]? = nil) throws -> Run
+    {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -37,7 +38,8 @@ struct CheckConfigCommandTests {
     }
 
     static func write(_ text: String, name: String = "test.cf") throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("directord-cli-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "directord-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let file = directory.appendingPathComponent(name)
         try text.write(to: file, atomically: true, encoding: .utf8)
@@ -50,7 +52,8 @@ struct CheckConfigCommandTests {
         let run = try Self.run(["check-config", file.path])
         #expect(run.status == 0)
         #expect(run.errors == "")
-        #expect(run.output.hasPrefix("# Resolved configuration of \(file.path)\n# Global directives\ncheckinterval=10\n"))
+        #expect(
+            run.output.hasPrefix("# Resolved configuration of \(file.path)\n# Global directives\ncheckinterval=10\n"))
         #expect(run.output.contains("\n\treal=10.0.0.1 gate 1\n"))
         #expect(run.output.contains("\n\tnegotiatetimeout=3\n"))
     }
@@ -92,7 +95,8 @@ struct CheckConfigCommandTests {
         #expect(run.errors.contains("bogus\\x1B]0;x\\x07=1"))
     }
 
-    @Test("what ldirectord runs but misreads is accepted with warnings; --strict refuses it, and what ldirectord refuses")
+    @Test(
+        "what ldirectord runs but misreads is accepted with warnings; --strict refuses it, and what ldirectord refuses")
     func strict() throws {
         // ldirectord's own sample line, its ignored -w, a scheduler the kernel refuses.
         let misread = try Self.write(
@@ -100,12 +104,20 @@ struct CheckConfigCommandTests {
                 + "virtual=10.0.0.11:80\n\treal=10.0.0.3:80 gate\n\tscheduler=roundrobin\n")
         var run = try Self.run(["check-config", "--quiet", misread.path])
         #expect(run.status == 0)
-        #expect(run.errors.contains("\(misread.path):2: warning: real=192.168.6.2::5060 gate: read as 192.168.6.2:5060 gate"))
-        #expect(run.errors.contains("\(misread.path):3: warning: real=10.0.0.2:80 gate -w 1: read as 10.0.0.2:80 gate 1"))
-        #expect(run.errors.contains("\(misread.path):6: warning: scheduler=roundrobin: the kernel has no scheduler \"roundrobin\""))
+        #expect(
+            run.errors.contains(
+                "\(misread.path):2: warning: real=192.168.6.2::5060 gate: read as 192.168.6.2:5060 gate"))
+        #expect(
+            run.errors.contains("\(misread.path):3: warning: real=10.0.0.2:80 gate -w 1: read as 10.0.0.2:80 gate 1"))
+        #expect(
+            run.errors.contains(
+                "\(misread.path):6: warning: scheduler=roundrobin: the kernel has no scheduler \"roundrobin\""))
         run = try Self.run(["check-config", "--quiet", "--strict", misread.path])
         #expect(run.status == 2)
-        #expect(run.errors.contains("\(misread.path):2: error: real=192.168.6.2::5060 gate: directord reads this differently from ldirectord"))
+        #expect(
+            run.errors.contains(
+                "\(misread.path):2: error: real=192.168.6.2::5060 gate: directord reads this differently from ldirectord"
+            ))
         // The -w line and the scheduler are read as ldirectord reads them: --strict lets them be.
         #expect(run.errors.contains("\(misread.path):3: warning:"))
 
@@ -117,8 +129,13 @@ struct CheckConfigCommandTests {
         run = try Self.run(["check-config", "--quiet", "--strict", relaxed.path])
         #expect(run.status == 2)
         #expect(run.errors.contains("\(relaxed.path):1: error: quiescent=yes: ldirectord refuses this"))
-        #expect(run.errors.contains("\(relaxed.path):4: error: ldirectord refuses this: a blank line inside a virtual block"))
-        #expect(run.errors.contains("\(relaxed.path):5: error: request=/health: ldirectord refuses this: ldirectord reads request only between double quotes"))
+        #expect(
+            run.errors.contains(
+                "\(relaxed.path):4: error: ldirectord refuses this: a blank line inside a virtual block"))
+        #expect(
+            run.errors.contains(
+                "\(relaxed.path):5: error: request=/health: ldirectord refuses this: ldirectord reads request only between double quotes"
+            ))
     }
 
     @Test("warnings go to stderr and do not fail the check")
@@ -173,6 +190,8 @@ struct CheckConfigCommandTests {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
         let errors = try #require(object["errors"] as? [[String: Any]])
         #expect(errors.first?["line"] as? Int == 1)
-        #expect(errors.first?["message"] as? String == "\"scheduler\" belongs inside a virtual block: indent it under a virtual= line")
+        #expect(
+            errors.first?["message"] as? String
+                == "\"scheduler\" belongs inside a virtual block: indent it under a virtual= line")
     }
 }

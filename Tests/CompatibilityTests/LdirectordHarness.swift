@@ -38,11 +38,14 @@ struct LdirectordHarness {
                 let service = services[key]!
                 var line = "\(key) \(service.scheduler)"
                 if let flags = service.flags { line += " (\(flags))" }
-                if let persistent = service.persistent { line += " persistent \(persistent) mask \(service.netmask ?? "-")" }
+                if let persistent = service.persistent {
+                    line += " persistent \(persistent) mask \(service.netmask ?? "-")"
+                }
                 if service.onePacket { line += " ops" }
                 let destinations = service.destinations.keys.sorted().map { endpoint in
                     let destination = service.destinations[endpoint]!
-                    return "\n  -> \(endpoint) \(destination.forwarding) w=\(destination.weight) u=\(destination.upper) l=\(destination.lower)"
+                    return
+                        "\n  -> \(endpoint) \(destination.forwarding) w=\(destination.weight) u=\(destination.upper) l=\(destination.lower)"
                 }
                 return line + destinations.joined()
             }.joined(separator: "\n")

@@ -73,7 +73,8 @@ struct ExternalCheckTests {
         #expect(ChildProcesses.becomeSubreaper(reapStrays: false))
         let pids = FileManager.default.temporaryDirectory.appendingPathComponent("directord-pids-\(UUID())").path
         let path = try Self.script(
-            "#!/bin/sh\nsleep 300 &\necho $! >> \(pids)\nsetsid sh -c 'echo $$ >> \(pids); exec sleep 300' &\nsleep 0.2\nexit 0\n")
+            "#!/bin/sh\nsleep 300 &\necho $! >> \(pids)\nsetsid sh -c 'echo $$ >> \(pids); exec sleep 300' &\nsleep 0.2\nexit 0\n"
+        )
         let result = await run(try external(path))
         #expect(result.isUp, "\(result.reason)")
         let left = try String(contentsOfFile: pids, encoding: .utf8).split(separator: "\n").compactMap { Int32($0) }

@@ -50,7 +50,10 @@ struct HTTPResponseParserTests {
     @Test("Content-Length frames the body; the response is complete without waiting for the close")
     func contentLength() {
         let outcome = parseBothWays("HTTP/1.1 200 OK\r\nContent-Length: 11\r\nServer: x\r\n\r\nOK healthy\n")
-        #expect(outcome == Outcome(progress: .complete, status: 200, reasonPhrase: "OK", body: "OK healthy\n", bodyWasCut: false))
+        #expect(
+            outcome
+                == Outcome(
+                    progress: .complete, status: 200, reasonPhrase: "OK", body: "OK healthy\n", bodyWasCut: false))
     }
 
     @Test("header names are case-insensitive; bare LF line ends are accepted")
@@ -93,7 +96,8 @@ struct HTTPResponseParserTests {
     @Test("interim 1xx responses are skipped")
     func interim() {
         let outcome = parseBothWays(
-            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"
+        )
         #expect(outcome.progress == .complete)
         #expect(outcome.status == 200)
         #expect(outcome.body == "OK")
@@ -135,22 +139,25 @@ struct HTTPResponseParserTests {
         #expect(outcome.bodyWasCut)
         let exact = parseBothWays("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n0123", limit: 4)
         #expect(!exact.bodyWasCut)
-        let chunked = parseBothWays("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n0\r\n\r\n", limit: 4)
+        let chunked = parseBothWays(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n0\r\n\r\n", limit: 4)
         #expect(chunked.progress == .complete)
         #expect(chunked.body == "0123")
         #expect(chunked.bodyWasCut)
     }
 
-    @Test("what is not HTTP/1, or breaks its framing, is malformed, with what was wrong", arguments: [
-        ("SSH-2.0-OpenSSH_9.2\r\n\r\n", "not an HTTP/1 status line"),
-        ("HTTP/2 200\r\n\r\n", "not an HTTP/1 status line"),
-        ("HTTP/1.1 2000 OK\r\n\r\n", "not an HTTP/1 status line"),
-        ("HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", "Content-Length that is not a number"),
-        ("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "two different Content-Length"),
-        ("HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "header line without a colon"),
-        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "not hexadecimal"),
-        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", "longer than its size"),
-    ])
+    @Test(
+        "what is not HTTP/1, or breaks its framing, is malformed, with what was wrong",
+        arguments: [
+            ("SSH-2.0-OpenSSH_9.2\r\n\r\n", "not an HTTP/1 status line"),
+            ("HTTP/2 200\r\n\r\n", "not an HTTP/1 status line"),
+            ("HTTP/1.1 2000 OK\r\n\r\n", "not an HTTP/1 status line"),
+            ("HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", "Content-Length that is not a number"),
+            ("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "two different Content-Length"),
+            ("HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "header line without a colon"),
+            ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "not hexadecimal"),
+            ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", "longer than its size"),
+        ])
     func malformed(response: String, expected: String) {
         let outcome = parseBothWays(response)
         guard case .malformed(let why) = outcome.progress else {
@@ -163,7 +170,9 @@ struct HTTPResponseParserTests {
     @Test("a connection that ends early says where")
     func endedEarly() {
         #expect(parse("", close: true).progress == .malformed("connection closed without a response"))
-        #expect(parse("HTTP/1.1 200", close: true).progress == .malformed("connection closed in the middle of the response headers"))
+        #expect(
+            parse("HTTP/1.1 200", close: true).progress
+                == .malformed("connection closed in the middle of the response headers"))
         #expect(
             parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", close: true).progress
                 == .malformed("connection closed with 7 bytes of the body still to come"))

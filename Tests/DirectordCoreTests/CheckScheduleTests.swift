@@ -7,7 +7,8 @@ struct CheckScheduleTests {
     /// `count` connect checks of distinct real servers, every `interval` seconds.
     static func checks(_ count: Int, interval: Int = 1, firstPort: Int = 1000) throws -> [ScheduledCheck] {
         let reals = (0..<count).map { "\treal=127.0.0.1:\(firstPort + $0) masq" }
-        let text = (["checkinterval=\(interval)", "virtual=10.0.0.10:80"] + reals + ["\tchecktype=connect"])
+        let text =
+            (["checkinterval=\(interval)", "virtual=10.0.0.10:80"] + reals + ["\tchecktype=connect"])
             .joined(separator: "\n") + "\n"
         let configuration = try #require(testParser.parse(text, file: "test.cf").configuration)
         return DirectorState(configuration: configuration, observed: IPVSTable()).scheduledChecks
@@ -22,9 +23,10 @@ struct CheckScheduleTests {
         #expect(phases.map(\.firstRun) == [.zero, .milliseconds(250), .milliseconds(500), .milliseconds(750)])
         #expect(phases.map(\.delay) == [.zero, .seconds(1), .seconds(2), .seconds(3)])
         // Second runs (first run + interval + delay): evenly over the 5 s interval.
-        #expect(phases.map { $0.firstRun + .seconds(5) + $0.delay } == [
-            .seconds(5), .milliseconds(6250), .milliseconds(7500), .milliseconds(8750),
-        ])
+        #expect(
+            phases.map { $0.firstRun + .seconds(5) + $0.delay } == [
+                .seconds(5), .milliseconds(6250), .milliseconds(7500), .milliseconds(8750),
+            ])
         #expect(CheckSchedule.phases(of: []).isEmpty)
         // checkinterval=1: the first second is the interval; nothing to add.
         #expect(CheckSchedule.phases(of: try Self.checks(3)).map(\.delay) == [.zero, .zero, .zero])
@@ -111,7 +113,8 @@ struct CheckScheduleTests {
         let text = "virtual=10.0.0.10:80\n\treal=127.0.0.1:80 masq\n\tservice=http\n\tchecktype=2\n"
         let configuration = try #require(testParser.parse(text, file: "t.cf").configuration)
         var schedule = CheckSchedule()
-        schedule.update(DirectorState(configuration: configuration, observed: IPVSTable()).scheduledChecks, now: Self.t0)
+        schedule.update(
+            DirectorState(configuration: configuration, observed: IPVSTable()).scheduledChecks, now: Self.t0)
         var kinds: [CheckType] = []
         var now = Self.t0
         for _ in 0..<4 {

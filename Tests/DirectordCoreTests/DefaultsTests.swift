@@ -37,7 +37,8 @@ struct DefaultsTests {
 
     @Test("a real server defaults to weight 1, no thresholds, the request of its virtual")
     func realDefaults() throws {
-        let real = try #require(try virtualService("virtual=192.168.1.10:80", "real=10.0.0.1:80 gate").realServers.first)
+        let real = try #require(
+            try virtualService("virtual=192.168.1.10:80", "real=10.0.0.1:80 gate").realServers.first)
         #expect(real.address == .v4("10.0.0.1"))
         #expect(real.port == 80)
         #expect(real.configuredPort == 80)
@@ -211,7 +212,11 @@ struct DefaultsTests {
             "virtual=10.0.0.11:80", "\treal=10.0.0.1 gate", "\temailalert=web@example.com", "\temailalertfreq=0",
             "\temailalertstatus=all", "\tsmtp=relay")
         let first = try #require(config.virtualServices[0].emailAlert)
-        #expect(first == EmailAlert(recipients: "ops@example.com", frequency: 600, statuses: [.starting, .running], smtp: "mail.example.com"))
+        #expect(
+            first
+                == EmailAlert(
+                    recipients: "ops@example.com", frequency: 600, statuses: [.starting, .running],
+                    smtp: "mail.example.com"))
         let second = try #require(config.virtualServices[1].emailAlert)
         #expect(second == EmailAlert(recipients: "web@example.com", frequency: 0, statuses: .all, smtp: "relay"))
         let none = try virtualService("virtual=10.0.0.10:80", "real=10.0.0.1 gate")
@@ -224,12 +229,20 @@ struct DefaultsTests {
             "fallback=127.0.0.1", "fallback6=[::1]:8443 masq", "virtual=10.0.0.10:80", "\treal=10.0.0.1 gate",
             "virtual=10.0.0.11:443", "\treal=10.0.0.1 gate", "\tfallback=127.0.0.2:https masq",
             "virtual6=[2001:db8::10]:443", "\treal6=[2001:db8::1] gate", "virtual=5", "\treal=10.0.0.1 gate")
-        #expect(config.virtualServices[0].fallback == FallbackServer(address: .v4("127.0.0.1"), port: 80, forwarding: .gate))
-        #expect(config.virtualServices[1].fallback == FallbackServer(address: .v4("127.0.0.2"), port: 443, forwarding: .masq))
-        #expect(config.virtualServices[2].fallback == FallbackServer(address: IPAddress("::1")!, port: 8443, forwarding: .masq))
+        #expect(
+            config.virtualServices[0].fallback == FallbackServer(address: .v4("127.0.0.1"), port: 80, forwarding: .gate)
+        )
+        #expect(
+            config.virtualServices[1].fallback
+                == FallbackServer(address: .v4("127.0.0.2"), port: 443, forwarding: .masq))
+        #expect(
+            config.virtualServices[2].fallback
+                == FallbackServer(address: IPAddress("::1")!, port: 8443, forwarding: .masq))
         // ldirectord loses the global fallback of a firewall-mark service; directord keeps it.
-        #expect(config.virtualServices[3].fallback == FallbackServer(address: .v4("127.0.0.1"), port: 0, forwarding: .gate))
-        #expect(config.globals.defaults.fallback == FallbackServer(address: .v4("127.0.0.1"), port: nil, forwarding: .gate))
+        #expect(
+            config.virtualServices[3].fallback == FallbackServer(address: .v4("127.0.0.1"), port: 0, forwarding: .gate))
+        #expect(
+            config.globals.defaults.fallback == FallbackServer(address: .v4("127.0.0.1"), port: nil, forwarding: .gate))
     }
 
     @Test("persistence: timeout with the family's default mask, or the netmask given")
@@ -239,7 +252,8 @@ struct DefaultsTests {
         let masked = try virtualService(
             "virtual=10.0.0.10:80", "real=10.0.0.1 gate", "persistent=600", "netmask=255.255.255.0")
         #expect(masked.persistence == Persistence(timeout: 600, netmask: 0xffff_ff00))
-        let v6 = try virtualService("virtual6=[2001:db8::10]:80", "real6=[2001:db8::1] gate", "persistent=60", "netmask=64")
+        let v6 = try virtualService(
+            "virtual6=[2001:db8::10]:80", "real6=[2001:db8::1] gate", "persistent=60", "netmask=64")
         #expect(v6.persistence == Persistence(timeout: 60, netmask: 64))
         let v6Default = try virtualService("virtual6=[2001:db8::10]:80", "real6=[2001:db8::1] gate", "persistent=60")
         #expect(v6Default.persistence?.netmask == 128)

@@ -104,7 +104,10 @@ struct VirtualDirectiveTests {
         #expect(service.fallback == FallbackServer(address: .v4("127.0.0.1"), port: 8080, forwarding: .masq))
         #expect(service.fallbackCommand == "/bin/sorry")
         #expect(service.quiescent)
-        #expect(service.emailAlert == EmailAlert(recipients: "web@example.com", frequency: 60, statuses: .running, smtp: "relay.example.com"))
+        #expect(
+            service.emailAlert
+                == EmailAlert(
+                    recipients: "web@example.com", frequency: 60, statuses: .running, smtp: "relay.example.com"))
         #expect(service.monitorFile == "/var/log/web.monitor")
         #expect(!service.cleanStop)
         #expect(service.serviceName == "Web Shop")
@@ -124,7 +127,8 @@ struct VirtualDirectiveTests {
             ("0", .combined(negotiateEvery: 0)),
         ])
     func checkTypes(value: String, type: CheckType) throws {
-        #expect(try virtualService("virtual=10.0.0.10:80", "real=10.0.0.1 gate", "checktype=\(value)").checkType == type)
+        #expect(
+            try virtualService("virtual=10.0.0.10:80", "real=10.0.0.1 gate", "checktype=\(value)").checkType == type)
     }
 
     @Test("every service name", arguments: ServiceType.allCases)
@@ -135,12 +139,15 @@ struct VirtualDirectiveTests {
 
     @Test("every kernel scheduler", arguments: Scheduler.known)
     func schedulers(name: String) throws {
-        #expect(try virtualService("virtual=10.0.0.10:80", "real=10.0.0.1 gate", "scheduler=\(name)").scheduler.rawValue == name)
+        #expect(
+            try virtualService("virtual=10.0.0.10:80", "real=10.0.0.1 gate", "scheduler=\(name)").scheduler.rawValue
+                == name)
     }
 
     @Test("sh and mh flag names set the kernel's generic flag bits")
     func schedulerFlags() throws {
-        let sh = try virtualService("virtual=10.0.0.10:80", "real=10.0.0.1 gate", "scheduler=sh", "schedflags=sh-fallback,sh-port")
+        let sh = try virtualService(
+            "virtual=10.0.0.10:80", "real=10.0.0.1 gate", "scheduler=sh", "schedflags=sh-fallback,sh-port")
         #expect(sh.schedulerFlags == [.flag1, .flag2])
         #expect(sh.schedulerFlags.names(for: sh.scheduler) == ["sh-fallback", "sh-port"])
         let mh = try virtualService("virtual=10.0.0.10:80", "real=10.0.0.1 gate", "scheduler=mh", "schedflags=mh-port")
@@ -176,7 +183,8 @@ struct VirtualDirectiveTests {
     @Test("http_proxy checks fetch the request as the URL; a per-real URL is used as written")
     func httpProxyURL() throws {
         let service = try virtualService(
-            "virtual=10.0.0.10:3128", "real=10.0.0.1:3128 gate", "real=10.0.0.2:3128 gate \"http://b.example/\", \"ok\"",
+            "virtual=10.0.0.10:3128", "real=10.0.0.1:3128 gate",
+            "real=10.0.0.2:3128 gate \"http://b.example/\", \"ok\"",
             "request=\"http://www.example.com/\"", "receive=\"Example\"")
         #expect(service.service == .httpProxy)
         #expect(service.realServers.map(\.checkURL) == ["http://www.example.com/", "http://b.example/"])
@@ -217,9 +225,10 @@ struct RealServerTests {
         #expect(real.lowerThreshold == 0 && real.upperThreshold == 0)
         #expect(real.weight == 5)
         #expect(real.ownCheckStrings == .requestOnly)
-        #expect(outcome.warnings.map(\.message) == [
-            "ldirectord loses the receive string \"I am here\" and the l:/u: thresholds of a real server whose request starts with \"/\"; its HTTP check uses the virtual's request and receive string. directord reads it the same way; write \"alive\" without the leading \"/\" to have them used"
-        ])
+        #expect(
+            outcome.warnings.map(\.message) == [
+                "ldirectord loses the receive string \"I am here\" and the l:/u: thresholds of a real server whose request starts with \"/\"; its HTTP check uses the virtual's request and receive string. directord reads it the same way; write \"alive\" without the leading \"/\" to have them used"
+            ])
     }
 
     @Test("ldirectord's greedy reading of \"request\", \"receive\": the receive string ends at the last quote")
@@ -235,10 +244,11 @@ struct RealServerTests {
     func ranges() throws {
         let service = try virtualService(
             "virtual=10.0.0.10:80", "real=10.0.0.254->10.0.1.2:8080 masq 3", "real=web1->web5 gate")
-        #expect(service.realServers.map(\.endpoint) == [
-            "10.0.0.254:8080", "10.0.0.255:8080", "10.0.1.0:8080", "10.0.1.1:8080", "10.0.1.2:8080",
-            "10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80", "10.0.0.5:80",
-        ])
+        #expect(
+            service.realServers.map(\.endpoint) == [
+                "10.0.0.254:8080", "10.0.0.255:8080", "10.0.1.0:8080", "10.0.1.1:8080", "10.0.1.2:8080",
+                "10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80", "10.0.0.5:80",
+            ])
         #expect(service.realServers.allSatisfy { $0.line == 2 || $0.line == 3 })
         #expect(service.realServers.prefix(5).allSatisfy { $0.weight == 3 })
     }
@@ -248,8 +258,9 @@ struct RealServerTests {
         // 5.245.224.254 is 99999998 and 5.245.225.1 is 100000001: "99999998" le "100000001"
         // is false in Perl, so ldirectord adds none of these four.
         let service = try virtualService("virtual=10.0.0.10:80", "real=5.245.224.254->5.245.225.1 gate")
-        #expect(service.realServers.map(\.address.description) == [
-            "5.245.224.254", "5.245.224.255", "5.245.225.0", "5.245.225.1",
-        ])
+        #expect(
+            service.realServers.map(\.address.description) == [
+                "5.245.224.254", "5.245.224.255", "5.245.225.0", "5.245.225.1",
+            ])
     }
 }

@@ -45,9 +45,10 @@ struct DirectorStateTests {
         #expect(table.destinations(of: Self.vip).isEmpty)
 
         #expect(state.record(Self.up, for: [Self.ref("10.0.0.1")]) == [])
-        #expect(try Self.settle(&state, &table) == [
-            "Added real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 1) (HTTP 200)"
-        ])
+        #expect(
+            try Self.settle(&state, &table) == [
+                "Added real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 1) (HTTP 200)"
+            ])
         _ = state.record(Self.down, for: [Self.ref("10.0.0.2")])
         #expect(try Self.settle(&state, &table) == [])
         #expect(table.destinations(of: Self.vip).map(\.key) == [Self.dest("10.0.0.1")])
@@ -60,38 +61,51 @@ struct DirectorStateTests {
         var state = DirectorState(configuration: configuration, observed: table)
         _ = try Self.settle(&state, &table, phase: .start)
         _ = state.record(Self.down, for: [Self.ref("10.0.0.1"), Self.ref("10.0.0.2")])
-        #expect(try Self.settle(&state, &table) == ["Added fallback server: 127.0.0.1:80 (10.0.0.10:80) (Weight set to 1)"])
-        #expect(table.destinations(of: Self.vip) == [IPVSDestination(address: IPAddress("127.0.0.1")!, port: 80, forwarding: .gate, weight: 1)])
+        #expect(
+            try Self.settle(&state, &table) == ["Added fallback server: 127.0.0.1:80 (10.0.0.10:80) (Weight set to 1)"])
+        #expect(
+            table.destinations(of: Self.vip) == [
+                IPVSDestination(address: IPAddress("127.0.0.1")!, port: 80, forwarding: .gate, weight: 1)
+            ])
 
         _ = state.record(Self.up, for: [Self.ref("10.0.0.2")])
         let plan = state.reconcile(observed: table, phase: .repair)
-        #expect(plan.operations.map(\.description) == [
-            "add destination 10.0.0.2:80 (Route, weight 3) to TCP 10.0.0.10:80",
-            "delete destination 127.0.0.1:80 from TCP 10.0.0.10:80",
-        ])
-        #expect(plan.events.map(\.loggedWithReason) == [
-            "Added real server: 10.0.0.2:80 (10.0.0.10:80) (Weight set to 3) (HTTP 200)",
-            "Deleted fallback server: 127.0.0.1:80 (10.0.0.10:80)",
-        ])
+        #expect(
+            plan.operations.map(\.description) == [
+                "add destination 10.0.0.2:80 (Route, weight 3) to TCP 10.0.0.10:80",
+                "delete destination 127.0.0.1:80 from TCP 10.0.0.10:80",
+            ])
+        #expect(
+            plan.events.map(\.loggedWithReason) == [
+                "Added real server: 10.0.0.2:80 (10.0.0.10:80) (Weight set to 3) (HTTP 200)",
+                "Deleted fallback server: 127.0.0.1:80 (10.0.0.10:80)",
+            ])
     }
 
     @Test("quiescent keeps a failed real server with weight 0; restored when it passes again")
     func quiescent() throws {
-        let configuration = try Self.config("quiescent=yes", "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 masq 4 l:2 u:9")
+        let configuration = try Self.config(
+            "quiescent=yes", "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 masq 4 l:2 u:9")
         var table = IPVSTable()
         var state = DirectorState(configuration: configuration, observed: table)
         _ = try Self.settle(&state, &table, phase: .start)
         _ = state.record(Self.up, for: [Self.ref("10.0.0.1")])
         _ = try Self.settle(&state, &table)
         _ = state.record(Self.down, for: [Self.ref("10.0.0.1")])
-        #expect(try Self.settle(&state, &table) == [
-            "Quiescent real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 0) (HTTP 503)"
-        ])
-        #expect(table[Self.vip]?[destination: Self.dest("10.0.0.1")] == IPVSDestination(address: IPAddress("10.0.0.1")!, port: 80, forwarding: .masq, weight: 0, upperThreshold: 9, lowerThreshold: 2))
+        #expect(
+            try Self.settle(&state, &table) == [
+                "Quiescent real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 0) (HTTP 503)"
+            ])
+        #expect(
+            table[Self.vip]?[destination: Self.dest("10.0.0.1")]
+                == IPVSDestination(
+                    address: IPAddress("10.0.0.1")!, port: 80, forwarding: .masq, weight: 0, upperThreshold: 9,
+                    lowerThreshold: 2))
         _ = state.record(Self.up, for: [Self.ref("10.0.0.1")])
-        #expect(try Self.settle(&state, &table) == [
-            "Restored real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 4) (HTTP 200)"
-        ])
+        #expect(
+            try Self.settle(&state, &table) == [
+                "Restored real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 4) (HTTP 200)"
+            ])
     }
 
     @Test("a service the kernel would refuse is not run; a reload making a running one so keeps it running")
@@ -105,11 +119,13 @@ struct DirectorStateTests {
         #expect(table.entries.map(\.service.key) == [.inet(.tcp, .v4("10.0.0.20"), port: 80)])
         #expect(state.scheduledChecks.isEmpty)
 
-        let good = try Self.config("virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate", "\tchecktype=on", "\tscheduler=rr")
+        let good = try Self.config(
+            "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate", "\tchecktype=on", "\tscheduler=rr")
         state = DirectorState(configuration: good, observed: IPVSTable())
         table = IPVSTable()
         _ = try Self.settle(&state, &table, phase: .start)
-        let typo = try Self.config("virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate 5", "\tchecktype=on", "\tscheduler=rrr")
+        let typo = try Self.config(
+            "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate 5", "\tchecktype=on", "\tscheduler=rrr")
         let kept = state.reload(typo, observed: table)
         #expect(kept.map(\.id) == ["tcp:10.0.0.10:80"])
         #expect(try Self.settle(&state, &table, phase: .start) == [])
@@ -125,7 +141,10 @@ struct DirectorStateTests {
         _ = try Self.settle(&state, &table, phase: .start)
         #expect(table[Self.vip]?.destinations.isEmpty == true, "no entry before the first verdict")
         _ = state.record(Self.down, for: [Self.ref("10.0.0.1")])
-        #expect(try Self.settle(&state, &table) == ["Quiescent real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 0) (HTTP 503)"])
+        #expect(
+            try Self.settle(&state, &table) == [
+                "Quiescent real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 0) (HTTP 503)"
+            ])
         #expect(table[Self.vip]?.destinations.map(\.weight) == [0])
         // Still failing: nothing more to do.
         _ = state.record(Self.down, for: [Self.ref("10.0.0.1")])
@@ -136,18 +155,25 @@ struct DirectorStateTests {
     func readdQuiescent() throws {
         for readd in [false, true] {
             let configuration = try Self.config(
-                "quiescent=yes", "readdquiescent=\(readd ? "yes" : "no")", "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate")
+                "quiescent=yes", "readdquiescent=\(readd ? "yes" : "no")", "virtual=10.0.0.10:80",
+                "\treal=10.0.0.1:80 gate")
             var table = IPVSTable()
             var state = DirectorState(configuration: configuration, observed: table)
             _ = try Self.settle(&state, &table, phase: .start)
             _ = state.record(Self.down, for: [Self.ref("10.0.0.1")])
             _ = try Self.settle(&state, &table)
             // Deleted by hand while failing.
-            table = try table.applying([.deleteDestination(try #require(table[Self.vip]?.destinations.first), service: Self.vip)])
+            table = try table.applying([
+                .deleteDestination(try #require(table[Self.vip]?.destinations.first), service: Self.vip)
+            ])
             _ = state.record(Self.down, for: [Self.ref("10.0.0.1")])
             state.requestReconcile()
             let events = try Self.settle(&state, &table)
-            #expect(events == (readd ? ["Readd Quiescent real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 0) (HTTP 503)"] : []))
+            #expect(
+                events
+                    == (readd
+                        ? ["Readd Quiescent real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 0) (HTTP 503)"] : [])
+            )
         }
     }
 
@@ -155,7 +181,8 @@ struct DirectorStateTests {
     func restartAdopts() throws {
         let configuration = try testParser.configuration(
             from: (Self.web + ["virtual=10.0.0.11:80", "\treal=10.0.0.3:80 masq", "\tquiescent=yes", "\tservice=http"])
-                .joined(separator: "\n"), file: "w").0
+                .joined(separator: "\n"), file: "w"
+        ).0
         // The table a previous run left: 10.0.0.1 up, 10.0.0.2 down (absent), 10.0.0.3 quiesced.
         var table = IPVSTable()
         var first = DirectorState(configuration: configuration, observed: table)
@@ -192,10 +219,11 @@ struct DirectorStateTests {
         _ = second.record(Self.down, for: [Self.ref("10.0.0.1")])
         #expect(second.reconcile(observed: table, phase: .repair).isEmpty)
         _ = second.record(Self.up, for: [Self.ref("10.0.0.2")])
-        #expect(second.reconcile(observed: table, phase: .repair).events.map(\.loggedWithReason) == [
-            "Added real server: 10.0.0.2:80 (10.0.0.10:80) (Weight set to 3) (HTTP 200)",
-            "Deleted fallback server: 127.0.0.1:80 (10.0.0.10:80)",
-        ])
+        #expect(
+            second.reconcile(observed: table, phase: .repair).events.map(\.loggedWithReason) == [
+                "Added real server: 10.0.0.2:80 (10.0.0.10:80) (Weight set to 3) (HTTP 200)",
+                "Deleted fallback server: 127.0.0.1:80 (10.0.0.10:80)",
+            ])
     }
 
     @Test("entries of a managed service the file does not list are purged; other services are left alone")
@@ -211,31 +239,36 @@ struct DirectorStateTests {
                 ]),
             .init(
                 service: IPVSService(key: foreign, scheduler: Scheduler(uncheckedName: "rr")),
-                destinations: [IPVSDestination(address: IPAddress("10.9.9.1")!, port: 53, forwarding: .masq, weight: 1)]),
+                destinations: [IPVSDestination(address: IPAddress("10.9.9.1")!, port: 53, forwarding: .masq, weight: 1)]
+            ),
         ])
         var state = DirectorState(configuration: configuration, observed: table)
-        #expect(try Self.settle(&state, &table, phase: .start) == [
-            "Changed virtual server: 10.0.0.10:80",
-            "Purged real server (start): 10.0.0.99:80 (10.0.0.10:80)",
-        ])
+        #expect(
+            try Self.settle(&state, &table, phase: .start) == [
+                "Changed virtual server: 10.0.0.10:80",
+                "Purged real server (start): 10.0.0.99:80 (10.0.0.10:80)",
+            ])
         #expect(table[foreign]?.destinationCount == 1)
         #expect(table.destinations(of: Self.vip).map(\.key) == [Self.dest("10.0.0.1")])
     }
 
     @Test("entries changed or deleted behind directord's back are repaired")
     func repair() throws {
-        let configuration = try Self.config("virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate 5", "\treal=10.0.0.2:80 gate")
+        let configuration = try Self.config(
+            "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate 5", "\treal=10.0.0.2:80 gate")
         var table = IPVSTable()
         var state = DirectorState(configuration: configuration, observed: table)
         _ = try Self.settle(&state, &table, phase: .start)
         _ = state.record(Self.up, for: [Self.ref("10.0.0.1"), Self.ref("10.0.0.2")])
         _ = try Self.settle(&state, &table)
         table.removeDestination(Self.dest("10.0.0.2"), from: Self.vip)
-        table.upsert(IPVSDestination(address: IPAddress("10.0.0.1")!, port: 80, forwarding: .gate, weight: 1), in: Self.vip)
-        #expect(try Self.settle(&state, &table) == [
-            "Added real server: 10.0.0.2:80 (10.0.0.10:80) (Weight set to 1) (HTTP 200)",
-            "Restored real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 5) (HTTP 200)",
-        ])
+        table.upsert(
+            IPVSDestination(address: IPAddress("10.0.0.1")!, port: 80, forwarding: .gate, weight: 1), in: Self.vip)
+        #expect(
+            try Self.settle(&state, &table) == [
+                "Added real server: 10.0.0.2:80 (10.0.0.10:80) (Weight set to 1) (HTTP 200)",
+                "Restored real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 5) (HTTP 200)",
+            ])
         table.removeService(Self.vip)
         #expect(try Self.settle(&state, &table).first == "Added virtual server: 10.0.0.10:80")
         #expect(table.destinationCount == 2)
@@ -257,14 +290,16 @@ struct DirectorStateTests {
             "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate 7", "\treal=10.0.0.2:80 gate", "\treal=10.0.0.3:80 gate")
         state.reload(new, observed: table)
         let plan = state.reconcile(observed: table, phase: .start)
-        #expect(plan.operations.map(\.description) == [
-            "edit destination 10.0.0.1:80 (Route, weight 7) in TCP 10.0.0.10:80",
-            "delete service TCP 10.0.0.20:80",
-        ])
-        #expect(plan.events.map(\.loggedWithReason) == [
-            "Restored real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 7) (HTTP 200)",
-            "Purged virtual server (start): 10.0.0.20:80",
-        ])
+        #expect(
+            plan.operations.map(\.description) == [
+                "edit destination 10.0.0.1:80 (Route, weight 7) in TCP 10.0.0.10:80",
+                "delete service TCP 10.0.0.20:80",
+            ])
+        #expect(
+            plan.events.map(\.loggedWithReason) == [
+                "Restored real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 7) (HTTP 200)",
+                "Purged virtual server (start): 10.0.0.20:80",
+            ])
         table = try table.applying(plan.operations)
         state.commit(plan)
         #expect(!state.managedServices.contains(.inet(.tcp, IPAddress("10.0.0.20")!, port: 80)))
@@ -284,9 +319,10 @@ struct DirectorStateTests {
         _ = try Self.settle(&state, &table)
         let plan = state.shutdown(observed: table)
         #expect(plan.operations.map(\.description) == ["delete service TCP 10.0.0.10:80"])
-        #expect(plan.events.map(\.loggedWithReason) == [
-            "Purged real server (stop): 10.0.0.1:80 (10.0.0.10:80)", "Purged virtual server (stop): 10.0.0.10:80",
-        ])
+        #expect(
+            plan.events.map(\.loggedWithReason) == [
+                "Purged real server (stop): 10.0.0.1:80 (10.0.0.10:80)", "Purged virtual server (stop): 10.0.0.10:80",
+            ])
     }
 
     @Test("fallbackcommand runs start when a service loses every server, stop when one is back, once each")
@@ -304,7 +340,10 @@ struct DirectorStateTests {
         #expect(plan.fallbackCommands.map(\.commandLine) == ["/usr/local/bin/sorry start 10.0.0.10:80 tcp"])
         state.commit(plan)
         #expect(state.reconcile(observed: table, phase: .repair).fallbackCommands.isEmpty)
-        #expect(state.shutdown(observed: table).fallbackCommands.map(\.commandLine) == ["/usr/local/bin/sorry stop 10.0.0.10:80 tcp"])
+        #expect(
+            state.shutdown(observed: table).fallbackCommands.map(\.commandLine) == [
+                "/usr/local/bin/sorry stop 10.0.0.10:80 tcp"
+            ])
         _ = state.record(Self.up, for: [Self.ref("10.0.0.1")])
         plan = state.reconcile(observed: table, phase: .repair)
         #expect(plan.fallbackCommands.map(\.commandLine) == ["/usr/local/bin/sorry stop 10.0.0.10:80 tcp"])
@@ -323,10 +362,11 @@ struct DirectorStateTests {
         let refs = try #require(checks.first?.realServers)
         #expect(refs.count == 2)
         _ = state.record(Self.up, for: refs)
-        #expect(state.record(Self.down, for: refs).map(\.loggedWithReason) == [
-            "Soft failure real server: 10.0.0.1:80 (tcp:10.0.0.10:80) failure 1/2 (HTTP 503)",
-            "Soft failure real server: 10.0.0.1:80 (tcp:10.0.0.20:80) failure 1/2 (HTTP 503)",
-        ])
+        #expect(
+            state.record(Self.down, for: refs).map(\.loggedWithReason) == [
+                "Soft failure real server: 10.0.0.1:80 (tcp:10.0.0.10:80) failure 1/2 (HTTP 503)",
+                "Soft failure real server: 10.0.0.1:80 (tcp:10.0.0.20:80) failure 1/2 (HTTP 503)",
+            ])
         #expect(refs.allSatisfy { state.health(of: $0)?.state == .up })
         _ = state.record(Self.down, for: refs)
         #expect(refs.allSatisfy { state.health(of: $0)?.state == .down })
@@ -352,7 +392,10 @@ struct DirectorStateTests {
         _ = state.record(Self.up, for: [Self.ref("10.0.0.1")])
         _ = try Self.settle(&state, &table)
         state.setMaintenance(true, for: Self.ref("10.0.0.1"))
-        #expect(try Self.settle(&state, &table) == ["Deleted real server: 10.0.0.1:80 (10.0.0.10:80) (Server in maintenance)"])
+        #expect(
+            try Self.settle(&state, &table) == [
+                "Deleted real server: 10.0.0.1:80 (10.0.0.10:80) (Server in maintenance)"
+            ])
         _ = state.record(Self.up, for: [Self.ref("10.0.0.1")])
         #expect(try Self.settle(&state, &table) == [])
         state.setMaintenance(false, for: Self.ref("10.0.0.1"))
@@ -369,15 +412,19 @@ struct DirectorStateTests {
         var table = IPVSTable()
         var state = DirectorState(configuration: configuration, observed: table)
         #expect(state.scheduledChecks.isEmpty)
-        #expect(try Self.settle(&state, &table, phase: .start) == [
-            "Added virtual server: 10.0.0.10:80", "Added real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 1) (checktype=on)",
-            "Added virtual server: 10.0.0.20:80", "Added fallback server: 127.0.0.1:80 (10.0.0.20:80) (Weight set to 1)",
-        ])
+        #expect(
+            try Self.settle(&state, &table, phase: .start) == [
+                "Added virtual server: 10.0.0.10:80",
+                "Added real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 1) (checktype=on)",
+                "Added virtual server: 10.0.0.20:80",
+                "Added fallback server: 127.0.0.1:80 (10.0.0.20:80) (Weight set to 1)",
+            ])
     }
 
     @Test("gate and ipip fallbacks take the service's port, as real servers do")
     func fallbackPort() throws {
-        let configuration = try Self.config("virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate", "\tchecktype=off", "\tfallback=127.0.0.1:8080 gate")
+        let configuration = try Self.config(
+            "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate", "\tchecktype=off", "\tfallback=127.0.0.1:8080 gate")
         var table = IPVSTable()
         var state = DirectorState(configuration: configuration, observed: table)
         _ = try Self.settle(&state, &table, phase: .start)
@@ -390,8 +437,10 @@ struct StatusReportTests {
     @Test("every real server with its state, kernel weight and reason; the fallback when in use")
     func report() throws {
         let configuration = try testParser.configuration(
-            from: "fallback=127.0.0.1:80\nvirtual=10.0.0.10:80\n\treal=10.0.0.1:80 gate 2\n\treal=10.0.0.2:80 gate\n\treal=10.0.0.3:80 gate\n\tfailurecount=3\n",
-            file: "r.cf").0
+            from:
+                "fallback=127.0.0.1:80\nvirtual=10.0.0.10:80\n\treal=10.0.0.1:80 gate 2\n\treal=10.0.0.2:80 gate\n\treal=10.0.0.3:80 gate\n\tfailurecount=3\n",
+            file: "r.cf"
+        ).0
         var table = IPVSTable()
         var state = DirectorState(configuration: configuration, observed: table)
         let vip = ServiceKey.inet(.tcp, IPAddress("10.0.0.10")!, port: 80)
@@ -402,16 +451,18 @@ struct StatusReportTests {
         _ = state.record(.down("HTTP 500", latency: .zero), for: [ref("10.0.0.1")])
         let plan = state.reconcile(observed: table, phase: .start)
         table = try table.applying(plan.operations)
-        let report = state.statusReport(observed: table, pid: 42, configuration: "/etc/ha.d/r.cf", daemonStatus: "running")
-        #expect(report.text == """
-            directord (pid 42) for /etc/ha.d/r.cf: running
+        let report = state.statusReport(
+            observed: table, pid: 42, configuration: "/etc/ha.d/r.cf", daemonStatus: "running")
+        #expect(
+            report.text == """
+                directord (pid 42) for /etc/ha.d/r.cf: running
 
-            tcp:10.0.0.10:80
-              10.0.0.1:80  up (weight 2, 1 soft failures): HTTP 500
-              10.0.0.2:80  waiting (not in the table): not checked yet
-              10.0.0.3:80  waiting (not in the table): not checked yet
+                tcp:10.0.0.10:80
+                  10.0.0.1:80  up (weight 2, 1 soft failures): HTTP 500
+                  10.0.0.2:80  waiting (not in the table): not checked yet
+                  10.0.0.3:80  waiting (not in the table): not checked yet
 
-            """)
+                """)
         _ = state.record(.down("HTTP 500", latency: .zero), for: [ref("10.0.0.1"), ref("10.0.0.2"), ref("10.0.0.3")])
         _ = state.record(.down("HTTP 500", latency: .zero), for: [ref("10.0.0.1")])
         table = try table.applying(state.reconcile(observed: table, phase: .repair).operations)

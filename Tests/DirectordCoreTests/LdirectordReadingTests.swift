@@ -79,7 +79,8 @@ struct LdirectordReadingTests {
         ("real=10.0.0.3:80 masq u:10 l:5 u:11", "10.0.0.3:80 masq l:5 u:11", .same),
     ]
 
-    @Test("a real= line is read as ldirectord reads it, skipping what it skips, with a warning", arguments: realReadings)
+    @Test(
+        "a real= line is read as ldirectord reads it, skipping what it skips, with a warning", arguments: realReadings)
     func realLines(line: String, reading: String, ldirectord: ConfigWarning.LdirectordReading) throws {
         let (service, warnings) = try Self.read(Self.block(line))
         let warning = try #require(warnings.first { $0.message.hasPrefix("read as \(reading)") }, "\(warnings)")
@@ -114,27 +115,34 @@ struct LdirectordReadingTests {
     @Test("numbers: \"00\" and huge values, which ldirectord reads")
     func numbers() throws {
         let (service, warnings) = try Self.read(
-            Self.block("checktimeout=00", "negotiatetimeout=0000000000007", "failurecount=00", "checktype=9999999999999"))
+            Self.block(
+                "checktimeout=00", "negotiatetimeout=0000000000007", "failurecount=00", "checktype=9999999999999"))
         #expect(service.checkTimeout == 7, "0 is not set: it falls back to negotiatetimeout")
         #expect(service.negotiateTimeout == 7)
         #expect(service.failureCount == 1)
         #expect(service.checkType == .combined(negotiateEvery: Int(Int32.max)))
-        #expect(warnings.contains { $0.message.contains("checktimeout=00 is read as not set") && $0.ldirectord == .differs })
-        let globals = try configuration("checkinterval=00", "emailalertfreq=4294967296", "virtual=10.0.0.10:80", "\treal=10.0.0.1 gate")
+        #expect(
+            warnings.contains { $0.message.contains("checktimeout=00 is read as not set") && $0.ldirectord == .differs }
+        )
+        let globals = try configuration(
+            "checkinterval=00", "emailalertfreq=4294967296", "virtual=10.0.0.10:80", "\treal=10.0.0.1 gate")
         #expect(globals.globals.checkInterval == 1)
         #expect(globals.virtualServices[0].checkInterval == 1)
     }
 
     @Test("virtual= lines read as ldirectord's patterns read them")
     func virtualLines() throws {
-        #expect(try Self.read(Self.block(virtual: "virtual=10.0.0.10:80/tcp")).0.key == .inet(.tcp, .v4("10.0.0.10"), port: 80))
+        #expect(
+            try Self.read(Self.block(virtual: "virtual=10.0.0.10:80/tcp")).0.key
+                == .inet(.tcp, .v4("10.0.0.10"), port: 80))
         #expect(try Self.read(Self.block(virtual: "virtual=10.0.0.10:")).0.key == .firewallMark(10, .ipv4))
         let (zero, warnings) = try Self.read(Self.block(virtual: "virtual=10.0.0.10:080"))
         #expect(zero.key == .inet(.tcp, .v4("10.0.0.10"), port: 80))
         #expect(zero.service == .http)
         #expect(warnings.contains { $0.ldirectord == .differs && $0.message.contains("implies service=none") })
         // ldirectord tells `:80` from `:080` as text: two blocks, one kernel service.
-        let outcome = parse("virtual=10.0.0.10:80", "\treal=10.0.0.1 gate", "virtual=10.0.0.10:080", "\treal=10.0.0.2 gate")
+        let outcome = parse(
+            "virtual=10.0.0.10:80", "\treal=10.0.0.1 gate", "virtual=10.0.0.10:080", "\treal=10.0.0.2 gate")
         #expect(outcome.errors.isEmpty)
         #expect(outcome.configuration?.virtualServices.map { $0.refusal == nil } == [true, false])
     }
@@ -151,8 +159,10 @@ struct LdirectordReadingTests {
         #expect(file.globals.defaults.fallback == nil)
         #expect(file.virtualServices[0].fallback?.port == 81)
         #expect(file.virtualServices[0].fallback?.forwarding == .masq)
-        #expect(try configuration("logfile=\"relative.log\"", "virtual=10.0.0.10:80", "\treal=10.0.0.1 gate").globals.logTarget
-            == .syslog(facility: "daemon"))
+        #expect(
+            try configuration("logfile=\"relative.log\"", "virtual=10.0.0.10:80", "\treal=10.0.0.1 gate").globals
+                .logTarget
+                == .syslog(facility: "daemon"))
     }
 
     static let refusedByLdirectord: [[String]] = [
@@ -175,13 +185,16 @@ struct LdirectordReadingTests {
     func relaxations(lines: [String]) {
         let outcome = testParser.parse(lines.joined(separator: "\n"), file: "test.cf")
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
-        #expect(outcome.warnings.contains { $0.ldirectord == .refuses || $0.ldirectord == .unknownDirective }, "\(outcome.warnings)")
+        #expect(
+            outcome.warnings.contains { $0.ldirectord == .refuses || $0.ldirectord == .unknownDirective },
+            "\(outcome.warnings)")
     }
 
     @Test("a file ldirectord reads the same way gives --strict nothing to refuse")
     func sameReading() {
         let outcome = parse(
-            "checktimeout=3", "quiescent=no", "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 masq 2", "\treal=10.0.0.2:80 gate",
+            "checktimeout=3", "quiescent=no", "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 masq 2",
+            "\treal=10.0.0.2:80 gate",
             "\tservice=http", "\trequest=\"/health\"", "\treceive=\"OK\"", "\tscheduler=wlc", "\tpersistent=300")
         #expect(outcome.errors.isEmpty)
         #expect(outcome.warnings.allSatisfy { $0.ldirectord == .same }, "\(outcome.warnings)")

@@ -21,8 +21,14 @@ struct RealServerHealthTests {
     @Test("failurecount consecutive failures take an up server down; a pass resets the count")
     func hysteresis() {
         var health = RealServerHealth(state: .up, reason: "in the kernel")
-        #expect(health.record(fail, failureCount: 3) == [.softFailure(count: 1, limit: 3, reason: "connect: Connection refused")])
-        #expect(health.record(fail, failureCount: 3) == [.softFailure(count: 2, limit: 3, reason: "connect: Connection refused")])
+        #expect(
+            health.record(fail, failureCount: 3) == [
+                .softFailure(count: 1, limit: 3, reason: "connect: Connection refused")
+            ])
+        #expect(
+            health.record(fail, failureCount: 3) == [
+                .softFailure(count: 2, limit: 3, reason: "connect: Connection refused")
+            ])
         #expect(health.record(pass, failureCount: 3) == [.softFailuresReset])
         #expect(health.failures == 0)
         #expect(health.record(fail, failureCount: 3).count == 1)
@@ -74,16 +80,40 @@ struct DirectorEventTests {
             (.virtualServiceAdded(vip), "Added virtual server: 10.0.0.10:80"),
             (.virtualServiceChanged(.firewallMark(7, .ipv4)), "Changed virtual server: 7"),
             (.virtualServicePurged(vip, phase: .stop), "Purged virtual server (stop): 10.0.0.10:80"),
-            (.realServerAdded(real, in: vip, weight: 5, reason: nil), "Added real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 5)"),
-            (.realServerRestored(real, in: vip, weight: 1, reason: "HTTP 200"), "Restored real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 1)"),
-            (.realServerQuiesced(real, in: vip, reason: "HTTP 503"), "Quiescent real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 0)"),
-            (.realServerReaddedQuiescent(real, in: vip, reason: nil), "Readd Quiescent real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 0)"),
-            (.realServerDeleted(real, in: vip, reason: "no answer within 5 s"), "Deleted real server: 10.0.0.1:80 (10.0.0.10:80)"),
-            (.realServerPurged(six, in: .inet(.tcp, IPAddress("2001:db8::10")!, port: 443), phase: .start), "Purged real server (start): [2001:db8::1]:443 ([2001:db8::10]:443)"),
+            (
+                .realServerAdded(real, in: vip, weight: 5, reason: nil),
+                "Added real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 5)"
+            ),
+            (
+                .realServerRestored(real, in: vip, weight: 1, reason: "HTTP 200"),
+                "Restored real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 1)"
+            ),
+            (
+                .realServerQuiesced(real, in: vip, reason: "HTTP 503"),
+                "Quiescent real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 0)"
+            ),
+            (
+                .realServerReaddedQuiescent(real, in: vip, reason: nil),
+                "Readd Quiescent real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 0)"
+            ),
+            (
+                .realServerDeleted(real, in: vip, reason: "no answer within 5 s"),
+                "Deleted real server: 10.0.0.1:80 (10.0.0.10:80)"
+            ),
+            (
+                .realServerPurged(six, in: .inet(.tcp, IPAddress("2001:db8::10")!, port: 443), phase: .start),
+                "Purged real server (start): [2001:db8::1]:443 ([2001:db8::10]:443)"
+            ),
             (.fallbackAdded(real, in: vip), "Added fallback server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 1)"),
             (.fallbackDeleted(real, in: vip), "Deleted fallback server: 10.0.0.1:80 (10.0.0.10:80)"),
-            (.softFailure(real, virtualID: "tcp:10.0.0.10:80", count: 1, limit: 3, reason: "HTTP 500"), "Soft failure real server: 10.0.0.1:80 (tcp:10.0.0.10:80) failure 1/3"),
-            (.softFailureReset(real, virtualID: "tcp:10.0.0.10:80"), "Resetting soft failure count: 10.0.0.1:80 (tcp:10.0.0.10:80)"),
+            (
+                .softFailure(real, virtualID: "tcp:10.0.0.10:80", count: 1, limit: 3, reason: "HTTP 500"),
+                "Soft failure real server: 10.0.0.1:80 (tcp:10.0.0.10:80) failure 1/3"
+            ),
+            (
+                .softFailureReset(real, virtualID: "tcp:10.0.0.10:80"),
+                "Resetting soft failure count: 10.0.0.1:80 (tcp:10.0.0.10:80)"
+            ),
         ]
         for (event, text) in cases {
             #expect(event.message == text)
@@ -93,8 +123,10 @@ struct DirectorEventTests {
     @Test("the check's reason is a line of its own that no ldirectord pattern matches")
     func reasonLine() {
         let deleted = DirectorEvent.realServerDeleted(real, in: vip, reason: "HTTP 503 Service Unavailable")
-        #expect(deleted.reasonMessage == "Check of real server 10.0.0.1:80 (10.0.0.10:80): HTTP 503 Service Unavailable")
-        let soft = DirectorEvent.softFailure(real, virtualID: "tcp:10.0.0.10:80", count: 1, limit: 3, reason: "HTTP 500")
+        #expect(
+            deleted.reasonMessage == "Check of real server 10.0.0.1:80 (10.0.0.10:80): HTTP 503 Service Unavailable")
+        let soft = DirectorEvent.softFailure(
+            real, virtualID: "tcp:10.0.0.10:80", count: 1, limit: 3, reason: "HTTP 500")
         #expect(soft.reasonMessage == "Check of real server 10.0.0.1:80 (tcp:10.0.0.10:80): HTTP 500")
         #expect(DirectorEvent.realServerAdded(real, in: vip, weight: 5, reason: nil).reasonMessage == nil)
         #expect(DirectorEvent.fallbackAdded(real, in: vip).reasonMessage == nil)

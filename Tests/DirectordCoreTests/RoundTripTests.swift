@@ -20,7 +20,8 @@ struct RoundTripTests {
         return try String(contentsOf: root.appendingPathComponent("etc/ldirectord.cf"), encoding: .utf8)
     }
 
-    static func assertRoundTrip(_ text: String, name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func assertRoundTrip(_ text: String, name: String, sourceLocation: SourceLocation = #_sourceLocation) throws
+    {
         let first = testParser.parse(text, file: name)
         #expect(first.errors.isEmpty, "\(name): \(first.errors)", sourceLocation: sourceLocation)
         let configuration = try #require(first.configuration, sourceLocation: sourceLocation)
@@ -28,7 +29,9 @@ struct RoundTripTests {
         let second = testParser.parse(printed, file: "printed \(name)")
         #expect(second.errors.isEmpty, "printed \(name): \(second.errors)\n\(printed)", sourceLocation: sourceLocation)
         let reparsed = try #require(second.configuration, sourceLocation: sourceLocation)
-        #expect(reparsed.sourceLinesCleared() == configuration.sourceLinesCleared(), "\(printed)", sourceLocation: sourceLocation)
+        #expect(
+            reparsed.sourceLinesCleared() == configuration.sourceLinesCleared(), "\(printed)",
+            sourceLocation: sourceLocation)
         #expect(ConfigPrinter.print(reparsed) == printed, sourceLocation: sourceLocation)
     }
 
@@ -50,32 +53,33 @@ struct RoundTripTests {
     func printedForm() throws {
         let config = try configuration(
             "checktimeout=3", "virtual=10.0.0.10:80", "\treal=web1->10.0.0.2:http masq", "\tfallback=127.0.0.1")
-        #expect(ConfigPrinter.print(config) == """
-            # Global directives
-            checkinterval=10
-            autoreload=no
-            logfile="/var/log/ldirectord.log"
-            fork=no
-            supervised=no
-            readdquiescent=no
-            checktimeout=3
+        #expect(
+            ConfigPrinter.print(config) == """
+                # Global directives
+                checkinterval=10
+                autoreload=no
+                logfile="/var/log/ldirectord.log"
+                fork=no
+                supervised=no
+                readdquiescent=no
+                checktimeout=3
 
-            virtual=10.0.0.10:80
-            \treal=10.0.0.1:80 masq 1
-            \treal=10.0.0.2:80 masq 1
-            \tfallback=127.0.0.1:80 gate
-            \tprotocol=tcp
-            \tscheduler=wrr
-            \tchecktype=negotiate
-            \trequest="/"
-            \thttpmethod=GET
-            \tchecktimeout=3
-            \tnegotiatetimeout=3
-            \tfailurecount=1
-            \tquiescent=no
-            \tcleanstop=yes
+                virtual=10.0.0.10:80
+                \treal=10.0.0.1:80 masq 1
+                \treal=10.0.0.2:80 masq 1
+                \tfallback=127.0.0.1:80 gate
+                \tprotocol=tcp
+                \tscheduler=wrr
+                \tchecktype=negotiate
+                \trequest="/"
+                \thttpmethod=GET
+                \tchecktimeout=3
+                \tnegotiatetimeout=3
+                \tfailurecount=1
+                \tquiescent=no
+                \tcleanstop=yes
 
-            """)
+                """)
     }
 
     /// Found by fuzz/run: a value holding both '"' and '#' reads back only in one of its forms.
@@ -151,7 +155,9 @@ struct ConfigGenerator {
                 if let realPort { line += ":\(realPort)" }
                 line += " \(forwarding)"
                 if chance(60) { line += " \(int(0...65535))" }
-                if chance(20) { line += chance(50) ? " \"r\(host)\", \"ok \(host)\"" : " \"/r\(host)\", \"ok \(host)\"" }
+                if chance(20) {
+                    line += chance(50) ? " \"r\(host)\", \"ok \(host)\"" : " \"/r\(host)\", \"ok \(host)\""
+                }
                 if chance(20) {
                     let lower = int(0...100)
                     line += " l:\(lower) u:\(lower + int(0...100))"

@@ -1,10 +1,11 @@
 import DirectordCore
 import DirectordTestSupport
-@testable import DirectordDaemon
 import Foundation
 import Glibc
 import Logging
 import Testing
+
+@testable import DirectordDaemon
 
 @Suite("Log formats")
 struct LoggingTests {
@@ -30,7 +31,10 @@ struct LoggingTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("directord-log-\(UUID()).log").path
         defer { unlink(path) }
         let log = DirectorLog(destination: .file(path: path), configName: "web.cf")
-        log.log(DirectorEvent.realServerDeleted(.init(address: IPAddress("10.0.0.1")!, port: 80), in: .inet(.tcp, IPAddress("10.0.0.10")!, port: 80), reason: "HTTP 503\nService Unavailable"))
+        log.log(
+            DirectorEvent.realServerDeleted(
+                .init(address: IPAddress("10.0.0.1")!, port: 80), in: .inet(.tcp, IPAddress("10.0.0.10")!, port: 80),
+                reason: "HTTP 503\nService Unavailable"))
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let frame = #"\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\|web\.cf\|\d+\] "#
         let pattern = try Regex(
@@ -43,12 +47,16 @@ struct LoggingTests {
     func monitorLine() throws {
         let config = try ConfigParser(resolver: StaticNameResolver()).configuration(
             from: "virtual=10.0.0.10:80\n\treal=10.0.0.1 gate 2\n\trequest=\"/index.html\"\n\treceive=\"Test Page\"\n",
-            file: "m.cf").0
+            file: "m.cf"
+        ).0
         let virtual = config.virtualServices[0]
         let line = MonitorFile.line(
             virtual: virtual, real: virtual.realServers[0],
             result: .down("HTTP 500 | bad\nbody 100%", latency: .zero), time: "Thu Jan  1 00:00:00 1970", pid: 42)
-        #expect(line == "[Thu Jan  1 00:00:00 1970] [42] negotiate http tcp 10.0.0.1 0 2 gate /index.html Test Page [down] HTTP 500 %7c bad%0abody 100%25\n")
+        #expect(
+            line
+                == "[Thu Jan  1 00:00:00 1970] [42] negotiate http tcp 10.0.0.1 0 2 gate /index.html Test Page [down] HTTP 500 %7c bad%0abody 100%25\n"
+        )
         let up = MonitorFile.line(
             virtual: virtual, real: virtual.realServers[0], result: .up("", latency: .zero), time: "T", pid: 1)
         #expect(up.hasSuffix(" [up] -\n"))
@@ -58,14 +66,19 @@ struct LoggingTests {
     func notify() throws {
         let path = "/tmp/directord-notify-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let receiver = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(receiver); unlink(path) }
+        defer {
+            close(receiver)
+            unlink(path)
+        }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { buffer in
             for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(receiver, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(receiver, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         #expect(bound == 0)
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"])
@@ -161,15 +174,17 @@ struct LogHandlerTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let log = DirectorLog(destination: .file(path: path), configName: "x.cf")
         let debug = DirectorLogHandler.logger("directord.checks", log: log, debug: true)
-        debug.debug("check 10.0.0.1:80: down", metadata: ["reason": "HTTP 500 \u{1b}[31mboom", "latency": "0.1 seconds"])
+        debug.debug(
+            "check 10.0.0.1:80: down", metadata: ["reason": "HTTP 500 \u{1b}[31mboom", "latency": "0.1 seconds"])
         let quiet = DirectorLogHandler.logger("directord.checks", log: log, debug: false)
         quiet.debug("not written")
         quiet.notice("written")
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
             String($0[$0.index($0.firstIndex(of: "]")!, offsetBy: 2)...])
         }
-        #expect(lines == [
-            "check 10.0.0.1:80: down (latency=0.1 seconds, reason=HTTP 500 \\x1B[31mboom)", "written",
-        ])
+        #expect(
+            lines == [
+                "check 10.0.0.1:80: down (latency=0.1 seconds, reason=HTTP 500 \\x1B[31mboom)", "written",
+            ])
     }
 }

@@ -31,7 +31,10 @@ struct ConfigLoaderTests {
     func unreadable() {
         let outcome = ConfigLoader().load(path: "/nonexistent/ldirectord.cf")
         #expect(outcome.configuration == nil)
-        #expect(outcome.errors.map(\.description) == ["/nonexistent/ldirectord.cf: error: cannot read the file: No such file or directory"])
+        #expect(
+            outcome.errors.map(\.description) == [
+                "/nonexistent/ldirectord.cf: error: cannot read the file: No such file or directory"
+            ])
     }
 
     @Test("secrets in a file others can read, a missing maintenance directory and an unwritable log are warned about")
@@ -40,23 +43,24 @@ struct ConfigLoaderTests {
         defer { try? FileManager.default.removeItem(at: root) }
         let file = root.appendingPathComponent("db.cf")
         try """
-            maintenancedir=\(root.path)/missing
-            logfile="/nonexistent-directory/directord.log"
-            virtual=10.0.0.1:3306
-            \treal=10.0.0.2:3306 gate
-            \tservice=mysql
-            \tlogin="monitor"
-            \tpasswd="secret"
-            \tmonitorfile="\(root.path)/monitor.log"
-            """.write(to: file, atomically: true, encoding: .utf8)
+        maintenancedir=\(root.path)/missing
+        logfile="/nonexistent-directory/directord.log"
+        virtual=10.0.0.1:3306
+        \treal=10.0.0.2:3306 gate
+        \tservice=mysql
+        \tlogin="monitor"
+        \tpasswd="secret"
+        \tmonitorfile="\(root.path)/monitor.log"
+        """.write(to: file, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
         let outcome = ConfigLoader().load(path: file.path)
         #expect(outcome.errors.isEmpty)
-        #expect(outcome.warnings.map(\.message) == [
-            "the file holds a passwd or secret and every user can read it: chmod o-r \(file.path)",
-            "maintenance directory does not exist: \(root.path)/missing",
-            "unable to open logfile: /nonexistent-directory/directord.log",
-        ])
+        #expect(
+            outcome.warnings.map(\.message) == [
+                "the file holds a passwd or secret and every user can read it: chmod o-r \(file.path)",
+                "maintenance directory does not exist: \(root.path)/missing",
+                "unable to open logfile: /nonexistent-directory/directord.log",
+            ])
         // The monitor file's directory is writable; nothing was created by checking.
         #expect(!FileManager.default.fileExists(atPath: root.path + "/monitor.log"))
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)

@@ -84,7 +84,8 @@ struct AddressesAgainstGlibcTests {
         ])
     func parsing(text: String) {
         for family in AddressFamily.allCases {
-            #expect(IPAddress(text, family: family)?.bytes == Self.glibcParse(text, family: family), "\(family) \(text)")
+            #expect(
+                IPAddress(text, family: family)?.bytes == Self.glibcParse(text, family: family), "\(family) \(text)")
         }
     }
 }

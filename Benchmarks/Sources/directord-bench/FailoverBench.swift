@@ -1,7 +1,7 @@
 import ArgumentParser
 import DirectordCore
-import DirectordTestSupport
 import DirectordIPVS
+import DirectordTestSupport
 import Glibc
 
 /// How fast a dead real server is taken out, what checking costs, and whether it holds at
@@ -113,8 +113,11 @@ struct FailoverBench: ParsableCommand {
     var noKernel = false
 
     func validate() throws {
-        guard try parsedIntervals().allSatisfy({ $0 >= 1 }), timeout >= 1, faults >= 1, realsPerService >= 1, pollMilliseconds >= 1 else {
-            throw ValidationError("--interval, --timeout, --faults, --reals-per-service, --poll-milliseconds must be positive")
+        guard try parsedIntervals().allSatisfy({ $0 >= 1 }), timeout >= 1, faults >= 1, realsPerService >= 1,
+            pollMilliseconds >= 1
+        else {
+            throw ValidationError(
+                "--interval, --timeout, --faults, --reals-per-service, --poll-milliseconds must be positive")
         }
         guard try parsedIntervals().count == 1 || parsedIntervals().count == parsedReals().count else {
             throw ValidationError("--interval: one value, or as many as --reals has")
@@ -146,7 +149,8 @@ struct FailoverBench: ParsableCommand {
         let intervals = try parsedIntervals()
         var settings: [Int: CheckSettings] = [:]
         for (index, count) in counts.enumerated() {
-            settings[count] = CheckSettings(interval: intervals.count == 1 ? intervals[0] : intervals[index], timeout: timeout)
+            settings[count] = CheckSettings(
+                interval: intervals.count == 1 ? intervals[0] : intervals[index], timeout: timeout)
         }
         return settings
     }
@@ -177,13 +181,15 @@ struct FailoverBench: ParsableCommand {
         let prefilled = Set(prefill.split(separator: ",").compactMap { FailoverTool(rawValue: String($0)) })
         let executable = try readLink("/proc/self/exe")
         var commands = ToolCommands(
-            directord: directord ?? (executable.split(separator: "/", omittingEmptySubsequences: false).dropLast()
-                .joined(separator: "/") + "/directord"),
+            directord: directord
+                ?? (executable.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+                    .joined(separator: "/") + "/directord"),
             directordArguments: directordArguments.split(separator: " ").map(String.init),
             ldirectord: ldirectord, keepalived: keepalived)
         if noKernel { commands.directordArguments.insert("--dry-run", at: 0) }
         for tool in toolList where access(commands.executable(for: tool), X_OK) != 0 {
-            throw ValidationError("\(tool.rawValue): \(commands.executable(for: tool)) is not there (or not executable)")
+            throw ValidationError(
+                "\(tool.rawValue): \(commands.executable(for: tool)) is not there (or not executable)")
         }
 
         var kernel: KernelAccess?
@@ -215,7 +221,8 @@ struct FailoverBench: ParsableCommand {
                     continue
                 }
                 if noKernel && tool == .keepalived {
-                    report.add(RunResult(tool: tool, reals: count, skipped: "not run: keepalived needs the kernel's IPVS"))
+                    report.add(
+                        RunResult(tool: tool, reals: count, skipped: "not run: keepalived needs the kernel's IPVS"))
                     continue
                 }
                 var runner = FailoverRun(
@@ -384,11 +391,13 @@ struct FailoverRun {
                 "not ready after \(fixed(elapsed, 0)) s: \(inTable) of \(layout.reals) real servers in the table, "
                 + "\(stats.neverChecked) never checked; \(forks) processes started meanwhile"
             if flapping {
-                reason += "; every server was checked, but they drop out again faster than they come back (checks "
+                reason +=
+                    "; every server was checked, but they drop out again faster than they come back (checks "
                     + "failing under load?)"
             }
             if let projected {
-                reason += "; at that pace it would take about \(fixed(projected / 60, 0)) minutes (given up, "
+                reason +=
+                    "; at that pace it would take about \(fixed(projected / 60, 0)) minutes (given up, "
                     + "the start timeout being \(fixed(bench.startTimeout, 0)) s)"
             }
             throw Stop(reason: reason)
@@ -415,7 +424,8 @@ struct FailoverRun {
         let window = seconds(since: windowStart)
         let cpu = ToolFigures.cpuSeconds(figures.sample(process.pid)) - cpuStart
         let stats = try fleet.stats(gapThreshold: 1.5 * Double(settings.interval))
-        let fleetCPU = Double((ProcessTable.sample(fleet.pid)?.ownTicks ?? 0) - fleetStart) / ProcessTable.ticksPerSecond
+        let fleetCPU =
+            Double((ProcessTable.sample(fleet.pid)?.ownTicks ?? 0) - fleetStart) / ProcessTable.ticksPerSecond
         let up = try serversUp()
         result.steady = SteadyFigures(
             window: window, cpu: cpu, checks: stats.total, fewestPerServer: stats.fewest, mostPerServer: stats.most,

@@ -173,10 +173,12 @@ final class IPVSWatcher {
     func destinations(address: UInt32, port: UInt16) throws -> [UInt16: UInt32] {
         let started = monotonicNanoseconds()
         var service = NetlinkBuilder()
-        service.attribute(NetlinkConstant.ipvsServiceFamily, withUnsafeBytes(of: UInt16(AF_INET).littleEndian, Array.init))
+        service.attribute(
+            NetlinkConstant.ipvsServiceFamily, withUnsafeBytes(of: UInt16(AF_INET).littleEndian, Array.init))
         service.attribute(NetlinkConstant.ipvsServiceProtocol, withUnsafeBytes(of: UInt16(6).littleEndian, Array.init))
         service.attribute(
-            NetlinkConstant.ipvsServiceAddress, withUnsafeBytes(of: address.bigEndian, Array.init) + [UInt8](repeating: 0, count: 12))
+            NetlinkConstant.ipvsServiceAddress,
+            withUnsafeBytes(of: address.bigEndian, Array.init) + [UInt8](repeating: 0, count: 12))
         service.attribute(NetlinkConstant.ipvsServicePort, withUnsafeBytes(of: port.bigEndian, Array.init))
         var attributes = NetlinkBuilder()
         attributes.attribute(NetlinkConstant.ipvsCommandService, service.bytes)
@@ -221,7 +223,8 @@ final class IPVSWatcher {
         let address = Self.netlinkAddress()
         let sent = bytes.withUnsafeBytes { buffer in
             address.withUnsafeBytes {
-                sendto(fd, buffer.baseAddress, buffer.count, 0, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), 12)
+                sendto(
+                    fd, buffer.baseAddress, buffer.count, 0, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), 12)
             }
         }
         guard sent == bytes.count else { throw ValidationError("netlink send: \(String(cString: strerror(errno)))") }
@@ -301,14 +304,16 @@ final class NetlinkTap: @unchecked Sendable {
 
         static func - (lhs: Counts, rhs: Counts) -> Counts {
             Counts(
-                changeRequests: lhs.changeRequests - rhs.changeRequests, readRequests: lhs.readRequests - rhs.readRequests,
+                changeRequests: lhs.changeRequests - rhs.changeRequests,
+                readRequests: lhs.readRequests - rhs.readRequests,
                 answers: lhs.answers - rhs.answers, changeAnswers: lhs.changeAnswers - rhs.changeAnswers,
                 packets: lhs.packets - rhs.packets, dropped: lhs.dropped - rhs.dropped)
         }
 
         static func + (lhs: Counts, rhs: Counts) -> Counts {
             Counts(
-                changeRequests: lhs.changeRequests + rhs.changeRequests, readRequests: lhs.readRequests + rhs.readRequests,
+                changeRequests: lhs.changeRequests + rhs.changeRequests,
+                readRequests: lhs.readRequests + rhs.readRequests,
                 answers: lhs.answers + rhs.answers, changeAnswers: lhs.changeAnswers + rhs.changeAnswers,
                 packets: lhs.packets + rhs.packets, dropped: lhs.dropped + rhs.dropped)
         }
@@ -336,7 +341,8 @@ final class NetlinkTap: @unchecked Sendable {
         let index = if_nametoindex(Self.deviceName)
         guard index != 0 else { throw ValidationError("no \(Self.deviceName) device") }
         control = socket(AF_INET, SocketConstant.datagram | SocketConstant.closeOnExec, 0)
-        let fd = socket(AF_PACKET, SocketConstant.raw | SocketConstant.closeOnExec, Int32(SocketConstant.allProtocols.bigEndian))
+        let fd = socket(
+            AF_PACKET, SocketConstant.raw | SocketConstant.closeOnExec, Int32(SocketConstant.allProtocols.bigEndian))
         self.fd = fd
         guard fd >= 0 else { throw ValidationError("packet socket: \(String(cString: strerror(errno)))") }
         var size: Int32 = 64 << 20
@@ -351,7 +357,9 @@ final class NetlinkTap: @unchecked Sendable {
         let bound = address.withUnsafeBytes {
             bind(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), 20)
         }
-        guard bound == 0 else { throw ValidationError("bind to \(Self.deviceName): \(String(cString: strerror(errno)))") }
+        guard bound == 0 else {
+            throw ValidationError("bind to \(Self.deviceName): \(String(cString: strerror(errno)))")
+        }
         try setUp(false)
         let tap = self
         DispatchQueue.global().async { tap.count() }
@@ -362,21 +370,24 @@ final class NetlinkTap: @unchecked Sendable {
         // struct ifreq: name[16], then ifr_flags (short).
         var request = [UInt8](repeating: 0, count: 40)
         for (offset, byte) in Self.deviceName.utf8.enumerated() { request[offset] = byte }
-        guard ioctl(control, 0x8913 /* SIOCGIFFLAGS */, &request) == 0 else {
+        let getFlags: UInt = 0x8913  // SIOCGIFFLAGS
+        let setFlags: UInt = 0x8914  // SIOCSIFFLAGS
+        guard ioctl(control, getFlags, &request) == 0 else {
             throw ValidationError("SIOCGIFFLAGS: \(String(cString: strerror(errno)))")
         }
         var flags = UInt16(request[16]) | UInt16(request[17]) << 8
         flags = up ? flags | 1 : flags & ~1  // IFF_UP
         request[16] = UInt8(flags & 0xff)
         request[17] = UInt8(flags >> 8)
-        guard ioctl(control, 0x8914 /* SIOCSIFFLAGS */, &request) == 0 else {
+        guard ioctl(control, setFlags, &request) == 0 else {
             throw ValidationError("SIOCSIFFLAGS: \(String(cString: strerror(errno)))")
         }
     }
 
     var counts: Counts {
         Counts(
-            changeRequests: changeRequests.load(ordering: .relaxed), readRequests: readRequests.load(ordering: .relaxed),
+            changeRequests: changeRequests.load(ordering: .relaxed),
+            readRequests: readRequests.load(ordering: .relaxed),
             answers: answers.load(ordering: .relaxed), changeAnswers: changeAnswers.load(ordering: .relaxed),
             packets: packets.load(ordering: .relaxed), dropped: droppedSoFar())
     }

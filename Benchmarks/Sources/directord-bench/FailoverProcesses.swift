@@ -29,7 +29,8 @@ enum ProcessTable {
         // Fields after "(comm)": state is field 3; ppid 4; utime 14, stime 15, cutime 16,
         // cstime 17; num_threads 20.
         let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 18, let parent = Int32(fields[1]), let utime = Int(fields[11]), let stime = Int(fields[12]),
+        guard fields.count > 18, let parent = Int32(fields[1]), let utime = Int(fields[11]),
+            let stime = Int(fields[12]),
             let cutime = Int(fields[13]), let cstime = Int(fields[14]), let threads = Int(fields[17])
         else { return nil }
         var resident = 0

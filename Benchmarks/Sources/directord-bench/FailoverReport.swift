@@ -154,7 +154,8 @@ func quoted(_ text: String) -> String {
         case "\t": result += "\\t"
         default:
             if scalar.value < 0x20 {
-                result += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                result +=
+                    "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
                     + String(scalar.value, radix: 16)
             } else {
                 result.unicodeScalars.append(scalar)
@@ -185,7 +186,8 @@ struct MachineDescription {
             .flatMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first }
             .flatMap { Int($0) } ?? 0
         return MachineDescription(
-            cpuModel: model, cpus: processorCount(), kernel: uname(), memoryMB: memory / 1024, loadBefore: loadAverage(),
+            cpuModel: model, cpus: processorCount(), kernel: uname(), memoryMB: memory / 1024,
+            loadBefore: loadAverage(),
             host: getenv("DIRECTORD_BENCH_HOST").map { String(cString: $0) })
     }
 
@@ -213,7 +215,8 @@ struct FailoverReport {
     private(set) var results: [RunResult] = []
 
     init(
-        machine: MachineDescription, settings: [Int: CheckSettings], kinds: [FleetMode], tools: [FailoverTool], faults: Int,
+        machine: MachineDescription, settings: [Int: CheckSettings], kinds: [FleetMode], tools: [FailoverTool],
+        faults: Int,
         realsPerService: Int, steady: Double, pollMilliseconds: Int
     ) {
         self.machine = machine
@@ -285,7 +288,8 @@ struct FailoverReport {
                 label: "CPU s per 1,000 checks", values: { $0.steady?.cpuPerThousandChecks.map { [$0] } },
                 format: { fixed($0[0], 3) }),
             Metric(label: "peak RSS (MB)", values: { $0.peakResidentMB.map { [$0] } }, format: { fixed($0[0], 1) }),
-            Metric(label: "threads (peak)", values: { $0.peakThreads.map { [Double($0)] } }, format: { fixed($0[0], 0) }),
+            Metric(
+                label: "threads (peak)", values: { $0.peakThreads.map { [Double($0)] } }, format: { fixed($0[0], 0) }),
             Metric(
                 label: "processes started per change", values: { $0.forksPerChange.map { [$0] } },
                 format: { fixed($0[0], 1) }),
@@ -409,7 +413,9 @@ struct FailoverReport {
             let bound = Double(settings.interval + settings.timeout) + 0.1
             var worst: (Double, FleetMode)?
             for outcome in run.faults {
-                if let p99 = percentile(outcome.detection, 0.99), worst == nil || p99 > worst!.0 { worst = (p99, outcome.kind) }
+                if let p99 = percentile(outcome.detection, 0.99), worst == nil || p99 > worst!.0 {
+                    worst = (p99, outcome.kind)
+                }
             }
             guard let worst else { continue }
             judged = true

@@ -52,7 +52,8 @@ struct ParseBench: ParsableCommand {
             lines.append("virtual=10.\(virtualIndex / 250).\(virtualIndex % 250).1:80")
             for index in 0..<min(perVirtual, reals - made) {
                 let host = made + index
-                var line = "\treal=172.\(16 + host / 65536).\(host / 256 % 256).\(host % 256):8080 masq \(1 + index % 5)"
+                var line =
+                    "\treal=172.\(16 + host / 65536).\(host / 256 % 256).\(host % 256):8080 masq \(1 + index % 5)"
                 if index % 10 == 0 { line += " \"health\", \"OK\"" }
                 if index % 7 == 0 { line += " l:10 u:100" }
                 lines.append(line)

@@ -81,8 +81,10 @@ struct FailoverBenchTests {
     }
 
     @Test func netlinkCountsAddAndSubtract() {
-        let a = NetlinkTap.Counts(changeRequests: 3, readRequests: 5, answers: 7, changeAnswers: 2, packets: 9, dropped: 1)
-        let b = NetlinkTap.Counts(changeRequests: 1, readRequests: 1, answers: 2, changeAnswers: 1, packets: 3, dropped: 0)
+        let a = NetlinkTap.Counts(
+            changeRequests: 3, readRequests: 5, answers: 7, changeAnswers: 2, packets: 9, dropped: 1)
+        let b = NetlinkTap.Counts(
+            changeRequests: 1, readRequests: 1, answers: 2, changeAnswers: 1, packets: 3, dropped: 0)
         #expect((a - b).messages == 2 + 4 + 5)
         #expect((a + b).changeAnswers == 3)
         #expect((a + b - b).messages == a.messages)
@@ -128,15 +130,22 @@ struct FailoverBenchTests {
         report.add(Self.run(.directord, reals: 1000, cpu: 1, detection: 0.5, rss: 20))
         report.add(Self.run(.ldirectord, reals: 1000, cpu: 30, detection: 5, rss: 40))
         report.add(Self.run(.directord, reals: 10000, cpu: 30, detection: 3.2, rss: 150))
-        report.add(RunResult(tool: .ldirectord, reals: 10000, skipped: "not run: ldirectord did not complete at N = 1,000"))
+        report.add(
+            RunResult(tool: .ldirectord, reals: 10000, skipped: "not run: ldirectord did not complete at N = 1,000"))
         let text = report.render()
         // Rows with their cells one space apart.
         let rows = text.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
         #expect(rows.contains("CPU s per minute 1.00 30.00 30 x"), "\(text)")
         #expect(rows.contains("detection, refused (ms, p50 / p99) 500 / 500 5000 / 5000 10 / 10 x"), "\(text)")
         #expect(text.contains("ldirectord: not run: ldirectord did not complete at N = 1,000"))
-        #expect(text.contains("- N = 1,000: detection p99 within checkinterval + timeout + 100 ms = 3100 ms: met (worst 500 ms, refused)"))
-        #expect(text.contains("- N = 10,000: detection p99 within checkinterval + timeout + 100 ms = 3100 ms: NOT met (worst 3200 ms"))
+        #expect(
+            text.contains(
+                "- N = 1,000: detection p99 within checkinterval + timeout + 100 ms = 3100 ms: met (worst 500 ms, refused)"
+            ))
+        #expect(
+            text.contains(
+                "- N = 10,000: detection p99 within checkinterval + timeout + 100 ms = 3100 ms: NOT met (worst 3200 ms")
+        )
         #expect(text.contains("- N = 1,000: at least 10 times less CPU than ldirectord: met (30.0 x per minute"))
         #expect(text.contains("under 1 core met (0.50 cores); under 100 MB RSS NOT met (150.0 MB)"))
     }

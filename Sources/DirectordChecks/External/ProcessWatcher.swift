@@ -1,6 +1,6 @@
 import CSystemShims
-import Dispatch
 import DirectordSystem
+import Dispatch
 import Glibc
 
 /// A start of a check command that is still under way.
@@ -150,8 +150,9 @@ final class ProcessWatcher {
         _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)
         let spawned = Spawner.spawn(
             [executable] + arguments,
-            .init(output: writeEnd, searchPath: true, newProcessGroup: true,
-                  extraEnvironment: [ChildProcesses.checkMarker]))
+            .init(
+                output: writeEnd, searchPath: true, newProcessGroup: true,
+                extraEnvironment: [ChildProcesses.checkMarker]))
         Glibc.close(writeEnd)
         let pid: pid_t
         switch spawned {

@@ -150,7 +150,13 @@ struct HTTPResponseParser {
                     keepBody(pending[offset..<(offset + count)])
                     offset += count
                     state = .body(.length(left - count))
-                    if left - count == 0 { state = .done } else if bodyWasCut { state = .done } else { return .needMore }
+                    if left - count == 0 {
+                        state = .done
+                    } else if bodyWasCut {
+                        state = .done
+                    } else {
+                        return .needMore
+                    }
                 case .untilClose:
                     keepBody(pending[offset...])
                     offset = pending.count
@@ -285,7 +291,8 @@ struct HTTPResponseParser {
                 scannedUpTo = 0
                 return (newline, next + 1)
             }
-            if next + 1 < pending.count && pending[next] == UInt8(ascii: "\r") && pending[next + 1] == UInt8(ascii: "\n")
+            if next + 1 < pending.count && pending[next] == UInt8(ascii: "\r")
+                && pending[next + 1] == UInt8(ascii: "\n")
             {
                 scannedUpTo = 0
                 return (newline, next + 2)

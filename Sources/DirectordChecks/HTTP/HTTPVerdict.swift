@@ -28,11 +28,13 @@ struct HTTPVerdict {
             self.init(isUp: true, reason: "\(statusText), receive /\(check.receive)/ found\(cut)")
         case .success(.notFound):
             let head = check.httpMethod == .head ? " (a HEAD response has no body)" : cut
-            self.init(isUp: false, reason: "receive /\(check.receive)/ not found in \(body.count) bytes from \(place)\(head)")
+            self.init(
+                isUp: false, reason: "receive /\(check.receive)/ not found in \(body.count) bytes from \(place)\(head)")
         case .success(.gaveUp(let why)):
             self.init(
                 isUp: false,
-                reason: "receive /\(check.receive)/ could not be matched against \(body.count) bytes from \(place): \(why)")
+                reason:
+                    "receive /\(check.receive)/ could not be matched against \(body.count) bytes from \(place): \(why)")
         case .failure(let error):
             self.init(isUp: false, reason: error.description)
         }

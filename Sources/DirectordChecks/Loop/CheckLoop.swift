@@ -1,6 +1,6 @@
 public import DirectordCore
-public import Dispatch
 import DirectordSystem
+public import Dispatch
 public import Logging
 import Synchronization
 

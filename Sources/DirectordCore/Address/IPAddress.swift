@@ -173,7 +173,8 @@ extension IPAddress: CustomStringConvertible {
         case .v4(let value):
             return Self.dottedQuad(value)
         case .v6(let high, let low):
-            let words = (0..<4).map { UInt16(truncatingIfNeeded: high >> (48 - 16 * $0)) }
+            let words =
+                (0..<4).map { UInt16(truncatingIfNeeded: high >> (48 - 16 * $0)) }
                 + (0..<4).map { UInt16(truncatingIfNeeded: low >> (48 - 16 * $0)) }
             return Self.formatIPv6(words)
         }

@@ -17,7 +17,9 @@ public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
         self.reason = reason
     }
 
-    public var description: String { diagnosticText(file: file, line: line, kind: "error", text: text, message: "\(reason)") }
+    public var description: String {
+        diagnosticText(file: file, line: line, kind: "error", text: text, message: "\(reason)")
+    }
 
     public enum Reason: Hashable, Sendable, CustomStringConvertible {
         /// A directive ldirectord does not know, with the closest known name if there is one.
@@ -66,9 +68,11 @@ public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
             case .wrongAddressFamily(let written, let use):
                 return "cannot specify \"\(written)\" here. please use \"\(use)\" instead"
             case .unresolvableHost(let name, let what, let family):
-                return "could not resolve \"\(name)\" to an \(family == .ipv4 ? "IPv4" : "IPv6") address for the \(what)"
+                return
+                    "could not resolve \"\(name)\" to an \(family == .ipv4 ? "IPv4" : "IPv6") address for the \(what)"
             case .unresolvablePort(let name, let what):
-                return "invalid port \"\(name)\" for the \(what): expected a number from 0 to 65535 or a service name from /etc/services"
+                return
+                    "invalid port \"\(name)\" for the \(what): expected a number from 0 to 65535 or a service name from /etc/services"
             case .duplicateVirtualService(let id, let firstLine):
                 return "duplicate virtual server \(id): already defined at line \(firstLine)"
             case .duplicateRealServer(let endpoint, let firstLine):
@@ -161,5 +165,6 @@ public struct ConfigWarning: Hashable, Sendable, CustomStringConvertible {
 func diagnosticText(file: String, line: Int, kind: String, text: String, message: String) -> String {
     let place = line > 0 ? "\(VisibleText.escaping(file)):\(line)" : VisibleText.escaping(file)
     let message = VisibleText.escaping(message)
-    return text.isEmpty ? "\(place): \(kind): \(message)" : "\(place): \(kind): \(VisibleText.escaping(text)): \(message)"
+    return text.isEmpty
+        ? "\(place): \(kind): \(message)" : "\(place): \(kind): \(VisibleText.escaping(text)): \(message)"
 }

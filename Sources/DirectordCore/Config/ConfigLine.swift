@@ -168,7 +168,9 @@ extension Substring {
 
 extension Character {
     /// Perl's `\s`: space, tab, newline, carriage return, form feed, vertical tab.
-    var isPerlSpace: Bool { self == " " || self == "\t" || self == "\n" || self == "\r" || self == "\u{0C}" || self == "\u{0B}" }
+    var isPerlSpace: Bool {
+        self == " " || self == "\t" || self == "\n" || self == "\r" || self == "\u{0C}" || self == "\u{0B}"
+    }
     var isASCIIDigit: Bool { self >= "0" && self <= "9" }
     var isASCIILetter: Bool { (self >= "a" && self <= "z") || (self >= "A" && self <= "Z") }
     /// Perl's `\w` restricted to ASCII.

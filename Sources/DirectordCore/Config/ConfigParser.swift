@@ -120,7 +120,8 @@ struct ParseSession {
         severe: Bool = false
     ) {
         warnings.append(
-            ConfigWarning(file: file, line: line, text: text, message: message, ldirectord: ldirectord, isSevere: severe))
+            ConfigWarning(
+                file: file, line: line, text: text, message: message, ldirectord: ldirectord, isSevere: severe))
     }
 
     /// A value ldirectord refuses and directord accepts: a warning `check-config --strict`
@@ -187,7 +188,10 @@ struct ParseSession {
         if let last = lastDirective, !last.isIndented, last.name == "virtual" || last.name == "virtual6",
             !text.utf8.split(separator: UInt8(ascii: "\n")).dropFirst(last.number).contains(where: { !$0.isEmpty })
         {
-            ldirectordRefuses(last, "a virtual service on the last line of the file: ldirectord reads it twice and refuses it as a duplicate")
+            ldirectordRefuses(
+                last,
+                "a virtual service on the last line of the file: ldirectord reads it twice and refuses it as a duplicate"
+            )
         }
     }
 
@@ -210,7 +214,8 @@ struct ParseSession {
         if text.unicodeScalars.first == "\u{FEFF}" {
             ldirectordRefuses(
                 ConfigLine(number: 1, raw: ""),
-                "the file starts with a byte order mark (U+FEFF), which directord skips and ldirectord reads as part of the first directive")
+                "the file starts with a byte order mark (U+FEFF), which directord skips and ldirectord reads as part of the first directive"
+            )
         }
         return meansIt
     }

@@ -15,7 +15,8 @@ extension ParseSession {
                 }
                 if service.family == .ipv4, line.value.first == "[" {
                     warn(
-                        line, "an IPv4 address in brackets: read as \(parsed.first); ldirectord skips to a later part of the line and reads another address",
+                        line,
+                        "an IPv4 address in brackets: read as \(parsed.first); ldirectord skips to a later part of the line and reads another address",
                         ldirectord: .differs)
                 }
                 if parsed.weight == nil, let strings = line.value.firstIndex(of: "\""),
@@ -23,7 +24,10 @@ extension ParseSession {
                     line.value[strings...].firstMatch(of: #/[ \t][0-9]/#) != nil
                 {
                     // ldirectord's `\s+(\d+)` finds a weight inside the quoted strings.
-                    ldirectordRefuses(line, "ldirectord takes \"<blank><digits>\" inside the quoted strings for the weight and refuses the line: write the weight")
+                    ldirectordRefuses(
+                        line,
+                        "ldirectord takes \"<blank><digits>\" inside the quoted strings for the weight and refuses the line: write the weight"
+                    )
                 }
             } catch _ {
                 do {
@@ -89,7 +93,8 @@ extension ParseSession {
                 invalid(
                     line, "range \(first)->\(last) has \(UInt64(high - low) + 1) addresses",
                     expected:
-                        "at most \(Self.maximumRangeSize) addresses in one range (ldirectord takes days to read that many)")
+                        "at most \(Self.maximumRangeSize) addresses in one range (ldirectord takes days to read that many)"
+                )
                 return []
             }
             if String(low).count != String(high).count {
@@ -117,7 +122,8 @@ extension ParseSession {
         } else {
             kernelPort = configuredPort ?? 0
         }
-        let checkPort = service.checkPort ?? configuredPort.flatMap { $0 > 0 ? $0 : nil } ?? service.service.wellKnownPort
+        let checkPort =
+            service.checkPort ?? configuredPort.flatMap { $0 > 0 ? $0 : nil } ?? service.service.wellKnownPort
 
         var request = service.request
         var receive = service.receive
@@ -152,10 +158,13 @@ extension ParseSession {
         } else if max(lowerThreshold, upperThreshold) > Int(Int32.max) {
             refusal = "the kernel refuses a threshold above 2147483647"
         } else if lowerThreshold > upperThreshold {
-            refusal = "the kernel refuses l:\(lowerThreshold) above u:\(upperThreshold) (0, no limit, counts as below it)"
+            refusal =
+                "the kernel refuses l:\(lowerThreshold) above u:\(upperThreshold) (0, no limit, counts as below it)"
         }
         if let refusal {
-            warn(line, "\(refusal); this real server is not run, the others are (as ldirectord runs without it)", severe: true)
+            warn(
+                line, "\(refusal); this real server is not run, the others are (as ldirectord runs without it)",
+                severe: true)
         }
 
         let ownRequest = own == .requestAndReceive

@@ -201,7 +201,9 @@ extension ParseSession {
         var fallback: FallbackServer?
         if let (spec, fallbackLine) = draft.fallback {
             if service.protocol == .fwm, let port = spec.port, !port.isAllDigits {
-                ldirectordRefuses(fallbackLine, "ldirectord cannot resolve the port name \(port) for a firewall-mark service and refuses it")
+                ldirectordRefuses(
+                    fallbackLine,
+                    "ldirectord cannot resolve the port name \(port) for a firewall-mark service and refuses it")
             }
             fallback = resolveFallback(spec, line: fallbackLine, family: draft.family, protocol: proto)
         } else if let (spec, fallbackLine) = globalFallback[draft.family] {

@@ -9,7 +9,8 @@ extension ParseSession {
         switch line.name {
         case "checktimeout", "negotiatetimeout":
             // ldirectord refuses 0 here (`$1 > 0`), unlike in a virtual block.
-            let problem = line.name == "checktimeout" ? "invalid check timeout value" : "invalid negotiate timeout value"
+            let problem =
+                line.name == "checktimeout" ? "invalid check timeout value" : "invalid negotiate timeout value"
             if LenientInteger(line.value).value == 0 {
                 invalid(line, problem, expected: seconds)
                 return
@@ -67,7 +68,8 @@ extension ParseSession {
                 if line.value.isEmpty {
                     warn(line, "please update your config not to use a bare supervised directive")
                 } else {
-                    ldirectordRefuses(line, "supervised \(line.value) without \"=\": read as supervised=yes; ldirectord refuses it")
+                    ldirectordRefuses(
+                        line, "supervised \(line.value) without \"=\": read as supervised=yes; ldirectord refuses it")
                 }
             } else if let value = yesNo(line) {
                 globals.supervised = value

@@ -33,7 +33,8 @@ struct RealServerLine {
             if rest.isEmpty {
                 throw .format("no forwarding method: expected gate, masq or ipip after the address")
             }
-            throw .format("invalid address for real server (wrong format) at \"\(rest)\": expected \(Self.expectedAddress)")
+            throw .format(
+                "invalid address for real server (wrong format) at \"\(rest)\": expected \(Self.expectedAddress)")
         }
         rest = rest.trimmingSpaces
         let method = Self.token(&rest)
@@ -286,21 +287,28 @@ extension ParseSession {
             if rawServer.contains("\""), !rawServer.contains("[") {
                 ldirectordRefuses(line, "ldirectord reads the quote as part of the address and refuses it")
             }
-            if let rawMethod, ForwardingMethod(rawValue: String(rawMethod)).map(ForwardingMethod.configurable.contains) != true {
+            if let rawMethod,
+                ForwardingMethod(rawValue: String(rawMethod)).map(ForwardingMethod.configurable.contains) != true
+            {
                 ldirectordRefuses(
-                    line, "ldirectord reads \"\(rawMethod)\" as the forwarding method here (quotes and comments included) and refuses it")
+                    line,
+                    "ldirectord reads \"\(rawMethod)\" as the forwarding method here (quotes and comments included) and refuses it"
+                )
             }
         }
         let words = value.split(whereSeparator: { $0 == " " || $0 == "\t" })
         guard !words.isEmpty else {
             warn(
-                line, "\(line.name) is empty: no fallback server (ldirectord makes one of 127.0.0.1 on the service's port)",
+                line,
+                "\(line.name) is empty: no fallback server (ldirectord makes one of 127.0.0.1 on the service's port)",
                 ldirectord: .differs, severe: true)
             return nil
         }
         let (serverWord, methodWord) = Self.ldirectordFallbackWords(value)
         if words.count > 2 {
-            warn(line, "read as \"\(serverWord) \(methodWord ?? "")\", as ldirectord reads it: only the last two words count")
+            warn(
+                line,
+                "read as \"\(serverWord) \(methodWord ?? "")\", as ldirectord reads it: only the last two words count")
         }
         var forwarding = ForwardingMethod.gate
         if let methodWord {

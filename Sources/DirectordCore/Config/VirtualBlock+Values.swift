@@ -41,7 +41,10 @@ extension ParseSession {
         }
         guard let scheduler = Scheduler(rawValue: String(word)) else {
             draft.refusals.append(
-                (line, "the kernel has no scheduler \"\(word)\"; its schedulers are \(Scheduler.known.joined(separator: " "))"))
+                (
+                    line,
+                    "the kernel has no scheduler \"\(word)\"; its schedulers are \(Scheduler.known.joined(separator: " "))"
+                ))
             return Scheduler(uncheckedName: String(word))
         }
         if word.count != value.count {
@@ -55,7 +58,9 @@ extension ParseSession {
     mutating func readSchedulerFlags(_ line: ConfigLine, into draft: inout VirtualDraft) {
         guard let value = unquoted(line) else { return }
         guard line.ldirectordValue?.isEmpty == false else {
-            invalid(line, "invalid sched-flags", expected: "a comma-separated list of " + SchedulerFlags.names.map(\.name).joined(separator: ", "))
+            invalid(
+                line, "invalid sched-flags",
+                expected: "a comma-separated list of " + SchedulerFlags.names.map(\.name).joined(separator: ", "))
             return
         }
         let word = value.prefix { $0 != " " && $0 != "\t" }.filter { $0 != "\"" && $0 != "'" }

@@ -132,7 +132,9 @@ extension ParseSession {
         guard checkName(line, inVirtual: true) else { return }
         checkQuotes(line)
         if Directive.extensions.contains(String(line.name)) {
-            warn(line, "\(line.name) is directord's own directive; ldirectord does not know it", ldirectord: .unknownDirective)
+            warn(
+                line, "\(line.name) is directord's own directive; ldirectord does not know it",
+                ldirectord: .unknownDirective)
         }
         if let message = Self.repeatWarning(line, seen: &draft.seen, scope: " in this virtual block") {
             warn(line, message)
@@ -216,7 +218,10 @@ extension ParseSession {
                 } else {
                     draft.persistentTimeout = 1
                     draft.refusals.append(
-                        (line, "ipvsadm refuses persistent=\(read.digits): the timeout must be from 1 to 2678400 s (31 days)"))
+                        (
+                            line,
+                            "ipvsadm refuses persistent=\(read.digits): the timeout must be from 1 to 2678400 s (31 days)"
+                        ))
                 }
             }
         case "schedflags":

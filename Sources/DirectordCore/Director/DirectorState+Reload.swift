@@ -59,7 +59,8 @@ extension DirectorState {
         for virtual in configuration.virtualServices {
             if let command = virtual.fallbackCommand, fallbackCommandStatus[virtual.key] == .start {
                 commands.append(
-                    FallbackCommand(command: command, status: .stop, service: virtual.key, serviceProtocol: virtual.protocol))
+                    FallbackCommand(
+                        command: command, status: .stop, service: virtual.key, serviceProtocol: virtual.protocol))
             }
         }
         return Reconciliation(operations: operations, events: events, fallbackCommands: commands)
@@ -80,7 +81,8 @@ extension DirectorState {
             let virtual = virtualService(key)
             let ref = RealServerRef(service: key, destination: destination.key)
             let isReal = virtual?.realServers.contains { $0.destinationKey == destination.key } ?? false
-            let isFallback = virtual.flatMap { virtual in virtual.fallback.map { $0.destinationKey(for: virtual) } }
+            let isFallback =
+                virtual.flatMap { virtual in virtual.fallback.map { $0.destinationKey(for: virtual) } }
                 == destination.key
             // A fallback at the address of a real server is the real server while that is up.
             let asFallback = isFallback && !(isReal && health[ref]?.state == .up)

@@ -129,7 +129,8 @@ extension DirectorState {
             let status: FallbackCommandStatus = anyUp ? .stop : .start
             if fallbackCommandStatus[virtual.key] != status {
                 commands.append(
-                    FallbackCommand(command: command, status: status, service: virtual.key, serviceProtocol: virtual.protocol))
+                    FallbackCommand(
+                        command: command, status: status, service: virtual.key, serviceProtocol: virtual.protocol))
             }
         }
         return commands

@@ -93,7 +93,9 @@ public struct DirectorState: Sendable {
     }
 
     static func initialHealth(virtual: VirtualService, ref: RealServerRef, observed: IPVSTable) -> RealServerHealth {
-        if let why = virtual.refusal ?? virtual.realServers.first(where: { $0.destinationKey == ref.destination })?.refusal {
+        if let why = virtual.refusal
+            ?? virtual.realServers.first(where: { $0.destinationKey == ref.destination })?.refusal
+        {
             return RealServerHealth(state: .down, reason: "not run: \(why)", awaitsFirstCheck: false)
         }
         switch virtual.checkType {
@@ -161,7 +163,8 @@ public struct DirectorState: Sendable {
                 case .wentUp, .wentDown:
                     needsReconcile = true
                 case .softFailure(let count, let limit, let reason):
-                    events.append(.softFailure(ref.endpoint, virtualID: virtual.id, count: count, limit: limit, reason: reason))
+                    events.append(
+                        .softFailure(ref.endpoint, virtualID: virtual.id, count: count, limit: limit, reason: reason))
                 case .softFailuresReset:
                     events.append(.softFailureReset(ref.endpoint, virtualID: virtual.id))
                 }
@@ -211,7 +214,8 @@ public struct DirectorState: Sendable {
             }
         }
         health[ref] = current
-        notePlacement(ref, wasPending: wasPending, now: current, quiescent: virtualService(ref.service)?.quiescent ?? false)
+        notePlacement(
+            ref, wasPending: wasPending, now: current, quiescent: virtualService(ref.service)?.quiescent ?? false)
         needsReconcile = true
     }
 
@@ -233,7 +237,6 @@ public struct DirectorState: Sendable {
     }
 }
 
-
 /// The result of ``DirectorState/reconcile(phase:)``.
 public struct Reconciliation: Hashable, Sendable {
     /// In an order the kernel accepts; empty when the kernel already matches.
@@ -246,7 +249,9 @@ public struct Reconciliation: Hashable, Sendable {
 }
 
 extension RealServerRef {
-    var endpoint: DirectorEvent.Endpoint { DirectorEvent.Endpoint(address: destination.address, port: destination.port) }
+    var endpoint: DirectorEvent.Endpoint {
+        DirectorEvent.Endpoint(address: destination.address, port: destination.port)
+    }
 }
 
 extension IPVSDestination {

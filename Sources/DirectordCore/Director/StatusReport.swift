@@ -80,14 +80,17 @@ extension DirectorState {
                         let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
                         let health = self.health(of: ref)
                         let state: String =
-                            if virtual.refusal != nil || real.refusal != nil { "not run" } else if health?.inMaintenance == true {
+                            if virtual.refusal != nil || real.refusal != nil {
+                                "not run"
+                            } else if health?.inMaintenance == true {
                                 "maintenance"
                             } else if health?.isPending == true {
                                 "waiting"
                             } else { health?.state.rawValue ?? "down" }
                         return StatusReport.Real(
                             endpoint: real.endpoint, state: state, failures: health?.failures ?? 0,
-                            reason: health?.reason ?? "", kernelWeight: entry?[destination: real.destinationKey]?.weight)
+                            reason: health?.reason ?? "", kernelWeight: entry?[destination: real.destinationKey]?.weight
+                        )
                     })
             })
     }

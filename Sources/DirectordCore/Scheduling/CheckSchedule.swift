@@ -71,7 +71,8 @@ public struct CheckSchedule: Sendable {
             let id = nextID
             nextID += 1
             let due = now + phase.firstRun
-            kept[id] = Entry(scheduled: check, combined: CombinedCheckState(for: check.check), due: due, phaseDelay: phase.delay)
+            kept[id] = Entry(
+                scheduled: check, combined: CombinedCheckState(for: check.check), due: due, phaseDelay: phase.delay)
             heap.insert(deadline: due, id: id)
         }
         entries = kept

@@ -250,7 +250,8 @@ public actor Director {
     /// after two rounds of the longest interval and timeout should some check never end.
     func updateLifecycle() {
         guard lifecycle == .starting || lifecycle == .reloading else { return }
-        let longest = state.configuration.virtualServices
+        let longest =
+            state.configuration.virtualServices
             .map { $0.checkInterval + max($0.checkTimeout, $0.negotiateTimeout) }.max() ?? 0
         if state.awaitingFirstVerdict == 0 || ContinuousClock.now - phaseStarted > .seconds(2 * longest + 5) {
             lifecycle = .running
@@ -281,7 +282,8 @@ public actor Director {
 
     private func addTimer(every period: Duration, _ work: @escaping @Sendable (isolated Director) -> Void) {
         let timer = DispatchSource.makeTimerSource(queue: loop.dispatchQueue)
-        timer.schedule(deadline: .now() + period.dispatchInterval, repeating: period.dispatchInterval, leeway: .milliseconds(10))
+        timer.schedule(
+            deadline: .now() + period.dispatchInterval, repeating: period.dispatchInterval, leeway: .milliseconds(10))
         timer.setEventHandler { [unowned self] in self.assumeIsolated { work($0) } }
         timer.resume()
         timers.append(timer)
@@ -313,7 +315,9 @@ public actor Director {
             let line = command.commandLine
             let timeout = settings.shutdownCommandTimeout
             let outcome = await Self.offLoop { ShellCommand.runAndWait(line, timeout: timeout) }
-            if outcome == nil { log.log("fallbackcommand \"\(line)\" still running after \(timeout)", priority: .warning) }
+            if outcome == nil {
+                log.log("fallbackcommand \"\(line)\" still running after \(timeout)", priority: .warning)
+            }
         }
         log.log("Linux Director Daemon terminated on signal: \(signalName)")
         finish(status: 0)

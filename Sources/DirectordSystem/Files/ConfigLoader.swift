@@ -57,7 +57,8 @@ public struct ConfigLoader: Sendable {
             outcome.warnings.append(
                 ConfigWarning(
                     file: path, line: line, text: "",
-                    message: "bytes that are not UTF-8 are read as U+FFFD: a name or a receive= pattern here may not be what is meant (ldirectord reads the bytes as they are)",
+                    message:
+                        "bytes that are not UTF-8 are read as U+FFFD: a name or a receive= pattern here may not be what is meant (ldirectord reads the bytes as they are)",
                     ldirectord: .differs, isSevere: true))
         }
         if var configuration = outcome.configuration {
@@ -82,7 +83,9 @@ public struct ConfigLoader: Sendable {
                 guard let problem = checkProblem(virtual.healthCheck(for: real)) else { continue }
                 let own = real.ownCheckStrings == .requestAndReceive && real.receive != virtual.receive
                 let why = "\(problem); \(own ? "this real server is" : "the service is") not run, the rest is"
-                warnings.append(ConfigWarning(file: path, line: own ? real.line : virtual.line, text: "", message: why, isSevere: true))
+                warnings.append(
+                    ConfigWarning(
+                        file: path, line: own ? real.line : virtual.line, text: "", message: why, isSevere: true))
                 if own {
                     configuration.virtualServices[index].realServers[realIndex].refusal = problem
                 } else {

@@ -67,7 +67,9 @@ public enum ChildProcesses {
         defer { closedir(tasks) }
         var result: [Int32] = []
         while let entry = readdir(tasks) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             guard Int32(name) != nil else { continue }
             let text = readSmallFile("/proc/self/task/\(name)/children")
             result += text.split(separator: " ").compactMap { Int32($0.filter(\.isNumber)) }

@@ -64,7 +64,9 @@ public struct SocketAddress {
     public static func decode(_ pointer: UnsafePointer<sockaddr>) -> IPAddress? {
         switch Int32(pointer.pointee.sa_family) {
         case AF_INET:
-            pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { .v4(UInt32(bigEndian: $0.pointee.sin_addr.s_addr)) }
+            pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                .v4(UInt32(bigEndian: $0.pointee.sin_addr.s_addr))
+            }
         case AF_INET6:
             pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
                 withUnsafeBytes(of: $0.pointee.sin6_addr) { IPAddress(bytes: $0) }
