@@ -53,7 +53,8 @@ let package = Package(
         .target(
             name: "DirectordIPVS",
             dependencies: [
-                "DirectordCore", "DirectordSystem", "CNetlink", "CIPVSShims", .product(name: "Logging", package: "swift-log"),
+                "DirectordCore", "DirectordSystem", "CNetlink", "CIPVSShims",
+                .product(name: "Logging", package: "swift-log"),
             ]),
 
         // MARK: Wiring: the daemon
@@ -73,7 +74,8 @@ let package = Package(
             ]
         ),
         // MARK: Test support: for tests, the fuzzers and the benchmarks, never the product
-        .target(name: "DirectordTestSupport", dependencies: ["DirectordCore"]),
+        // Servers/test_servers.py: the one set of fake servers every test suite starts.
+        .target(name: "DirectordTestSupport", dependencies: ["DirectordCore"], resources: [.copy("Servers")]),
 
         // MARK: Tests
         .testTarget(
@@ -92,14 +94,15 @@ let package = Package(
         .testTarget(name: "SystemLibraryTests", dependencies: ["CCurl", "CMariaDB", "CNetlink"]),
         .testTarget(
             name: "DirectordChecksTests",
-            dependencies: ["DirectordChecks", "DirectordCore", "DirectordSystem", "DirectordTestSupport"],
-            resources: [.copy("Servers")]),
+            dependencies: ["DirectordChecks", "DirectordCore", "DirectordSystem", "DirectordTestSupport"]),
         // Runs the built directord executable.
-        .testTarget(name: "CommandLineTests", dependencies: ["DirectordCore"], resources: [.copy("Resources")]),
+        .testTarget(name: "CommandLineTests", dependencies: ["DirectordCore", "DirectordTestSupport"]),
         // Golden netlink bytes on the host; kernel tests that run only inside lab/run.
         .testTarget(
             name: "DirectordIPVSTests",
-            dependencies: ["DirectordCore", "DirectordIPVS", "CNetlink", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "DirectordCore", "DirectordIPVS", "CNetlink", .product(name: "Logging", package: "swift-log"),
+            ]),
     ]
 )
 

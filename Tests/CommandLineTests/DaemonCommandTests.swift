@@ -1,3 +1,4 @@
+import DirectordTestSupport
 import Foundation
 import Testing
 
@@ -21,7 +22,8 @@ struct DaemonCommandTests {
         #expect(run.output == "ldirectord is stopped for \(file.path)\n")
         // A pid file naming a live process that holds no lock (here the test runner) is stale:
         // pacemaker's agent looks for these words.
-        try "\(getpid())\n".write(to: runDirectory.appendingPathComponent("directord.web.cf.pid"), atomically: true, encoding: .utf8)
+        try "\(getpid())\n".write(
+            to: runDirectory.appendingPathComponent("directord.web.cf.pid"), atomically: true, encoding: .utf8)
         run = try Self.run(["status", file.path], runDirectory: runDirectory)
         #expect(run.status == 1)
         #expect(run.errors.hasPrefix("ldirectord stale pid file \(runDirectory.path)/directord.web.cf.pid"))
@@ -56,7 +58,8 @@ struct DaemonCommandTests {
 
     @Test("start refuses an invalid file with status 2 and a missing one with 1; stop and reload of a stopped daemon")
     func startAndReload() throws {
-        let bad = try CheckConfigCommandTests.write("virtual=10.0.0.10:80\n\treal=10.0.0.1:80 gate\n\tquiescent=maybe\n", name: "bad.cf")
+        let bad = try CheckConfigCommandTests.write(
+            "virtual=10.0.0.10:80\n\treal=10.0.0.1:80 gate\n\tquiescent=maybe\n", name: "bad.cf")
         let runDirectory = bad.deletingLastPathComponent()
         var run = try Self.run(["-d", bad.path, "start"], runDirectory: runDirectory)
         #expect(run.status == 2)
@@ -81,22 +84,9 @@ struct DaemonCommandTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("directord-web-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try "OK\n".write(to: directory.appendingPathComponent("health"), atomically: true, encoding: .utf8)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        // Port 0: the kernel picks a free one, and the server prints it.
-        server.arguments = [
-            "-c",
-            "import http.server,functools,sys;h=functools.partial(http.server.SimpleHTTPRequestHandler,directory=sys.argv[1]);"
-                + "s=http.server.HTTPServer(('127.0.0.1',0),h);print(s.server_address[1],flush=True);s.serve_forever()",
-            directory.path,
-        ]
-        let serverOutput = Pipe()
-        server.standardOutput = serverOutput
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer { server.terminate() }
-        let portLine = serverOutput.fileHandleForReading.availableData
-        let port = try #require(Int(String(decoding: portLine, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let server = try TestServerProcess("web", [directory.path])
+        defer { server.stop() }
+        let port = server.port("web")
 
         let file = try CheckConfigCommandTests.write(
             "checkinterval=1\nvirtual=10.0.0.10:80\n\treal=127.0.0.1:\(port) masq\n\tservice=http\n\trequest=\"health\"\n\treceive=\"^OK$\"\n",

@@ -1,3 +1,4 @@
+import DirectordTestSupport
 import Foundation
 import Testing
 
@@ -14,26 +15,9 @@ struct HostileBackendTests {
 
     @Test("every hostile backend is down within its timeout, the healthy one up, at bounded CPU each")
     func hostileBackends() async throws {
-        let script = try #require(Bundle.module.url(forResource: "Resources/hostile_server", withExtension: "py"))
-        let servers = Process()
-        servers.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        servers.arguments = [script.path]
-        let input = Pipe()
-        let output = Pipe()
-        servers.standardInput = input
-        servers.standardOutput = output
-        try servers.run()
-        defer {
-            try? input.fileHandleForWriting.close()
-            servers.terminate()
-        }
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line += chunk
-        }
-        let ports = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Int])
+        let servers = try TestServerProcess("hostile")
+        defer { servers.stop() }
+        let ports = servers.ports
         let hostile = ports.keys.filter { $0 != "healthy" }.sorted()
 
         var config = "checkinterval=1\nnegotiatetimeout=2\ncheckcount=1\nvirtual=10.0.0.10:80\n"
@@ -63,7 +47,9 @@ struct HostileBackendTests {
 
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         let perBackend = used / window / Double(hostile.count)
-        print("hostile backends: \(hostile.count), daemon CPU \(used) s in \(window) s, \(perBackend) CPU s per second each")
+        print(
+            "hostile backends: \(hostile.count), daemon CPU \(used) s in \(window) s, \(perBackend) CPU s per second each"
+        )
         #expect(
             perBackend < Self.cpuPerBackendPerSecond,
             "\(String(format: "%.4f", perBackend)) CPU s per second per hostile backend (\(used) s in \(window) s)")

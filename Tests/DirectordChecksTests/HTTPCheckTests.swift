@@ -1,6 +1,7 @@
-@testable import DirectordChecks
 import DirectordCore
 import Testing
+
+@testable import DirectordChecks
 
 /// The two ways a plain `http://` check runs; every plain-HTTP test runs both, so they keep
 /// the same verdicts and reasons.
@@ -63,7 +64,9 @@ struct HTTPCheckTests {
         #expect(result.latency < .seconds(1))
     }
 
-    @Test("without receive, any 2xx is up, whatever the body (ldirectord: !($receive =~ /.+/))", arguments: HTTPEngine.allCases)
+    @Test(
+        "without receive, any 2xx is up, whatever the body (ldirectord: !($receive =~ /.+/))",
+        arguments: HTTPEngine.allCases)
     func anyBodyWithoutReceive(engine: HTTPEngine) async throws {
         #expect(await engine.run(try http("/empty")).isUp)
         #expect(await engine.run(try http("/body/anything")).isUp)
@@ -87,7 +90,9 @@ struct HTTPCheckTests {
         #expect(result.reason == "receive /nope/ not found in 11 bytes from \(check.url)")
     }
 
-    @Test("an invalid receive regex is down with the regex error, and check-config can tell", arguments: HTTPEngine.allCases)
+    @Test(
+        "an invalid receive regex is down with the regex error, and check-config can tell",
+        arguments: HTTPEngine.allCases)
     func invalidRegex(engine: HTTPEngine) async throws {
         let check = try http("/ok", receive: "(unclosed")
         #expect(check.receiveProblem?.contains("missing closing parenthesis") == true)
@@ -105,7 +110,9 @@ struct HTTPCheckTests {
         #expect(result.reason.hasSuffix("from \(check.url)"))
     }
 
-    @Test("a server that accepts and never answers is down at negotiatetimeout, not later", arguments: HTTPEngine.allCases)
+    @Test(
+        "a server that accepts and never answers is down at negotiatetimeout, not later", arguments: HTTPEngine.allCases
+    )
     func hangingServer(engine: HTTPEngine) async throws {
         let result = await engine.run(try http("/hang"))
         #expect(!result.isUp)
@@ -190,7 +197,9 @@ struct HTTPCheckTests {
         #expect(result.isUp, "\(result.reason)")
     }
 
-    @Test("HEAD: up on 2xx; a receive string can never match the empty body (as ldirectord)", arguments: HTTPEngine.allCases)
+    @Test(
+        "HEAD: up on 2xx; a receive string can never match the empty body (as ldirectord)",
+        arguments: HTTPEngine.allCases)
     func head(engine: HTTPEngine) async throws {
         let plain = try http("/ok", extra: "\thttpmethod=HEAD")
         #expect(await engine.run(plain).isUp)
@@ -214,7 +223,9 @@ struct HTTPCheckTests {
         #expect(result.isUp, "\(result.reason)")
     }
 
-    @Test("chunked bodies, bodies that end with the connection, and 100 Continue are read whole", arguments: HTTPEngine.allCases)
+    @Test(
+        "chunked bodies, bodies that end with the connection, and 100 Continue are read whole",
+        arguments: HTTPEngine.allCases)
     func framings(engine: HTTPEngine) async throws {
         let chunked = await engine.run(try http("/chunked", receive: "^OK chunked healthy$"))
         #expect(chunked.isUp, "\(chunked.reason)")
@@ -310,7 +321,7 @@ struct HTTPCheckTests {
 
     @Test("a certificate from another CA, or for another name, is down")
     func httpsVerificationFails() async throws {
-        let otherCA = await run(try https("\tcafile=\(servers.other_ca)\n\tsniname=check.example"))
+        let otherCA = await run(try https("\tcafile=\(servers.otherCA)\n\tsniname=check.example"))
         #expect(!otherCA.isUp)
         #expect(otherCA.reason.contains("certificate"), "\(otherCA.reason)")
         let otherName = await run(try https("\tcafile=\(servers.ca)\n\tsniname=wrong.example"))

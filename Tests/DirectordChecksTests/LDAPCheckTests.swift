@@ -85,11 +85,11 @@ struct LDAPCheckTests {
         #expect(good.isUp, "\(good.reason)")
         let named = await run(try ldap("ldaps", "dc=example,dc=org", "\tcafile=\(servers.ca)\n\tsniname=check.example"))
         #expect(named.isUp, "\(named.reason)")
-        let otherCA = await run(try ldap("ldaps", "dc=example,dc=org", "\tcafile=\(servers.other_ca)"))
+        let otherCA = await run(try ldap("ldaps", "dc=example,dc=org", "\tcafile=\(servers.otherCA)"))
         #expect(!otherCA.isUp)
         #expect(
             otherCA.reason.hasPrefix(
-                "ldaps: \(endpoint("ldaps"))'s certificate is not accepted by cafile=\(servers.other_ca): "),
+                "ldaps: \(endpoint("ldaps"))'s certificate is not accepted by cafile=\(servers.otherCA): "),
             "\(otherCA.reason)")
         let otherName = await run(
             try ldap("ldaps", "dc=example,dc=org", "\tcafile=\(servers.ca)\n\tsniname=wrong.example"))

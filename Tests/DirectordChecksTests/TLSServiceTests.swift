@@ -78,11 +78,11 @@ struct TLSServiceTests {
         let named = await run(try mail(service, "\(Self.goodLogin)\n\tcafile=\(servers.ca)\n\tsniname=check.example"))
         #expect(named.isUp, "\(named.reason)")
 
-        let otherCA = await run(try mail(service, "\(Self.goodLogin)\n\tcafile=\(servers.other_ca)"))
+        let otherCA = await run(try mail(service, "\(Self.goodLogin)\n\tcafile=\(servers.otherCA)"))
         #expect(!otherCA.isUp)
         #expect(
             otherCA.reason.hasPrefix(
-                "\(service): \(endpoint(service))'s certificate is not accepted by cafile=\(servers.other_ca): "),
+                "\(service): \(endpoint(service))'s certificate is not accepted by cafile=\(servers.otherCA): "),
             "\(otherCA.reason)")
         let otherName = await run(
             try mail(service, "\(Self.goodLogin)\n\tcafile=\(servers.ca)\n\tsniname=wrong.example"))

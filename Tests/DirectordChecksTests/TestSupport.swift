@@ -4,56 +4,36 @@ import DirectordTestSupport
 import Foundation
 import Testing
 
-/// The fault-injecting servers of Servers/fault_server.py: one Python process for the whole
-/// test run, started on first use, gone when the test process exits (its stdin closes).
+/// The fault-injecting servers (DirectordTestSupport's test_servers.py `faults`): one process
+/// for the whole test run, started on first use, gone when the test process exits.
 struct TestServers: Decodable {
     var ports: [String: UInt16]
     var ca: String
-    var other_ca: String
+    var otherCA: String
+
+    private enum CodingKeys: String, CodingKey {
+        case ports, ca
+        case otherCA = "other_ca"
+    }
 
     func port(_ name: String) -> UInt16 { ports[name]! }
 
-    private static let launched: Result<TestServers, TestServerError> = launch()
-    /// Held for the life of the test process: closing it stops the servers.
-    nonisolated(unsafe) private static var stdinPipe: Pipe?
+    private static let launched: Result<(TestServerProcess, TestServers), TestServerError> = launch()
 
     static func shared() throws -> TestServers {
-        try launched.get()
+        try launched.get().1
     }
 
-    private static func launch() -> Result<TestServers, TestServerError> {
-        guard let script = Bundle.module.url(forResource: "fault_server", withExtension: "py", subdirectory: "Servers")
-        else { return .failure(TestServerError(message: "Servers/fault_server.py is not in the test bundle")) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
+    private static func launch() -> Result<(TestServerProcess, TestServers), TestServerError> {
         do {
-            try process.run()
+            let process = try TestServerProcess("faults")
+            return .success((process, try JSONDecoder().decode(TestServers.self, from: process.announcement)))
+        } catch let error as TestServerError {
+            return .failure(error)
         } catch {
-            return .failure(TestServerError(message: "cannot start python3 \(script.path): \(error)"))
-        }
-        stdinPipe = input
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { return .failure(TestServerError(message: "fault_server.py exited before it was ready")) }
-            line += chunk
-        }
-        do {
-            return .success(try JSONDecoder().decode(TestServers.self, from: line))
-        } catch {
-            return .failure(TestServerError(message: "fault_server.py said \(String(decoding: line, as: UTF8.self))"))
+            return .failure(TestServerError("test_servers.py faults: \(error)"))
         }
     }
-}
-
-struct TestServerError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
 }
 
 /// A ``HealthCheck`` exactly as the daemon gets it: parsed from an ldirectord.cf virtual block
@@ -64,7 +44,7 @@ func healthCheck(_ block: String, file: String = #fileID, line: Int = #line) thr
     guard let configuration = outcome.configuration, let service = configuration.virtualServices.first,
         let real = service.realServers.first
     else {
-        throw TestServerError(message: "the test config does not parse: \(outcome.errors.map(\.description))")
+        throw TestServerError("the test config does not parse: \(outcome.errors.map(\.description))")
     }
     return service.healthCheck(for: real)
 }

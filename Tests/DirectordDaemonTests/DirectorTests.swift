@@ -1,12 +1,13 @@
 import DirectordChecks
 import DirectordCore
-import DirectordTestSupport
-@testable import DirectordDaemon
 import DirectordSystem
+import DirectordTestSupport
 import Foundation
 import Glibc
 import Synchronization
 import Testing
+
+@testable import DirectordDaemon
 
 /// The director end to end in one process: real checks against real local servers, the
 /// kernel replaced by the in-memory table (as `--dry-run` does). The lab's end-to-end tests
@@ -15,94 +16,40 @@ import Testing
 struct DirectorTests {
     /// A web server on 127.0.0.1 that can be stopped and started again on the same port.
     final class WebServer: @unchecked Sendable {
-        private(set) var port: UInt16 = 0
-        private var process: Process?
+        let port: UInt16
+        private var server: TestServerProcess?
         private let root: URL
 
         init() throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("directord-web-\(UUID())")
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             try "healthy\n".write(to: root.appendingPathComponent("health"), atomically: true, encoding: .utf8)
-            // Below the ephemeral range, where the other suites' servers get their ports; and
-            // the server must be ours: another one that took the port first would be checked
-            // instead, and ours would have failed to bind.
+            // A fixed port, so that it can come back on it: below the ephemeral range, where the
+            // other suites' servers get theirs. A port someone else listens on fails to bind,
+            // and another is tried.
             for _ in 0..<20 {
-                port = UInt16.random(in: 10000...19999)
-                guard !Self.accepts(port) else { continue }
-                try start()
-                if Self.servesHealth(port) { return }
-                stop()
+                let candidate = UInt16.random(in: 10000...19999)
+                if let server = try? TestServerProcess("web", [root.path, "\(candidate)"]) {
+                    self.server = server
+                    port = candidate
+                    return
+                }
             }
             throw POSIXError(.EADDRINUSE)
         }
 
         func start() throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            process.arguments = ["-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", root.path]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            self.process = process
-            // Listening when a connect succeeds.
-            for _ in 0..<100 {
-                if Self.accepts(port) { return }
-                usleep(50_000)
-            }
+            server = try TestServerProcess("web", [root.path, "\(port)"])
         }
 
         func stop() {
-            // SIGKILL: a child Foundation spawns from a Dispatch thread inherits that thread's
-            // blocked signals, SIGTERM among them.
-            if let process { kill(process.processIdentifier, SIGKILL) }
-            process?.waitUntilExit()
-            process = nil
+            server?.stop()
+            server = nil
         }
 
         deinit {
             stop()
             try? FileManager.default.removeItem(at: root)
-        }
-
-        /// GET /health answers with this server's page.
-        static func servesHealth(_ port: UInt16) -> Bool {
-            let fd = connected(port)
-            guard fd >= 0 else { return false }
-            defer { close(fd) }
-            let request = Array("GET /health HTTP/1.0\r\n\r\n".utf8)
-            guard send(fd, request, request.count, 0) == request.count else { return false }
-            var response: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = recv(fd, &buffer, buffer.count, 0)
-                guard count > 0 else { break }
-                response += buffer[0..<count]
-            }
-            return String(decoding: response, as: UTF8.self).hasSuffix("\r\n\r\nhealthy\n")
-        }
-
-        static func accepts(_ port: UInt16) -> Bool {
-            let fd = connected(port)
-            if fd >= 0 { close(fd) }
-            return fd >= 0
-        }
-
-        /// A socket connected to 127.0.0.1:port, or -1.
-        private static func connected(_ port: UInt16) -> Int32 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { return -1 }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-                }
-            }
-            if connected { return fd }
-            close(fd)
-            return -1
         }
     }
 
@@ -140,9 +87,12 @@ struct DirectorTests {
     }
 
     /// A director over an in-memory table, its log captured.
-    struct Harness {
+    struct Harness: Sendable {
         let director: Director
-        let table: InMemoryIPVSTable
+        /// What the director writes to, and what tests wait on.
+        let observed = ObservedIPVSTable()
+        /// The table itself, for the tests' own reads.
+        var table: InMemoryIPVSTable { observed.table }
         let logPath: String
         let exitStatus = ExitStatus()
         let readiness = Readiness()
@@ -150,7 +100,8 @@ struct DirectorTests {
         let configPath: String
 
         init(config: String) throws {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("directord-director-\(UUID())")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "directord-director-\(UUID())")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             configPath = directory.appendingPathComponent("test.cf").path
             try config.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -158,7 +109,6 @@ struct DirectorTests {
             let loader = ConfigLoader(resolver: StaticNameResolver(services: StaticNameResolver.commonServices))
             let configuration = try #require(loader.load(path: configPath).configuration)
             let log = DirectorLog(destination: .file(path: logPath), configName: "test.cf")
-            table = InMemoryIPVSTable()
             let status = exitStatus
             var settings = Director.Settings(configPath: configPath, configName: "test.cf", dryRun: true, pidFile: nil)
             let readiness = self.readiness
@@ -166,7 +116,7 @@ struct DirectorTests {
             director = Director(
                 configuration: configuration,
                 settings: settings,
-                loop: try CheckLoop(), writer: TableWriter(control: table, dryRun: false, log: log), log: log,
+                loop: try CheckLoop(), writer: TableWriter(control: observed, dryRun: false, log: log), log: log,
                 notifier: SystemdNotifier(environment: [:]), loader: loader, logDestinations: .fixed,
                 exitHandler: { code in status.value.withLock { $0 = code } })
         }
@@ -189,7 +139,8 @@ struct DirectorTests {
             let lines = self.lines
             guard let index = lines.firstIndex(of: line), index + 1 < lines.count else { return false }
             let subject = line.split(separator: " ", maxSplits: 4).dropFirst(3).first.map(String.init) ?? ""
-            return lines[index + 1].hasPrefix("Check of real server \(subject)") && lines[index + 1].hasSuffix(": \(reason)")
+            return lines[index + 1].hasPrefix("Check of real server \(subject)")
+                && lines[index + 1].hasSuffix(": \(reason)")
         }
 
         /// The log lines without their [time|config|pid] framing.
@@ -204,15 +155,19 @@ struct DirectorTests {
             (try? table.table().destinations(of: service)) ?? []
         }
 
-        /// Waits up to `seconds` for a condition on the table, without holding a thread: the
-        /// tests share a cooperative pool as small as the machine.
-        func waitFor(_ seconds: Double = 8, _ condition: () -> Bool) async -> Bool {
-            let deadline = ContinuousClock.now + .seconds(seconds)
-            while ContinuousClock.now < deadline {
-                if condition() { return true }
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-            return condition()
+        /// Waits up to `seconds` for a condition on the table, re-evaluated at each read and
+        /// change the director makes: no polling, and no thread held (the tests share a
+        /// cooperative pool as small as the machine).
+        func waitFor(_ seconds: Double = 8, _ condition: @escaping @Sendable () -> Bool) async -> Bool {
+            await observed.waitUntil(timeout: .seconds(seconds), condition)
+        }
+
+        /// Waits until what the director decided so far is done, its log lines included: it
+        /// serves one request at a time, so once it reads the table again (its next repair, at
+        /// most a check interval away) the reconciliation that changed the table has finished.
+        func settled() async {
+            let reads = observed.reads
+            #expect(await waitFor(4) { observed.reads > reads })
         }
     }
 
@@ -257,10 +212,12 @@ struct DirectorTests {
                 reason: "connect to http://127.0.0.1:\(web.port)/health: Connection refused"))
         #expect(lines.contains("Added fallback server: 127.0.0.1:9 (10.0.0.10:80) (Weight set to 1)"))
         #expect(lines.contains("Deleted fallback server: 127.0.0.1:9 (10.0.0.10:80)"))
-        #expect(lines.suffix(3) == [
-            "Purged real server (stop): 127.0.0.1:\(web.port) (10.0.0.10:80)", "Purged virtual server (stop): 10.0.0.10:80",
-            "Linux Director Daemon terminated on signal: TERM",
-        ])
+        #expect(
+            lines.suffix(3) == [
+                "Purged real server (stop): 127.0.0.1:\(web.port) (10.0.0.10:80)",
+                "Purged virtual server (stop): 10.0.0.10:80",
+                "Linux Director Daemon terminated on signal: TERM",
+            ])
     }
 
     @Test("quiescent with failurecount: soft failures first, then weight 0")
@@ -272,9 +229,12 @@ struct DirectorTests {
         #expect(await harness.waitFor { harness.destinations(Self.vip).first { $0.key == real }?.weight == 3 })
         web.stop()
         #expect(await harness.waitFor { harness.destinations(Self.vip).first { $0.key == real }?.weight == 0 })
+        await harness.settled()
         let lines = harness.lines
-        let soft = try #require(lines.firstIndex(of: "Soft failure real server: 127.0.0.1:\(web.port) (tcp:10.0.0.10:80) failure 1/2"))
-        let quiesced = try #require(lines.firstIndex(of: "Quiescent real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (Weight set to 0)"))
+        let soft = try #require(
+            lines.firstIndex(of: "Soft failure real server: 127.0.0.1:\(web.port) (tcp:10.0.0.10:80) failure 1/2"))
+        let quiesced = try #require(
+            lines.firstIndex(of: "Quiescent real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (Weight set to 0)"))
         #expect(soft < quiesced)
         #expect(lines[soft + 1].hasPrefix("Check of real server 127.0.0.1:\(web.port) (tcp:10.0.0.10:80): connect to"))
         await harness.stop()
@@ -305,7 +265,12 @@ struct DirectorTests {
         await harness.director.reload(trigger: .signal)
         #expect(try harness.table.table() == before)
         let lines = harness.lines
-        #expect(lines.contains { $0.hasSuffix("test.cf:2: error: real=127.0.0.1:80 gate 5x: invalid real server line: Invalid real server line, around \"x\"") })
+        #expect(
+            lines.contains {
+                $0.hasSuffix(
+                    "test.cf:2: error: real=127.0.0.1:80 gate 5x: invalid real server line: Invalid real server line, around \"x\""
+                )
+            })
         #expect(lines.last == "Reload failed with 2 errors: the running configuration stays")
         // The running configuration still works: the real server goes on being checked.
         web.stop()
@@ -327,7 +292,10 @@ struct DirectorTests {
         try second.table.apply(TableDiff.diff(from: IPVSTable(), to: settled))
         let batches = second.table.appliedBatches
         await second.start()
-        try await Task.sleep(for: .seconds(2.5))
+        // Three repair rounds after start (each reads the table, one per check interval): every
+        // real server has been checked at least once, and nothing was written.
+        let reads = second.observed.reads
+        #expect(await second.waitFor(6) { second.observed.reads >= reads + 3 })
         #expect(second.table.appliedBatches == batches)
         #expect(try second.table.table() == settled)
         await first.stop()
@@ -357,9 +325,13 @@ struct DirectorTests {
         await harness.start()
         let real = IPVSDestination.Key(address: IPAddress("127.0.0.1")!, port: web.port)
         #expect(await harness.waitFor { harness.destinations(Self.vip).first?.key == real })
-        _ = FileManager.default.createFile(atPath: directory.appendingPathComponent("127.0.0.1:\(web.port)").path, contents: nil)
+        _ = FileManager.default.createFile(
+            atPath: directory.appendingPathComponent("127.0.0.1:\(web.port)").path, contents: nil)
         #expect(await harness.waitFor(4) { harness.destinations(Self.vip).first?.key != real })
-        #expect(harness.logged("Deleted real server: 127.0.0.1:\(web.port) (10.0.0.10:80)", reason: "Server in maintenance"))
+        await harness.settled()
+        #expect(
+            harness.logged("Deleted real server: 127.0.0.1:\(web.port) (10.0.0.10:80)", reason: "Server in maintenance")
+        )
         try FileManager.default.removeItem(at: directory.appendingPathComponent("127.0.0.1:\(web.port)"))
         #expect(await harness.waitFor(4) { harness.destinations(Self.vip).first?.key == real })
         await harness.stop()

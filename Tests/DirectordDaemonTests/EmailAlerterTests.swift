@@ -1,10 +1,11 @@
 import DirectordCore
 import DirectordTestSupport
-@testable import DirectordDaemon
 import Foundation
 import Glibc
 import Synchronization
 import Testing
+
+@testable import DirectordDaemon
 
 @Suite("E-mail alerts")
 struct EmailAlerterTests {
@@ -38,22 +39,23 @@ struct EmailAlerterTests {
         Self.alerter(outbox).alert(
             .realServerDeleted(Self.real, in: Self.vip, reason: "HTTP 503"), virtual: virtual, from: "lvs@example.com",
             status: .running)
-        #expect(outbox.all == [
-            EmailAlerter.Message(
-                recipients: ["ops@example.com", "web@example.com"], from: "lvs@example.com",
-                subject: "[Web Shop] Deleted real server: 10.0.0.1:80 (10.0.0.10:80)",
-                body: """
-                    ldirectord host: director1
-                    Log-Message: [Web Shop] Deleted real server: 10.0.0.1:80 (10.0.0.10:80)
-                    Daemon-Status: running
-                    Reason: HTTP 503
+        #expect(
+            outbox.all == [
+                EmailAlerter.Message(
+                    recipients: ["ops@example.com", "web@example.com"], from: "lvs@example.com",
+                    subject: "[Web Shop] Deleted real server: 10.0.0.1:80 (10.0.0.10:80)",
+                    body: """
+                        ldirectord host: director1
+                        Log-Message: [Web Shop] Deleted real server: 10.0.0.1:80 (10.0.0.10:80)
+                        Daemon-Status: running
+                        Reason: HTTP 503
 
-                    Service name: Web Shop
-                    Comment: front end
+                        Service name: Web Shop
+                        Comment: front end
 
-                    """,
-                smtpServer: nil)
-        ])
+                        """,
+                    smtpServer: nil)
+            ])
     }
 
     @Test("no alerts without emailalert, outside emailalertstatus, or for events ldirectord does not mail")
@@ -61,13 +63,18 @@ struct EmailAlerterTests {
         let outbox = Outbox()
         let alerter = Self.alerter(outbox)
         let quiet = try Self.virtual("virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate")
-        alerter.alert(.realServerDeleted(Self.real, in: Self.vip, reason: nil), virtual: quiet, from: nil, status: .running)
+        alerter.alert(
+            .realServerDeleted(Self.real, in: Self.vip, reason: nil), virtual: quiet, from: nil, status: .running)
         let startingOnly = try Self.virtual(
-            "emailalert=ops@example.com", "emailalertstatus=starting", "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate")
-        alerter.alert(.realServerDeleted(Self.real, in: Self.vip, reason: nil), virtual: startingOnly, from: nil, status: .running)
+            "emailalert=ops@example.com", "emailalertstatus=starting", "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate"
+        )
+        alerter.alert(
+            .realServerDeleted(Self.real, in: Self.vip, reason: nil), virtual: startingOnly, from: nil, status: .running
+        )
         alerter.alert(.virtualServiceAdded(Self.vip), virtual: startingOnly, from: nil, status: .starting)
         alerter.alert(
-            .softFailure(Self.real, virtualID: "tcp:10.0.0.10:80", count: 1, limit: 2, reason: ""), virtual: startingOnly,
+            .softFailure(Self.real, virtualID: "tcp:10.0.0.10:80", count: 1, limit: 2, reason: ""),
+            virtual: startingOnly,
             from: nil, status: .starting)
         #expect(outbox.all.isEmpty)
         alerter.alert(.fallbackAdded(Self.real, in: Self.vip), virtual: startingOnly, from: nil, status: .starting)
@@ -82,14 +89,18 @@ struct EmailAlerterTests {
             "emailalert=ops@example.com", "emailalertfreq=60", "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate")
         let start = ContinuousClock.now
         func at(_ seconds: Int) -> ContinuousClock.Instant { start + .seconds(seconds) }
-        alerter.alert(.realServerQuiesced(Self.real, in: Self.vip, reason: nil), virtual: virtual, from: nil, status: .running, now: at(1000))
+        alerter.alert(
+            .realServerQuiesced(Self.real, in: Self.vip, reason: nil), virtual: virtual, from: nil, status: .running,
+            now: at(1000))
         alerter.resendDue(status: .running, now: at(1059))
         #expect(outbox.all.count == 1)
         alerter.resendDue(status: .running, now: at(1060))
         alerter.resendDue(status: .running, now: at(1061))
         #expect(outbox.all.map(\.subject).last == "Inaccessible real server: 10.0.0.1:80 (10.0.0.10:80)")
         #expect(outbox.all.count == 2)
-        alerter.alert(.realServerRestored(Self.real, in: Self.vip, weight: 1, reason: nil), virtual: virtual, from: nil, status: .running, now: at(1070))
+        alerter.alert(
+            .realServerRestored(Self.real, in: Self.vip, weight: 1, reason: nil), virtual: virtual, from: nil,
+            status: .running, now: at(1070))
         alerter.resendDue(status: .running, now: at(2000))
         #expect(outbox.all.count == 3)
     }
@@ -100,44 +111,19 @@ struct EmailAlerterTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let transcript = directory.appendingPathComponent("transcript").path
-        let portFile = directory.appendingPathComponent("port").path
-        // A one-connection SMTP server that records what it is told.
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        server.arguments = ["-c", """
-            import socket, sys
-            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
-            open(sys.argv[2], "w").write(str(s.getsockname()[1]))
-            c, _ = s.accept(); f = c.makefile("rwb"); out = open(sys.argv[1], "w")
-            def reply(t): f.write((t + "\\r\\n").encode()); f.flush()
-            reply("220 fake ESMTP")
-            data = False
-            for raw in f:
-                line = raw.decode().rstrip("\\r\\n"); out.write(line + "\\n"); out.flush()
-                if data:
-                    if line == ".": data = False; reply("250 queued")
-                    continue
-                verb = line.split(" ")[0].upper()
-                if verb == "EHLO": reply("250-fake"); reply("250 SIZE 1000000")
-                elif verb == "DATA": data = True; reply("354 go ahead")
-                elif verb == "QUIT": reply("221 bye"); break
-                else: reply("250 ok")
-            """, transcript, portFile]
-        try server.run()
-        var port: UInt16?
-        for _ in 0..<200 where port == nil {
-            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { UInt16($0) }
-            usleep(20_000)
-        }
+        // A one-session SMTP server that records what it is told.
+        let server = try TestServerProcess("smtp-recorder", [transcript])
+        defer { server.stop() }
+        let port = server.port("smtp")
         let message = EmailAlerter.Message(
             recipients: ["a@example.com", "b@example.com"], from: "lvs@example.com", subject: "Deleted real server: x",
-            body: "ldirectord host: h\n.starts with a dot\n", smtpServer: "127.0.0.1:\(try #require(port))")
+            body: "ldirectord host: h\n.starts with a dot\n", smtpServer: "127.0.0.1:\(port)")
         let outcome = SMTPClient.send(message, via: message.smtpServer!, hostName: "director1")
-        server.waitUntilExit()
         guard case .success = outcome else {
             Issue.record("\(outcome)")
             return
         }
+        server.waitForExit()
         let lines = try String(contentsOfFile: transcript, encoding: .utf8).split(separator: "\n").map(String.init)
         #expect(lines.first == "EHLO director1")
         #expect(lines.contains { $0.hasPrefix("MAIL FROM:<") && $0.hasSuffix("@director1>") })
@@ -155,10 +141,12 @@ struct EmailAlerterTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let fake = directory.appendingPathComponent("sendmail").path
         let captured = directory.appendingPathComponent("captured").path
-        try "#!/bin/sh\necho \"$@\" > \(captured)\ncat >> \(captured)\n".write(toFile: fake, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\necho \"$@\" > \(captured)\ncat >> \(captured)\n".write(
+            toFile: fake, atomically: true, encoding: .utf8)
         chmod(fake, 0o755)
         let message = EmailAlerter.Message(
-            recipients: ["ops@example.com"], from: nil, subject: "Added real server: y", body: "body\n", smtpServer: nil)
+            recipients: ["ops@example.com"], from: nil, subject: "Added real server: y", body: "body\n", smtpServer: nil
+        )
         guard case .success = Sendmail.send(message, path: fake, hostName: "director1") else {
             Issue.record("sendmail failed")
             return

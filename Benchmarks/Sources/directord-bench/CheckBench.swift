@@ -39,7 +39,10 @@ struct CheckBench: ParsableCommand {
     @Option(help: "negotiatetimeout / checktimeout of the checks, seconds.")
     var timeout = 2
 
-    @Option(help: "Check type: http (spoken directly, the default engine), http-libcurl (plain HTTP through libcurl, as HTTPS) or connect.")
+    @Option(
+        help:
+            "Check type: http (spoken directly, the default engine), http-libcurl (plain HTTP through libcurl, as HTTPS) or connect."
+    )
     var type = "http"
 
     @Option(help: "Modes to run: paced, saturated or both.")
@@ -67,10 +70,12 @@ struct CheckBench: ParsableCommand {
         for count in counts {
             for hang in Set([0, hangPercent]).sorted() {
                 let hangEvery = hang > 0 ? max(1, 100 / hang) : 0
-                let server = try BenchServerProcess(basePort: basePort, count: count, hangEvery: hangEvery)
+                // The failover benchmark's fleet: every hangEvery-th server hangs.
+                let server = try FleetProcess(executable: "/proc/self/exe", basePort: basePort, count: count)
                 defer { server.stop() }
-                let checks = try makeChecks(ports: server.ports)
-                let hanging = Set(server.ports.indices.filter { hangEvery > 0 && $0 % hangEvery == hangEvery - 1 })
+                let hanging = Set((0..<count).filter { hangEvery > 0 && $0 % hangEvery == hangEvery - 1 })
+                for index in hanging.sorted() { _ = try server.set(index, .hang) }
+                let checks = try makeChecks(ports: Array(basePort..<basePort + count))
                 for mode in modes {
                     let row = try measure(checks: checks, hanging: hanging, mode: mode)
                     print(row.line(reals: count, hangPercent: hang, mode: mode))
@@ -378,52 +383,4 @@ struct Row {
 
 extension String {
     fileprivate func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
-}
-
-/// `directord-bench serve-http` as a child process; its stdout gives the ports it listens on.
-final class BenchServerProcess {
-    let pid: pid_t
-    let ports: [Int]
-
-    init(basePort: Int, count: Int, hangEvery: Int) throws {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw ValidationError("pipe failed") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        let arguments = [
-            "/proc/self/exe", "serve-http", "--base-port", "\(basePort)", "--count", "\(count)", "--hang-every",
-            "\(hangEvery)",
-        ]
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        var pid: pid_t = 0
-        let error = posix_spawn(&pid, "/proc/self/exe", &actions, nil, argv, CSystem_environ())
-        close(fds[1])
-        guard error == 0 else { throw ValidationError("cannot start the benchmark server: \(error)") }
-        self.pid = pid
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while !output.contains(UInt8(ascii: "\n")) {
-            let count = read(fds[0], &buffer, buffer.count)
-            guard count > 0 else { break }
-            output += buffer[0..<count]
-        }
-        close(fds[0])
-        ports = String(decoding: output, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap {
-            Int($0)
-        }
-        guard ports.count == count else {
-            stop()
-            throw ValidationError("the benchmark server listens on \(ports.count) ports, not \(count)")
-        }
-    }
-
-    func stop() {
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-    }
 }

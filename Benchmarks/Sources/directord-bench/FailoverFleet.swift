@@ -1,5 +1,6 @@
 import ArgumentParser
 import CSystemShims
+import DirectordSystem
 import Glibc
 
 /// What one real server of the fleet does with a check.
@@ -99,7 +100,8 @@ struct FleetServer {
         longestGap = [UInt64](repeating: 0, count: count)
         for index in 0..<count {
             guard openListener(index) else {
-                throw ValidationError("cannot listen on 127.0.0.1:\(basePort + index): \(String(cString: strerror(errno)))")
+                throw ValidationError(
+                    "cannot listen on 127.0.0.1:\(basePort + index): \(String(cString: strerror(errno)))")
             }
         }
         _ = fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK)
@@ -250,7 +252,10 @@ struct FleetServer {
             case "reset":
                 var failed = false
                 for index in modes.indices where !setMode(index, .ok) { failed = true }
-                reply(failed ? "error cannot listen again: \(String(cString: strerror(errno)))" : "ok \(monotonicNanoseconds())")
+                reply(
+                    failed
+                        ? "error cannot listen again: \(String(cString: strerror(errno)))"
+                        : "ok \(monotonicNanoseconds())")
             case "window":
                 windowStart = monotonicNanoseconds()
                 for index in checks.indices {
@@ -316,29 +321,30 @@ final class FleetProcess {
     private var pending: [UInt8] = []
 
     init(executable: String, basePort: Int, count: Int) throws {
-        var toChild: [Int32] = [-1, -1]
-        var fromChild: [Int32] = [-1, -1]
-        guard CSystem_pipe2(&toChild, O_CLOEXEC) == 0, CSystem_pipe2(&fromChild, O_CLOEXEC) == 0 else {
-            throw ValidationError("pipe failed")
+        let toChild = try Spawner.pipe().get()
+        let fromChild: (read: Int32, write: Int32)
+        do {
+            fromChild = try Spawner.pipe().get()
+        } catch {
+            close(toChild.read)
+            close(toChild.write)
+            throw error
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
-        let arguments = [executable, "fleet", "--base-port", "\(basePort)", "--count", "\(count)"]
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        var pid: pid_t = 0
-        let error = posix_spawn(&pid, executable, &actions, nil, argv, CSystem_environ())
-        close(toChild[0])
-        close(fromChild[1])
-        guard error == 0 else { throw ValidationError("cannot start the fleet: \(String(cString: strerror(error)))") }
+        let spawned = Spawner.spawn(
+            [executable, "fleet", "--base-port", "\(basePort)", "--count", "\(count)"],
+            Spawner.Options(input: toChild.read, output: fromChild.write))
+        close(toChild.read)
+        close(fromChild.write)
+        guard case .success(let pid) = spawned else {
+            close(toChild.write)
+            close(fromChild.read)
+            throw ValidationError("cannot start the fleet: \(spawned)")
+        }
         self.pid = pid
         self.count = count
         self.basePort = basePort
-        input = toChild[1]
-        output = fromChild[0]
+        input = toChild.write
+        output = fromChild.read
         let first = try readLine()
         guard first == "ready \(count)" else {
             stop()
@@ -352,7 +358,9 @@ final class FleetProcess {
         var written = 0
         while written < bytes.count {
             let count = bytes[written...].withUnsafeBytes { write(input, $0.baseAddress, $0.count) }
-            guard count > 0 else { throw ValidationError("the fleet is gone (write: \(String(cString: strerror(errno))))") }
+            guard count > 0 else {
+                throw ValidationError("the fleet is gone (write: \(String(cString: strerror(errno))))")
+            }
             written += count
         }
         let answer = try readLine()
@@ -398,8 +406,7 @@ final class FleetProcess {
         close(input)
         close(output)
         kill(pid, SIGKILL)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        _ = Spawner.wait(for: pid)
     }
 
     private func readLine() throws -> String {
@@ -415,5 +422,17 @@ final class FleetProcess {
             guard count > 0 else { throw ValidationError("the fleet is gone") }
             pending += chunk[0..<count]
         }
+    }
+}
+
+/// Many sockets at once need more than the default 1024 (or 20000) descriptors; root may
+/// raise its hard limit too.
+func raiseFileLimit(to wanted: rlim_t = 1 << 20) {
+    var limit = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    var raised = rlimit(rlim_cur: wanted, rlim_max: max(wanted, limit.rlim_max))
+    if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) != 0 {
+        raised = rlimit(rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max)
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised)
     }
 }

@@ -1,8 +1,19 @@
 #!/usr/bin/env python3
-"""Real servers with the faults a real pool shows, for directord's checker tests.
+"""directord's fake servers, one set for every test suite and the benchmark's helpers.
 
-Started by the tests (one process for the whole test run). Prints one JSON line with its
-ports and the TLS CA file on stdout, then serves until stdin closes (the test process ended).
+    test_servers.py faults                 the checker tests' servers (below)
+    test_servers.py hostile                hostile HTTP backends (below)
+    test_servers.py web DIRECTORY [PORT]   static files from DIRECTORY (PORT 0: any free port)
+    test_servers.py smtp-recorder FILE     one SMTP session, every line it is told written to FILE;
+                                           exits when the session ends
+
+Each prints one JSON line once it listens ({"ports": {name: port}, ...}) and serves until its
+stdin closes (the test process ended, or DirectordTestSupport's TestServerProcess stopped it);
+a port it cannot bind is an error on stderr and exit status 1. Started from Swift by
+TestServerProcess (Sources/DirectordTestSupport).
+
+faults: real servers with the faults a real pool shows, for directord's checker tests. Also
+prints the TLS CA files ("ca", "other_ca").
 
 HTTP (plain on 127.0.0.1 and ::1, TLS on 127.0.0.1 with a certificate from a throw-away CA for
 the names check.example, 127.0.0.1 and ::1), by path:
@@ -35,8 +46,20 @@ Other services: smtp, smtp_bad (554 greeting), nntp, nntp_bad, ftp, simpletcp,
 silent (accepts, reads, never says anything, closes when the client does), hold (accepts and
 does nothing), tls_hold (completes a TLS handshake, then does nothing), backlog (a full listen
 queue: connects hang).
+
+hostile: what a broken or malicious backend does to a health checker, one port each:
+  healthy     200 OK, "OK"
+  continue    HTTP/1.1 100 Continue, for ever, as fast as it can
+  drip        an endless header, one byte every 10 ms
+  flood       an endless header, as fast as it can
+  chunks      200 OK with an endless chunked body
+  garbage     random bytes, for ever
+  hang        accepts and never answers
+  reset       accepts and resets the connection
+  escape      500 with a reason phrase that would drive a terminal (ESC ] 0 ; ... BEL)
 """
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -48,7 +71,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.parse
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 REASONS = {200: "OK", 302: "Found", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}
 writers = set()
@@ -572,7 +597,7 @@ def make_certificates(directory):
     return ca_cert, cert, key, f"{directory}/other-ca.pem"
 
 
-async def main():
+async def faults():
     directory = tempfile.mkdtemp(prefix="directord-test-servers-")
     ca, cert, key, other_ca = make_certificates(directory)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -650,12 +675,176 @@ async def main():
     closed.close()
 
     print(json.dumps({"ports": ports, "ca": ca, "other_ca": other_ca, "directory": directory}), flush=True)
-
-    # Serve until the test process goes away (our stdin closes).
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, sys.stdin.read)
+    await until_stdin_closes()
     shutil.rmtree(directory, ignore_errors=True)
     os._exit(0)
 
 
-asyncio.run(main())
+async def until_stdin_closes():
+    """Serves until the test process goes away (our stdin closes)."""
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+# MARK: hostile
+
+
+async def hostile_read_request(reader):
+    try:
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    except Exception:
+        pass
+
+
+async def forever(writer, chunk, pause=0.0):
+    try:
+        while True:
+            writer.write(chunk)
+            await writer.drain()
+            if pause:
+                await asyncio.sleep(pause)
+    except Exception:
+        pass
+    finally:
+        writer.close()
+
+
+async def hostile_healthy(reader, writer):
+    await hostile_read_request(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK")
+    await writer.drain()
+    writer.close()
+
+
+async def hostile_continue(reader, writer):
+    await hostile_read_request(reader)
+    await forever(writer, b"HTTP/1.1 100 Continue\r\n\r\n" * 64)
+
+
+async def hostile_drip(reader, writer):
+    await hostile_read_request(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+    await forever(writer, b"x", pause=0.01)
+
+
+async def hostile_flood(reader, writer):
+    await hostile_read_request(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\nX-Flood: ")
+    await forever(writer, b"x" * 65536)
+
+
+async def hostile_chunks(reader, writer):
+    await hostile_read_request(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    await forever(writer, b"4000\r\n" + b"y" * 0x4000 + b"\r\n")
+
+
+async def hostile_garbage(reader, writer):
+    await hostile_read_request(reader)
+    await forever(writer, os.urandom(65536))
+
+
+async def hostile_reset(reader, writer):
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.close()
+
+
+async def hostile_escape(reader, writer):
+    await hostile_read_request(reader)
+    writer.write(b"HTTP/1.1 500 Bad \x1b]0;pwned\x07\x1b[2J\r\nContent-Length: 0\r\n\r\n")
+    await writer.drain()
+    writer.close()
+
+
+HOSTILE = {
+    "healthy": hostile_healthy, "continue": hostile_continue, "drip": hostile_drip, "flood": hostile_flood,
+    "chunks": hostile_chunks, "garbage": hostile_garbage, "hang": hold, "reset": hostile_reset,
+    "escape": hostile_escape,
+}
+
+
+async def hostile():
+    ports = {}
+    for name, handler in HOSTILE.items():
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        ports[name] = server.sockets[0].getsockname()[1]
+    print(json.dumps({"ports": ports}), flush=True)
+    await until_stdin_closes()
+
+
+# MARK: web, smtp-recorder
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+async def web(directory, port=0):
+    server = ThreadingHTTPServer(("127.0.0.1", port), functools.partial(QuietHandler, directory=directory))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(json.dumps({"ports": {"web": server.server_address[1]}}), flush=True)
+    await until_stdin_closes()
+
+
+async def smtp_recorder(transcript):
+    out = open(transcript, "w")
+
+    async def session(reader, writer):
+        def reply(text):
+            writer.write((text + "\r\n").encode())
+
+        reply("220 fake ESMTP")
+        in_data = False
+        while True:
+            raw = await reader.readline()
+            if not raw:
+                break
+            line = raw.decode().rstrip("\r\n")
+            out.write(line + "\n")
+            out.flush()
+            if in_data:
+                if line == ".":
+                    in_data = False
+                    reply("250 queued")
+                continue
+            verb = line.split(" ")[0].upper()
+            if verb == "EHLO":
+                reply("250-fake")
+                reply("250 SIZE 1000000")
+            elif verb == "DATA":
+                in_data = True
+                reply("354 go ahead")
+            elif verb == "QUIT":
+                reply("221 bye")
+                await writer.drain()
+                break
+            else:
+                reply("250 ok")
+            await writer.drain()
+        writer.close()
+        # One session: the transcript is complete when the process has exited.
+        out.close()
+        os._exit(0)
+
+    server = await asyncio.start_server(session, "127.0.0.1", 0)
+    print(json.dumps({"ports": {"smtp": server.sockets[0].getsockname()[1]}}), flush=True)
+    await until_stdin_closes()
+
+
+KINDS = {
+    "faults": lambda: faults(),
+    "hostile": lambda: hostile(),
+    "web": lambda directory, port="0": web(directory, int(port)),
+    "smtp-recorder": lambda transcript: smtp_recorder(transcript),
+}
+
+if __name__ == "__main__":
+    kind = sys.argv[1] if len(sys.argv) > 1 else "faults"
+    if kind not in KINDS:
+        sys.exit(f"test_servers.py: unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
+    try:
+        asyncio.run(KINDS[kind](*sys.argv[2:]))
+    except OSError as error:
+        sys.exit(f"test_servers.py {kind}: {error}")
