@@ -53,7 +53,7 @@ struct TextServiceTests {
         // A server that closes without a word is down at once, not at negotiatetimeout.
         let closingCheck = try check(
             "simpletcp", port: "silent", "\trequest=\"status\"\n\treceive=\"x\"\n\tnegotiatetimeout=10")
-        #expect(closingCheck.negotiateTimeout == 10)
+        #expect(closingCheck.negotiateTimeout == .seconds(10))
         let closing = await run(closingCheck)
         #expect(closing.reason == "simpletcp: receive /x/ not found in 0 lines (0 bytes)")
         #expect(closing.latency < .seconds(5))

@@ -380,7 +380,7 @@ struct DirectorStateTests {
             "\tchecktype=on")
         let checks = DirectorState(configuration: configuration, observed: IPVSTable()).scheduledChecks
         #expect(checks.map(\.check.request) == ["/a", "/b"])
-        #expect(checks.allSatisfy { $0.interval == 10 && $0.realServers.count == 1 })
+        #expect(checks.allSatisfy { $0.interval == .seconds(10) && $0.realServers.count == 1 })
     }
 
     @Test("a maintenance file takes a server down at once; it returns only after a check passes")

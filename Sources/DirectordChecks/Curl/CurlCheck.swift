@@ -77,12 +77,12 @@ class CurlCheck: CheckOperation {
     /// The reason for a failed transfer that every checked protocol words the same way
     /// (``HTTPCheck`` has its own): "service: ...", naming the real server's endpoint.
     final func failureReason(
-        _ code: CURLcode, of transfer: CurlTransfer, endpoint: String, timeoutSeconds: Int
+        _ code: CURLcode, of transfer: CurlTransfer, endpoint: String, limit: Duration
     ) -> String {
         let service = check.service.rawValue
         switch code {
         case CURLE_OPERATION_TIMEDOUT:
-            return "\(service): no answer from \(endpoint) within \(timeoutSeconds) s"
+            return "\(service): no answer from \(endpoint) within \(secondsText(limit))"
         case CURLE_COULDNT_CONNECT:
             let errno = transfer.systemErrno
             return

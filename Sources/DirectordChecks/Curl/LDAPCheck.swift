@@ -27,7 +27,7 @@ final class LDAPCheck: CurlCheck {
     static let firstNudge = Duration.milliseconds(5)
     static let longestNudge = Duration.milliseconds(50)
 
-    private var timeoutSeconds: Int { max(1, check.checkTimeout) }
+    private var limit: Duration { check.checkTimeout }
     private var base: String { check.request.hasPrefix("/") ? String(check.request.dropFirst()) : check.request }
     private var usesTLS: Bool { check.service == .ldaps }
     private var port: UInt16 { check.port ?? (usesTLS ? 636 : 389) }
@@ -55,7 +55,7 @@ final class LDAPCheck: CurlCheck {
             setTarget(
                 transfer, scheme: usesTLS ? "ldaps" : "ldap", port: port, path: Self.searchPath(base: base),
                 usesTLS: usesTLS)
-            setSingleConnection(transfer, timeout: .seconds(timeoutSeconds))
+            setSingleConnection(transfer, timeout: limit)
             if usesCredentials {
                 transfer.set(CURLOPT_USERNAME, check.login)
                 transfer.set(CURLOPT_PASSWORD, check.password)
@@ -95,7 +95,7 @@ final class LDAPCheck: CurlCheck {
                 let bind = usesCredentials ? "bind as \(check.login)" : "anonymous bind"
                 fail("\(service): \(bind) refused by \(endpoint) (LDAP result \(transfer.responseCode))")
             } else {
-                fail(failureReason(code, of: transfer, endpoint: endpoint, timeoutSeconds: timeoutSeconds))
+                fail(failureReason(code, of: transfer, endpoint: endpoint, limit: limit))
             }
             return
         }

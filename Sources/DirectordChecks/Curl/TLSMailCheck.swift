@@ -20,7 +20,7 @@ import DirectordCore
 /// name, as for HTTPS. The time limit is `negotiatetimeout` (ldirectord's `TIMEOUT` and
 /// `timeout` arguments), kept by libcurl; the loop's is a backstop a second later.
 final class TLSMailCheck: CurlCheck {
-    private var timeoutSeconds: Int { max(1, check.negotiateTimeout) }
+    private var limit: Duration { check.negotiateTimeout }
     private var isIMAP: Bool { check.service == .imaps }
     private var port: UInt16 { check.port ?? (isIMAP ? 993 : 995) }
     private var endpoint: String { "\(check.address.bracketed):\(port)" }
@@ -28,7 +28,7 @@ final class TLSMailCheck: CurlCheck {
     override func begin() {
         startTransfer(protocolName: check.service.rawValue, bodyLimit: 0, keepsBody: false) { [self] transfer in
             setTarget(transfer, scheme: isIMAP ? "imaps" : "pop3s", port: port, path: "/", usesTLS: true)
-            setSingleConnection(transfer, timeout: .seconds(timeoutSeconds))
+            setSingleConnection(transfer, timeout: limit)
             transfer.set(CURLOPT_CONNECT_ONLY, 1)
             // FORBID_REUSE would make curl close the connection as soon as the login is done,
             // before QUIT or LOGOUT can be sent. A CONNECT_ONLY connection is never handed to
@@ -61,7 +61,7 @@ final class TLSMailCheck: CurlCheck {
         case CURLE_LOGIN_DENIED:
             fail("\(service): login as \(check.login) refused by \(endpoint)")
         default:
-            fail(failureReason(code, of: transfer, endpoint: endpoint, timeoutSeconds: timeoutSeconds))
+            fail(failureReason(code, of: transfer, endpoint: endpoint, limit: limit))
         }
     }
 }

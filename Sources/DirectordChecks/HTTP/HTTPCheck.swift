@@ -22,7 +22,7 @@ final class HTTPCheck: CurlCheck {
     /// LWP::UserAgent's `max_redirect`.
     static let maximumRedirects = 7
 
-    private var timeoutSeconds: Int { max(1, check.negotiateTimeout) }
+    private var limit: Duration { check.negotiateTimeout }
     /// What is left of the check's time when it takes over from ``PlainHTTPCheck`` (at a
     /// redirect); reasons still name `negotiatetimeout`.
     private let timeLimit: Duration?
@@ -69,7 +69,7 @@ final class HTTPCheck: CurlCheck {
         transfer.set(CURLOPT_FOLLOWLOCATION, 1)
         transfer.set(CURLOPT_MAXREDIRS, Self.maximumRedirects)
         transfer.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
-        setSingleConnection(transfer, timeout: timeLimit ?? .seconds(timeoutSeconds))
+        setSingleConnection(transfer, timeout: timeLimit ?? limit)
         transfer.set(CURLOPT_USERAGENT, context.options.userAgent)
         if check.httpMethod == .head { transfer.set(CURLOPT_NOBODY, 1) }
         if isProxy {
@@ -109,10 +109,10 @@ final class HTTPCheck: CurlCheck {
             return isProxy ? "connect to proxy \(endpoint): \(why)" : "connect to \(url): \(why)"
         case CURLE_OPERATION_TIMEDOUT:
             if transfer.responseCode == 0 {
-                return "no answer within \(timeoutSeconds) s from \(url)"
+                return "no answer within \(secondsText(limit)) from \(url)"
             }
             return
-                "response from \(url) not complete within \(timeoutSeconds) s (\(transfer.bodyBytes) bytes of body received)"
+                "response from \(url) not complete within \(secondsText(limit)) (\(transfer.bodyBytes) bytes of body received)"
         case CURLE_GOT_NOTHING:
             return "\(url): connection closed without a response"
         case CURLE_TOO_MANY_REDIRECTS:

@@ -43,7 +43,7 @@ final class PlainHTTPCheck: CheckOperation {
         return printable ? String(target) : nil
     }
 
-    private var timeoutSeconds: Int { max(1, check.negotiateTimeout) }
+    private var limit: Duration { check.negotiateTimeout }
 
     override func begin() {
         connection.onFailure = { [weak self] error in
@@ -73,12 +73,12 @@ final class PlainHTTPCheck: CheckOperation {
 
     override func timedOut() {
         if let takeover {
-            takeover.fail("no verdict within \(timeoutSeconds) s for \(check.url) (redirected)")
+            takeover.fail("no verdict within \(secondsText(limit)) for \(check.url) (redirected)")
         } else if parser.head == nil {
-            fail("no answer within \(timeoutSeconds) s from \(check.url)")
+            fail("no answer within \(secondsText(limit)) from \(check.url)")
         } else {
             fail(
-                "response from \(check.url) not complete within \(timeoutSeconds) s (\(parser.bodyBytes) bytes of body received)"
+                "response from \(check.url) not complete within \(secondsText(limit)) (\(parser.bodyBytes) bytes of body received)"
             )
         }
     }
@@ -116,9 +116,9 @@ final class PlainHTTPCheck: CheckOperation {
 
     private func handOverToLibcurl() {
         connection.close()
-        let left = .seconds(timeoutSeconds) - elapsed
+        let left = limit - elapsed
         guard left > .milliseconds(1) else {
-            fail("no answer within \(timeoutSeconds) s from \(check.url)")
+            fail("no answer within \(secondsText(limit)) from \(check.url)")
             return
         }
         let curl = HTTPCheck(context: context, check: check, timeLimit: left)

@@ -59,12 +59,12 @@ struct CheckPlan {
         case .immediate: nil
         // RADIUS and LDAP too: ldirectord's alarm around the exchange is checktimeout (libcurl
         // keeps LDAP's, the loop's is a backstop).
-        case .connect, .external, .radius, .substitute(_, .connect): .seconds(max(1, check.checkTimeout))
-        case .ldap: .seconds(max(1, check.checkTimeout) + 1)
+        case .connect, .external, .radius, .substitute(_, .connect): check.checkTimeout
+        case .ldap: check.checkTimeout + .seconds(1)
         case .mysql, .pgsql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp, .dns, .sip, .plainHTTP:
-            .seconds(max(1, check.negotiateTimeout))
-        case .http, .tlsMail: .seconds(max(1, check.negotiateTimeout) + 1)
-        case .ping, .substitute(_, .ping): .seconds(max(1, check.checkTimeout) * max(1, check.checkCount) + 1)
+            check.negotiateTimeout
+        case .http, .tlsMail: check.negotiateTimeout + .seconds(1)
+        case .ping, .substitute(_, .ping): check.checkTimeout * check.checkCount + .seconds(1)
         }
     }
 

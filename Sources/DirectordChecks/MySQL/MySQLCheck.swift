@@ -67,7 +67,7 @@ final class MySQLCheck: CheckOperation {
         }
         self.mysql = mysql
         mysql_options(mysql, MYSQL_OPT_NONBLOCK, nil)
-        var seconds = UInt32(max(1, check.negotiateTimeout))
+        var seconds = UInt32(clamping: check.negotiateTimeout.components.seconds)
         mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &seconds)
         mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &seconds)
         mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &seconds)

@@ -18,7 +18,7 @@ final class PingCheck: CheckOperation {
         self.check = check
         self.label = label
         self.attempts = max(1, check.checkCount)
-        self.attemptTimeout = .seconds(max(1, check.checkTimeout))
+        self.attemptTimeout = check.checkTimeout
         super.init(context: context)
     }
 

@@ -104,8 +104,8 @@ public struct VirtualService: Hashable, Sendable, Codable {
             url: real.checkURL,
             virtualHost: virtualHost,
             httpMethod: httpMethod,
-            checkTimeout: checkTimeout,
-            negotiateTimeout: negotiateTimeout,
+            checkTimeout: .seconds(checkTimeout),
+            negotiateTimeout: .seconds(negotiateTimeout),
             checkCount: checkCount,
             login: login,
             password: password,
@@ -202,10 +202,11 @@ public struct HealthCheck: Hashable, Sendable, Codable {
     public var url: String
     public var virtualHost: String?
     public var httpMethod: HTTPMethod
-    /// Seconds a connect, ping or external check may take.
-    public var checkTimeout: Int
-    /// Seconds a negotiate check may take.
-    public var negotiateTimeout: Int
+    /// How long a connect, ping or external check may take (checktimeout, at least a second:
+    /// the parser guarantees it, so no checker clamps it again).
+    public var checkTimeout: Duration
+    /// How long a negotiate check may take (negotiatetimeout, at least a second).
+    public var negotiateTimeout: Duration
     /// Ping attempts.
     public var checkCount: Int
     public var login: String

@@ -19,8 +19,8 @@ public struct RealServerRef: Hashable, Sendable, CustomStringConvertible {
 /// own health, with its own `failurecount`.
 public struct ScheduledCheck: Hashable, Sendable {
     public var check: HealthCheck
-    /// Seconds between two checks.
-    public var interval: Int
+    /// Time between two starts of the check (checkinterval; the parser keeps it at 1 s or more).
+    public var interval: Duration
     public var realServers: [RealServerRef]
 }
 
@@ -132,7 +132,7 @@ public struct DirectorState: Sendable {
                 case .external, .externalPerl: break
                 default: check.externalArguments = []
                 }
-                let identity = CheckIdentity(check: check, interval: virtual.checkInterval)
+                let identity = CheckIdentity(check: check, interval: .seconds(virtual.checkInterval))
                 if let position = index[identity] {
                     order[position].realServers.append(ref)
                 } else {
@@ -146,7 +146,7 @@ public struct DirectorState: Sendable {
 
     private struct CheckIdentity: Hashable {
         var check: HealthCheck
-        var interval: Int
+        var interval: Duration
     }
 
     /// Records a check result for the real servers it decides.

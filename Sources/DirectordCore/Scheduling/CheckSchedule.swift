@@ -84,8 +84,9 @@ public struct CheckSchedule: Sendable {
     public static func phases(of checks: [ScheduledCheck]) -> [(firstRun: Duration, delay: Duration)] {
         let count = checks.count
         return checks.enumerated().map { index, check in
-            let interval = Duration.seconds(max(check.interval, 1))
-            return (Duration.seconds(1) * index / count, (interval - .seconds(1)) * index / count)
+            // An interval shorter than a second (none from a file) spreads nothing further.
+            let spread = max(check.interval - .seconds(1), .zero)
+            return (Duration.seconds(1) * index / count, spread * index / count)
         }
     }
 
@@ -145,8 +146,7 @@ public struct CheckSchedule: Sendable {
         if running.remove(id) != nil { waitingForSlot = false }
         guard var entry = entries[id] else { return }
         entry.combined.record(result)
-        let interval = Duration.seconds(max(entry.scheduled.interval, 1))
-        entry.due = max((entry.lastStart ?? now) + interval + entry.phaseDelay, now)
+        entry.due = max((entry.lastStart ?? now) + entry.scheduled.interval + entry.phaseDelay, now)
         entry.phaseDelay = .zero
         entries[id] = entry
         heap.insert(deadline: entry.due, id: id)
@@ -155,7 +155,7 @@ public struct CheckSchedule: Sendable {
     /// What makes two scheduled checks the same across an update.
     private struct Identity: Hashable {
         var check: HealthCheck
-        var interval: Int
+        var interval: Duration
 
         init(_ scheduled: ScheduledCheck) {
             check = scheduled.check

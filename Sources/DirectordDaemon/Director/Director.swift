@@ -261,9 +261,9 @@ public actor Director {
     func startTimers() {
         for timer in timers { timer.cancel() }
         timers = []
-        let interval = max(state.configuration.globals.checkInterval, 1)
-        // Repairs what was changed behind directord's back, and notices a changed file.
-        addTimer(every: .seconds(interval)) { director in
+        // Repairs what was changed behind directord's back, and notices a changed file, once
+        // per checkinterval (at least a second: the parser sees to it).
+        addTimer(every: .seconds(state.configuration.globals.checkInterval)) { director in
             guard director.lifecycle != .stopping else { return }
             director.request(.repair)
             director.warnIfChecksRunLate()
