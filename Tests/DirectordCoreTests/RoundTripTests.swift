@@ -95,6 +95,23 @@ struct RoundTripTests {
         try Self.assertRoundTrip(text, name: line)
     }
 
+    /// Found by fuzz/run: a refused service printed back must be refused again, for the same
+    /// first reason, although the model cannot hold the value that refused it.
+    @Test(
+        "a refused service prints back to the same refusal",
+        arguments: [
+            ["schedflags=sh-fAllback,sh-port"], ["persistent=99999999"], ["persistent=60", "netmask=255.255.255.256"],
+            ["scheduler=roundrobin"], ["scheduler=roundrobin", "schedflags=bogus"],
+            ["schedflags=bogus", "scheduler=roundrobin"],
+        ])
+    func refusedDirectives(lines: [String]) throws {
+        let text = (["virtual=10.0.0.1:80", "real=10.0.0.2 gate"] + lines).joined(separator: "\n\t")
+        try Self.assertRoundTrip(text, name: lines.joined(separator: ", "))
+        let service = try #require(testParser.parse(text, file: "refused.cf").configuration?.virtualServices.first)
+        #expect(service.refusal != nil)
+        #expect(service.refusedDirectives == lines.filter { !$0.hasPrefix("persistent=60") })
+    }
+
     @Test("generated configurations round-trip", arguments: 0..<40)
     func generated(seed: UInt64) throws {
         var generator = ConfigGenerator(seed: seed)

@@ -48,6 +48,9 @@ public enum ConfigPrinter {
         func add(_ line: String) { out.append("\t" + line) }
 
         out.append("virtual\(suffix)=\(service.key)")
+        // First, so that the same one is refused first when the file is read again; the lines
+        // below may repeat a refusal (an unknown scheduler), never precede it.
+        for directive in service.refusedDirectives { add(directive) }
         for real in service.realServers {
             var line = "real\(suffix)=\(real.address.bracketed)"
             if let port = real.configuredPort { line += ":\(port)" }

@@ -25,6 +25,12 @@ public struct VirtualService: Hashable, Sendable, Codable {
     /// persistence. directord runs every other service and keeps this one out of the table,
     /// saying so at start, in `status` and in `check-config`. nil for a service that can run.
     public var refusal: String?
+    /// The block's directives that made it refused, as written (`schedflags=sh-fAllback`,
+    /// `persistent=99999999`, `netmask=255.255.255.256`, `scheduler=roundrobin`), in file
+    /// order, each once. The model cannot hold most of their values, so the printer writes them
+    /// back as they were, first in the block, and the printed file is refused for the same
+    /// first reason.
+    public var refusedDirectives: [String] = []
 
     // MARK: Checks
     public var checkType: CheckType = .negotiate
