@@ -149,6 +149,8 @@ public enum DaemonRunner {
             configPath: options.configPath, configName: options.configName, dryRun: options.dryRun, pidFile: pidFile)
         settings.instances = InstanceRunner(options: options)
         settings.onReady = { Daemonize.reportStart(status: 0) }
+        // A dry run starts from an empty table of its own: the real daemon's drains are not its.
+        settings.drainFile = options.dryRun ? nil : DrainFile(pidFile: pidFile)
         let director = Director(
             configuration: configuration, settings: settings,
             loop: loop, writer: TableWriter(control: control, dryRun: options.dryRun, log: log), log: log,

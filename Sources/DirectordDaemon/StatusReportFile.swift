@@ -16,12 +16,7 @@ public struct StatusReportFile: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         guard let data = try? encoder.encode(report) else { return }
-        let temporary = path + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { return }
-        FileDescriptorOutput(descriptor: descriptor).write(String(decoding: data, as: UTF8.self) + "\n")
-        close(descriptor)
-        rename(temporary, path)
+        FileSystem.replace(path, with: String(decoding: data, as: UTF8.self) + "\n")
     }
 
     public func read() -> StatusReport? {

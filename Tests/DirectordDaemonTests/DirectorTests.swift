@@ -99,7 +99,7 @@ struct DirectorTests {
         let runner = Runner()
         let configPath: String
 
-        init(config: String) throws {
+        init(config: String, drainFile: DrainFile? = nil) throws {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "directord-director-\(UUID())")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -113,6 +113,7 @@ struct DirectorTests {
             var settings = Director.Settings(configPath: configPath, configName: "test.cf", dryRun: true, pidFile: nil)
             let readiness = self.readiness
             settings.onReady = { readiness.fire() }
+            settings.drainFile = drainFile
             director = Director(
                 configuration: configuration,
                 settings: settings,
@@ -335,6 +336,40 @@ struct DirectorTests {
         try FileManager.default.removeItem(at: directory.appendingPathComponent("127.0.0.1:\(web.port)"))
         #expect(await harness.waitFor(4) { harness.destinations(Self.vip).first?.key == real })
         await harness.stop()
+    }
+
+    @Test("a weight set to 0 behind directord's back is kept as a drain, also across a restart")
+    func operatorDrain() async throws {
+        let web = try WebServer()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("directord-drain-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let drainFile = DrainFile(path: directory.appendingPathComponent("test.drains.json").path)
+        let config = Self.config(web, globals: ["cleanstop=no"])
+        let first = try Harness(config: config, drainFile: drainFile)
+        await first.start()
+        let real = IPVSDestination.Key(address: IPAddress("127.0.0.1")!, port: web.port)
+        #expect(await first.waitFor { first.destinations(Self.vip).first { $0.key == real }?.weight == 3 })
+        var drained = try #require(first.destinations(Self.vip).first { $0.key == real })
+        drained.weight = 0
+        try first.table.apply([.editDestination(drained, service: Self.vip)])
+        // Two repair rounds later it is still at 0, said once, and saved.
+        let reads = first.observed.reads
+        #expect(await first.waitFor { first.observed.reads >= reads + 2 })
+        #expect(first.destinations(Self.vip).first { $0.key == real }?.weight == 0)
+        await first.settled()
+        #expect(
+            first.lines.filter { $0.hasPrefix("Drained real server: 127.0.0.1:\(web.port) (10.0.0.10:80)") }.count == 1)
+        #expect(drainFile.read().map(\.destination) == [real])
+        await first.stop()
+
+        // Restarted on the same table: its check passes, and the drain holds.
+        let second = try Harness(config: config, drainFile: drainFile)
+        try second.table.apply(TableDiff.diff(from: IPVSTable(), to: try first.table.table()))
+        await second.start()
+        let restartReads = second.observed.reads
+        #expect(await second.waitFor { second.observed.reads >= restartReads + 3 })
+        #expect(second.destinations(Self.vip).first { $0.key == real }?.weight == 0)
+        await second.stop()
     }
 
     @Test("cleanstop=no leaves the table; a second stop does not run the clean-up twice")

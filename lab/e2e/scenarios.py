@@ -428,6 +428,60 @@ def repairs_changes_made_behind_its_back(t):
     note_repair_lines(d, mark)
 
 
+@scenario("repair", timeout=180)
+def operator_weight_zero_is_a_drain(t):
+    """`ipvsadm -e -w 0` on a healthy real server, the operator's way to drain it, is kept:
+    logged once, still 0 after several repair rounds, still 0 after kill -9 and a new start
+    (whose checks pass); a weight given back with ipvsadm ends the drain and the configured
+    weight returns. A deleted real server is still repaired meanwhile."""
+    backends, d = started(t, web(quiescent="no"))
+    d.start()
+    t.kernel.wait_weights(SVC, ALL_UP, FIRST, "the three real servers")
+    mark = d.mark()
+    t.kernel.ipvsadm("-e", "-t", VIP, "-r", R3, "-m", "-w", "0")
+    log("ipvsadm -e -w 0 on 127.0.0.3:8080 behind directord's back")
+    drained = {R2: 1, R3: 0, R4: 3}
+    d.wait_log(r"^Drained real server: 127\.0\.0\.3:8080 \(10\.0\.0\.10:80\)", DETECT, since=mark)
+    table = stable_for(t.kernel, 3, d, ["127.0.0.3 8080"])
+    check(table.weights(SVC) == drained, f"the drain was not kept: {table.weights(SVC)}")
+    check(len(d.find(r"^Drained real server", since=mark)) == 1, "the drain was logged more than once")
+    check("drained" in d.command("status", "-v").stdout, "status -v does not show the drain")
+
+    t.kernel.ipvsadm("-d", "-t", VIP, "-r", R2)
+    log("ipvsadm -d 127.0.0.2:8080 while 127.0.0.3:8080 is drained")
+    t.kernel.wait_weights(SVC, drained, INTERVAL + SLACK, "the deleted real server repaired, the drain kept")
+
+    old = d.live_pid()
+    os.kill(old, signal.SIGKILL)
+    log(f"kill -9 {old}")
+    wait_until(lambda: not os.path.exists(f"/proc/{old}"), 10, "the daemon to die")
+    monitor_mark = len(d.monitor())
+    d.start()
+    d.wait_checks("127.0.0.3 8080", 3, since=monitor_mark, timeout=FIRST + 3 * DETECT)
+    check(t.kernel.table().weights(SVC) == drained, f"the restart lost the drain: {t.kernel.table().weights(SVC)}")
+
+    mark = d.mark()
+    t.kernel.ipvsadm("-e", "-t", VIP, "-r", R3, "-m", "-w", "7")
+    log("ipvsadm -e -w 7 on the drained 127.0.0.3:8080")
+    t.kernel.wait_weights(SVC, ALL_UP, DETECT, "the configured weight back after the drain ended")
+    d.wait_log(r"^Undrained real server: 127\.0\.0\.3:8080", DETECT, since=mark)
+
+
+@scenario("repair")
+def repair_no_leaves_the_table_alone(t):
+    """With repair=no a real server deleted by hand stays deleted while health is unchanged;
+    a change of health still reaches the table."""
+    backends, d = started(t, web(quiescent="no", globals_="repair=no"))
+    d.start()
+    t.kernel.wait_weights(SVC, ALL_UP, FIRST, "the three real servers")
+    t.kernel.ipvsadm("-d", "-t", VIP, "-r", R3)
+    log("ipvsadm -d 127.0.0.3:8080 with repair=no")
+    table = stable_for(t.kernel, 3, d, ["127.0.0.3 8080"])
+    check(table.weights(SVC) == {R2: 1, R4: 3}, f"repair=no repaired: {table.weights(SVC)}")
+    backends.set(R4, "refuse")
+    t.kernel.wait_weights(SVC, {R2: 1}, DETECT, "a failed real server still removed")
+
+
 def note_repair_lines(director, mark):
     """Logs (for the timeline) what directord wrote since `mark`."""
     log("directord logged: " + ("; ".join(director.messages()[mark:]) or "nothing"))

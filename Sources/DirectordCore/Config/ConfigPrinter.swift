@@ -19,6 +19,9 @@ public enum ConfigPrinter {
         out.append("readdquiescent=\(yesNo(globals.readdQuiescent))")
         if let directory = globals.maintenanceDirectory { out.append("maintenancedir=\(bare(directory))") }
         if let from = globals.emailAlertFrom { out.append("emailalertfrom=\(bare(from))") }
+        // directord's own directive: written only when it differs from the default, so that a
+        // file without it prints to one ldirectord reads.
+        if !globals.repair { out.append("repair=no") }
 
         let defaults = globals.defaults
         if let value = defaults.checkTimeout { out.append("checktimeout=\(value)") }

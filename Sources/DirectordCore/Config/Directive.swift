@@ -1,12 +1,12 @@
 /// The directive names of ldirectord.cf, and where each may appear.
 enum Directive {
     /// Directives of the whole file (ldirectord's `read_config` outer loop).
-    static let global: Set<String> = [
+    static let global: Set<String> = Set([
         "checktimeout", "connecttimeout", "negotiatetimeout", "checkinterval", "checkcount", "failurecount",
         "fallback", "fallback6", "fallbackcommand", "autoreload", "callback", "logfile", "execute", "fork",
         "supervised", "quiescent", "readdquiescent", "emailalert", "emailalertfreq", "emailalertstatus",
         "emailalertfrom", "cleanstop", "smtp", "maintenancedir", "timeout", "virtual", "virtual6",
-    ]
+    ]).union(globalExtensions)
 
     /// Directives of a virtual block (ldirectord's inner loop), plus directord's extensions.
     static let virtual: Set<String> = Set([
@@ -18,8 +18,11 @@ enum Directive {
         "comment", "timeout",
     ]).union(extensions)
 
-    /// directord's own directives, which ldirectord would refuse.
+    /// directord's own directives of a virtual block, which ldirectord would refuse.
     static let extensions: Set<String> = ["cafile", "sniname"]
+
+    /// directord's own global directives, which ldirectord would refuse.
+    static let globalExtensions: Set<String> = ["repair"]
 
     /// Directives that may be given several times, each adding something.
     static let repeatable: Set<String> = ["real", "real6", "execute"]

@@ -71,6 +71,9 @@ public struct GlobalSettings: Hashable, Sendable, Codable {
     public var maintenanceDirectory: String?
     /// `emailalertfrom`.
     public var emailAlertFrom: String?
+    /// `repair` (directord's own): put back, once per check interval, what was changed in the
+    /// kernel's table behind directord's back. `repair=no` leaves the operator's edits alone.
+    public var repair: Bool = true
     /// The file says, with the comment `# directord: no virtual services`, that it means to
     /// have none: only then may a reload remove every service.
     public var meansNoServices: Bool = false

@@ -91,6 +91,10 @@ extension ParseSession {
                 emptyMeans: "alerts are sent from the default address")
         case "cleanstop":
             globals.defaults.cleanStop = yesNo(line)
+        case "repair":
+            warn(
+                line, "repair is directord's own directive; ldirectord does not know it", ldirectord: .unknownDirective)
+            if let value = yesNo(line) { globals.repair = value }
         case "smtp":
             globals.defaults.smtp = smtpServer(line)
         case "maintenancedir":

@@ -39,6 +39,7 @@ extension DirectorState {
         managedServices = managedServices.union(newKeys)
         fallbackCommandStatus = fallbackCommandStatus.filter { newKeys.contains($0.key) }
         configuration = newConfiguration
+        keepDrainsStillConfigured()
         return kept
     }
 
@@ -90,6 +91,10 @@ extension DirectorState {
             switch operation {
             case .addDestination:
                 if asFallback { return .fallbackAdded(destination.endpoint, in: key) }
+                // A drained server passing its checks again: added, at the drain's weight 0.
+                if drains[ref] != nil {
+                    return .realServerAdded(destination.endpoint, in: key, weight: destination.weight, reason: reason)
+                }
                 if destination.weight == 0 && quiescentPlacementOwed.contains(ref) {
                     return .realServerQuiesced(destination.endpoint, in: key, reason: reason)
                 }

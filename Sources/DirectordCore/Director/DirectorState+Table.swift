@@ -24,7 +24,10 @@ extension DirectorState {
                 let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
                 let state = health[ref] ?? RealServerHealth(state: .down, reason: "")
                 let configured = real.destination(weight: Int32(real.weight))
-                if state.state == .up {
+                if state.state == .up && drains[ref] != nil {
+                    // Drained: in the table, but no new connection, and not counted as up.
+                    destinations.append(real.destination(weight: 0))
+                } else if state.state == .up {
                     anyUp = true
                     destinations.append(configured)
                 } else if state.isPending {
@@ -72,11 +75,16 @@ extension DirectorState {
     }
 
     /// The kernel's table, freshly read: what someone changed behind directord's back shows
-    /// in the next reconciliation, which this asks for.
-    public mutating func observe(_ table: IPVSTable) {
+    /// in the next reconciliation, which this asks for; a weight the operator set to 0 (or gave
+    /// back) is taken as a drain (or its end).
+    /// - Returns: the drains begun and ended, to log.
+    @discardableResult
+    public mutating func observe(_ table: IPVSTable) -> [DirectorEvent] {
+        let events = noticeOperatorWeights(in: table)
         observed = table
         needsTableRead = false
         needsReconcile = true
+        return events
     }
 
     /// Asks for another reconciliation, e.g. after one failed against a changed table.
@@ -121,8 +129,9 @@ extension DirectorState {
             var anyUp = false
             var anyPending = false
             for real in virtual.realServers {
-                let state = health[RealServerRef(service: virtual.key, destination: real.destinationKey)]
-                if state?.state == .up { anyUp = true }
+                let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
+                let state = health[ref]
+                if state?.state == .up && drains[ref] == nil { anyUp = true }
                 if state?.isPending == true { anyPending = true }
             }
             if !anyUp && anyPending { continue }

@@ -57,6 +57,8 @@ public struct DirectorState: Sendable {
     /// start and quiesces the failing ones). Weight 0 carries no new connection, so "no traffic
     /// before a passing check" still holds. Cleared once the entry is placed.
     var quiescentPlacementOwed: Set<RealServerRef> = []
+    /// Real servers kept at weight 0 on the operator's word (DirectorState+Drains).
+    public internal(set) var drains: [RealServerRef: Drain] = [:]
 
     public enum FallbackCommandStatus: String, Hashable, Sendable {
         case start

@@ -26,6 +26,8 @@ public struct StatusReport: Codable, Hashable, Sendable {
         public var reason: String
         /// The weight in the kernel's table; nil when it has no entry.
         public var kernelWeight: Int32?
+        /// Kept at weight 0 on the operator's word (see DirectorState+Drains); nil when not.
+        public var drained: String? = nil
     }
 
     public init(pid: Int32, configuration: String, daemonStatus: String, virtualServices: [Service]) {
@@ -48,7 +50,9 @@ public struct StatusReport: Codable, Hashable, Sendable {
                 let padding = String(repeating: " ", count: width - real.endpoint.count)
                 let weight = real.kernelWeight.map { "weight \($0)" } ?? "not in the table"
                 let soft = real.failures > 0 && real.state == "up" ? ", \(real.failures) soft failures" : ""
-                lines.append("  \(real.endpoint)\(padding)  \(real.state) (\(weight)\(soft)): \(real.reason)")
+                let drained = real.drained.map { ", drained: \($0)" } ?? ""
+                lines.append(
+                    "  \(real.endpoint)\(padding)  \(real.state) (\(weight)\(soft)\(drained)): \(real.reason)")
             }
         }
         if !refusedOperations.isEmpty {
@@ -87,10 +91,16 @@ extension DirectorState {
                             } else if health?.isPending == true {
                                 "waiting"
                             } else { health?.state.rawValue ?? "down" }
-                        return StatusReport.Real(
+                        var report = StatusReport.Real(
                             endpoint: real.endpoint, state: state, failures: health?.failures ?? 0,
                             reason: health?.reason ?? "", kernelWeight: entry?[destination: real.destinationKey]?.weight
                         )
+                        if let drain = drains[ref] {
+                            switch drain.origin {
+                            case .ipvsadm: report.drained = "weight 0 set outside directord"
+                            }
+                        }
+                        return report
                     })
             })
     }

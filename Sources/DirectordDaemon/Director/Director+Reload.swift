@@ -41,6 +41,7 @@ extension Director {
                 priority: .error)
         }
         alerter.retain(configuration)
+        saveDrains()
         if case .fromConfiguration(let journal) = logDestinations {
             log.redirect(
                 to: DirectorLog.destinations(for: configuration, debug: false, journal: journal),

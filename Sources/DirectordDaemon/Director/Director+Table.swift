@@ -10,10 +10,18 @@ extension Director {
 
     func refreshTable() async {
         do {
-            state.observe(try await writer.table())
+            for event in state.observe(try await writer.table()) { report(event) }
         } catch {
             log.log("Cannot read the IPVS table: \(error)", priority: .error)
         }
+        saveDrains()
+    }
+
+    /// Writes the drains when they changed (a read of the table or a reload can change them).
+    func saveDrains() {
+        guard let drainFile = settings.drainFile, state.savedDrains != savedDrains else { return }
+        savedDrains = state.savedDrains
+        drainFile.write(savedDrains)
     }
 
     /// Applies what the state asks for until nothing is left, reading the table again when

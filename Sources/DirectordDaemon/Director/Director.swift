@@ -24,6 +24,8 @@ public actor Director {
         public var instances: InstanceRunner?
         /// Called once, when the first reconciliation is in the kernel.
         public var onReady: @Sendable () -> Void = {}
+        /// Where drains are kept across restarts (beside the pid file); none when nil.
+        public var drainFile: DrainFile?
 
         public init(configPath: String, configName: String, dryRun: Bool, pidFile: PidFile?) {
             self.configPath = configPath
@@ -103,6 +105,8 @@ public actor Director {
     /// Table operations the kernel refused last time, by their text: logged once, not at every
     /// repair while the cause lasts (a scheduler module missing, say); shown in `status`.
     var refusedOperations: [String: String] = [:]
+    /// The drains as last written to ``Settings/drainFile``.
+    var savedDrains: [DirectorState.SavedDrain] = []
 
     public init(
         configuration: Configuration, settings: Settings, loop: CheckLoop, writer: TableWriter, log: DirectorLog,
@@ -217,6 +221,11 @@ public actor Director {
             return false
         }
         state = DirectorState(configuration: state.configuration, observed: table)
+        if let drainFile = settings.drainFile {
+            state.restoreDrains(drainFile.read())
+            savedDrains = state.savedDrains
+            drainFile.write(savedDrains)
+        }
         await configureMaintenance()
         await reconcile(phase: .start)
 
@@ -265,7 +274,8 @@ public actor Director {
         // per checkinterval (at least a second: the parser sees to it).
         addTimer(every: .seconds(state.configuration.globals.checkInterval)) { director in
             guard director.lifecycle != .stopping else { return }
-            director.request(.repair)
+            // repair=no: the table is read and put right only when directord changes it.
+            if director.state.configuration.globals.repair { director.request(.repair) }
             director.warnIfChecksRunLate()
             director.checkConfigFile()
             director.applyMaintenanceToUncheckedServers()

@@ -77,4 +77,17 @@ public enum FileSystem {
         let parent = directory.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : directory
         return access(parent, W_OK | X_OK) == 0
     }
+
+    /// Replaces the file with `text`, owner-only: written to `PATH.tmp` and renamed over the
+    /// file, so a reader sees the old file or the new one, never half of one. False when it
+    /// could not be written.
+    @discardableResult
+    public static func replace(_ path: String, with text: String) -> Bool {
+        let temporary = path + ".tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return false }
+        FileDescriptorOutput(descriptor: descriptor).write(text)
+        close(descriptor)
+        return rename(temporary, path) == 0
+    }
 }
