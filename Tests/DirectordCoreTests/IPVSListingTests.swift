@@ -58,6 +58,44 @@ struct IPVSListingTests {
             ])
     }()
 
+    /// Every service and destination of the table, as the operations that would add it, then
+    /// edits and deletions: the command lines `directord plan` prints.
+    @Test("table operations as ipvsadm command lines")
+    func commands() {
+        var lines: [String] = []
+        for entry in Self.snapshot.services {
+            lines.append(IPVSListing.command(.addService(entry.service)))
+            for destination in entry.destinations {
+                lines.append(IPVSListing.command(.addDestination(destination.destination, service: entry.service.key)))
+            }
+        }
+        let web = Self.snapshot.services[2]
+        lines.append(IPVSListing.command(.editService(web.service)))
+        lines.append(IPVSListing.command(.editDestination(web.destinations[0].destination, service: web.service.key)))
+        lines.append(IPVSListing.command(.deleteDestination(web.destinations[1].destination, service: web.service.key)))
+        lines.append(IPVSListing.command(.deleteService(Self.snapshot.services[0].service)))
+        #expect(
+            lines == [
+                "ipvsadm -A -f 2 -6 -s mh -p 60 -M 64 -b mh-port",
+                "ipvsadm -A -u 10.0.0.1:53 -s rr -o",
+                "ipvsadm -a -u 10.0.0.1:53 -r 10.0.2.1:53 -i -w 2 --tun-type ipip",
+                "ipvsadm -A -t 10.0.0.1:80 -s wrr -p 300 -M 255.255.255.0",
+                "ipvsadm -a -t 10.0.0.1:80 -r 10.0.1.2:8080 -m -w 0 -x 100 -y 10",
+                "ipvsadm -a -t 10.0.0.1:80 -r 10.0.1.1:80 -g -w 65535",
+                "ipvsadm -A -f 1 -s sh -b sh-fallback,sh-port",
+                "ipvsadm -a -f 1 -r 10.0.4.1:0 -g -w 4",
+                "ipvsadm -A -t [2001:db8::1]:443 -s lc",
+                "ipvsadm -a -t [2001:db8::1]:443 -r [2001:db8::2]:443 -m -w 1 -x 7 -y 3",
+                "ipvsadm -A --sctp-service 10.0.0.4:3868 -s rr -b flag-1,flag-3",
+                "ipvsadm -A -t 10.0.0.3:0 -s rr -p 360",
+                "ipvsadm -a -t 10.0.0.3:0 -r 10.0.3.1:0 -g -w 1",
+                "ipvsadm -E -t 10.0.0.1:80 -s wrr -p 300 -M 255.255.255.0",
+                "ipvsadm -e -t 10.0.0.1:80 -r 10.0.1.2:8080 -m -w 0 -x 100 -y 10",
+                "ipvsadm -d -t 10.0.0.1:80 -r 10.0.1.1:80",
+                "ipvsadm -D -f 2 -6",
+            ])
+    }
+
     @Test("ipvsadm -Ln")
     func plain() { #expect(IPVSListing.format(Self.snapshot) == Captured.plain) }
 

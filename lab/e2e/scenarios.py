@@ -482,6 +482,38 @@ def repair_no_leaves_the_table_alone(t):
     t.kernel.wait_weights(SVC, {R2: 1}, DETECT, "a failed real server still removed")
 
 
+@scenario("plan")
+def plan_prints_what_a_start_does(t):
+    """`directord plan` on a table an earlier director left (another scheduler, weights of
+    its own, a dead real server in, a real server the file does not list) changes nothing, and
+    its ipvsadm commands, replayed on that table, give exactly the table the start then
+    settles on."""
+    backends, d = started(t, web(quiescent="no", globals_="cleanstop=no"), {R2: "up", R3: "refuse", R4: "up"})
+    for argv in (["-A", "-t", VIP, "-s", "rr"], ["-a", "-t", VIP, "-r", R2, "-m", "-w", "1"],
+                 ["-a", "-t", VIP, "-r", R3, "-m", "-w", "2"], ["-a", "-t", VIP, "-r", "127.0.0.6:8080", "-m", "-w", "4"]):
+        t.kernel.ipvsadm(*argv)
+    left = t.kernel.ipvsadm("-Sn").stdout
+    result = d.command("plan")
+    check(result.returncode == 0, f"plan: exit {result.returncode}: {result.stderr}")
+    log("plan printed:\n" + result.stdout)
+    check(t.kernel.ipvsadm("-Sn").stdout == left, "plan changed the table")
+    commands = [line.split()[1:] for line in result.stdout.splitlines() if line.startswith("ipvsadm ")]
+    check(commands, "plan printed no command")
+
+    d.start()
+    t.kernel.wait_weights(SVC, {R2: 1, R4: 3}, FIRST, "the start settled")
+    stable_for(t.kernel, 2, d, ["127.0.0.2 8080", "127.0.0.3 8080", "127.0.0.4 8080"])
+    settled = t.kernel.ipvsadm("-Sn").stdout
+    d.command("stop")
+
+    t.kernel.ipvsadm("-C")
+    t.kernel.ipvsadm("-R", input=left)
+    for argv in commands:
+        t.kernel.ipvsadm(*argv)
+    replayed = t.kernel.ipvsadm("-Sn").stdout
+    check(replayed == settled, f"the plan replayed:\n{replayed}\nthe start settled on:\n{settled}")
+
+
 def note_repair_lines(director, mark):
     """Logs (for the timeline) what directord wrote since `mark`."""
     log("directord logged: " + ("; ".join(director.messages()[mark:]) or "nothing"))

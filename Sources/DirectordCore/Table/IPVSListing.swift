@@ -93,17 +93,7 @@ public enum IPVSListing {
         let name = serviceName(service.key, rules: style == .rules)
         switch style {
         case .rules:
-            out = "-A \(name) -s \(service.scheduler)"
-            if let persistence = service.persistence {
-                out += " -p \(persistence.timeout)"
-                if persistence.netmask != Persistence.defaultNetmask(for: service.key.family) {
-                    out += " -M \(netmaskText(persistence.netmask, family: service.key.family))"
-                }
-            }
-            if let engine = service.persistenceEngine, !engine.isEmpty { out += " --pe \(engine)" }
-            if service.onePacket { out += " -o" }
-            let flags = schedulerFlagText(service)
-            if !flags.isEmpty { out += " -b \(flags)" }
+            out = "-A " + serviceRule(service)
         case .stats:
             let s = entry.statistics
             out = pad(name, 33)
@@ -187,7 +177,7 @@ public enum IPVSListing {
 
     /// `TCP  10.0.0.1:80` (protocol padded to 4, cut at 33 characters for IPv4), `FWM  7`,
     /// `FWM  7 IPv6`; in rules `-t 10.0.0.1:80`, `-f 7 -6`.
-    private static func serviceName(_ key: ServiceKey, rules: Bool) -> String {
+    static func serviceName(_ key: ServiceKey, rules: Bool) -> String {
         switch key {
         case .inet(let proto, let address, let port):
             let endpoint = "\(address.bracketed):\(port)"
@@ -209,11 +199,11 @@ public enum IPVSListing {
         }
     }
 
-    private static func schedulerFlagText(_ service: IPVSService) -> String {
+    static func schedulerFlagText(_ service: IPVSService) -> String {
         service.schedulerFlags.names(for: service.scheduler).joined(separator: ",")
     }
 
-    private static func netmaskText(_ netmask: UInt32, family: AddressFamily) -> String {
+    static func netmaskText(_ netmask: UInt32, family: AddressFamily) -> String {
         family == .ipv4 ? IPAddress.v4(netmask).description : "\(Int32(bitPattern: netmask))"
     }
 
@@ -223,7 +213,7 @@ public enum IPVSListing {
         method == .bypass ? "(null)" : method.ipvsadmName
     }
 
-    private static func forwardingSwitch(_ method: ForwardingMethod) -> String {
+    static func forwardingSwitch(_ method: ForwardingMethod) -> String {
         switch method {
         case .masq: "-m"
         case .ipip: "-i"
