@@ -240,9 +240,13 @@ struct ConfigErrorTests {
             try onlyError("virtual=10.0.0.10:80", "\treal=10.0.0.9->10.0.0.1 gate").reason.description
                 == "Invalid Range: 10.0.0.9-10.0.0.1: expected the first address not above the last")
         #expect(
-            try onlyError("virtual=10.0.0.10:80", "\treal=10.0.0.0->10.16.0.0 gate").reason.description
-                == "range 10.0.0.0->10.16.0.0 has 1048577 addresses: expected at most 1048576 addresses in one range (ldirectord takes days to read that many)"
+            try onlyError("virtual=10.0.0.10:80", "\treal=10.0.0.0->10.1.0.0 gate").reason.description
+                == "range 10.0.0.0->10.1.0.0 has 65537 addresses: expected at most 65536 addresses in one range (a larger one is a typo: ldirectord would take hours to read it)"
         )
+        // A whole /16 is the most one range may give.
+        #expect(
+            try configuration("virtual=10.0.0.10:80", "\treal=10.0.0.0->10.0.255.255 gate").virtualServices[0]
+                .realServers.count == 65536)
         #expect(
             try onlyError("virtual6=[2001:db8::10]:80", "\treal6=[2001:db8::1]->[2001:db8::5] gate").reason.description
                 == "Address range for IPv6 is not supported yet: expected one real6 line per address")

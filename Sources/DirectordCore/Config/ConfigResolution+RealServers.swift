@@ -93,7 +93,7 @@ extension ParseSession {
                 invalid(
                     line, "range \(first)->\(last) has \(UInt64(high - low) + 1) addresses",
                     expected:
-                        "at most \(Self.maximumRangeSize) addresses in one range (ldirectord takes days to read that many)"
+                        "at most \(Self.maximumRangeSize) addresses in one range (a larger one is a typo: ldirectord would take hours to read it)"
                 )
                 return []
             }
