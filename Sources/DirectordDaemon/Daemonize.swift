@@ -40,6 +40,28 @@ public enum Daemonize {
             dup2(null, 2)
             if null > 2 { close(null) }
         }
+        closeInheritedDescriptors()
+    }
+
+    /// Closes what the starting process left open beyond 0, 1 and 2 (a test runner's or a
+    /// supervisor's pipes): a daemon holding the write end of its starter's pipe would keep
+    /// that reader waiting for an end of file until the daemon exits. Every descriptor directord
+    /// opens itself is close-on-exec, and one that came through exec cannot be: so those
+    /// without the flag are exactly the inherited ones.
+    private static func closeInheritedDescriptors() {
+        guard let directory = opendir("/proc/self/fd") else { return }
+        var inherited: [Int32] = []
+        let own = dirfd(directory)
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let fd = Int32(name), fd > 2, fd != own else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 && flags & FD_CLOEXEC == 0 { inherited.append(fd) }
+        }
+        closedir(directory)
+        for fd in inherited { close(fd) }
     }
 
     /// Tells the waiting parent how the start went: it prints `message` (if any) on its
