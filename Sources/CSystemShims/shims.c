@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include "CSystemShims.h"
 
 int CSystem_pipe2(int fds[2], int flags) {
@@ -14,4 +15,11 @@ int CSystem_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t 
 
 int CSystem_set_child_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+long CSystem_peer_uid(int fd) {
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    return (long)credentials.uid;
 }

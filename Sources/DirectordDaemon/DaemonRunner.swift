@@ -159,14 +159,26 @@ public enum DaemonRunner {
             exitHandler: { status in
                 Daemonize.reportStart(
                     status: status, message: status == 0 ? "" : "directord could not start; see its log")
+                unlink(ControlSocket.path(for: pidFile))
                 withExtendedLifetime(pidLock) { exit(status) }
             })
+        // status --verbose, drain and undrain come in here; without it those verbs fail, and
+        // the daemon runs on (signals keep working).
+        let controlSocket: ControlSocket?
+        do {
+            controlSocket = try ControlSocket(
+                path: ControlSocket.path(for: pidFile), queue: loop.dispatchQueue,
+                handle: { await director.control($0) })
+        } catch {
+            log.log("Cannot open the control socket: \(error)", priority: .warning)
+            controlSocket = nil
+        }
 
         let signals = installSignalHandlers(director: director, queue: loop.dispatchQueue)
         // The daemon's one task: it starts, serves the director's requests and ends the process.
         Task { await director.run() }
         // The sources and the lock must live as long as the process; dispatchMain never returns.
-        withExtendedLifetime((signals, pidLock)) { dispatchMain() }
+        withExtendedLifetime((signals, pidLock, controlSocket)) { dispatchMain() }
     }
 
     /// ldirectord's signals, handled on the check loop's queue: SIGHUP reloads; SIGTERM, SIGINT,

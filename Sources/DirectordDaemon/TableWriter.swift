@@ -33,6 +33,11 @@ public actor TableWriter {
         try control.table()
     }
 
+    /// The table with its counters (connections per destination).
+    public func snapshot() throws(IPVSError) -> IPVSSnapshot {
+        try control.snapshot()
+    }
+
     public func apply(_ operations: [TableOperation]) throws(IPVSError) {
         guard !operations.isEmpty else { return }
         if dryRun {

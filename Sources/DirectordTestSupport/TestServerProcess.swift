@@ -55,6 +55,15 @@ public final class TestServerProcess: @unchecked Sendable {
         }
     }
 
+    /// A static web server whose `/health` page says `body`, from a directory of its own, on
+    /// `port` (any free one when nil); its port is `port("web")`.
+    public static func healthPage(_ body: String = "OK\n", port: UInt16? = nil) throws -> TestServerProcess {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("directord-web-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try body.write(to: directory.appendingPathComponent("health"), atomically: true, encoding: .utf8)
+        return try TestServerProcess("web", [directory.path] + (port.map { ["\($0)"] } ?? []))
+    }
+
     /// The port of the server named `name`; a test asking for one that does not exist is wrong.
     public func port(_ name: String) -> UInt16 {
         guard let port = ports[name] else { preconditionFailure("no test server \(name) in \(ports)") }

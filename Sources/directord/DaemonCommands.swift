@@ -216,8 +216,19 @@ struct Status: ParsableCommand {
 }
 
 extension Status {
-    /// Asks the daemon for its report (SIGUSR1) and prints it once written.
+    /// Asks the daemon for its report, over its control socket (or, from a daemon without
+    /// one, with SIGUSR1 and a file), and prints it.
     func printReport(pid: Int32, pidFile: PidFile) throws {
+        if case .success(let reply) = ControlClient.send(
+            ControlRequest(verb: .status), to: ControlSocket.path(for: pidFile)), let report = reply.report
+        {
+            if json {
+                print(try encodeJSON(report))
+            } else {
+                print(report.text, terminator: "")
+            }
+            return
+        }
         let file = StatusReportFile(pidFile: pidFile)
         let before = file.modified
         kill(pid, SIGUSR1)

@@ -81,10 +81,7 @@ struct DaemonCommandTests {
         "-d --dry-run runs the checks in the foreground; --http-via-libcurl takes plain HTTP through libcurl and says so",
         arguments: [false, true])
     func foregroundDryRun(viaLibcurl: Bool) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("directord-web-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try "OK\n".write(to: directory.appendingPathComponent("health"), atomically: true, encoding: .utf8)
-        let server = try TestServerProcess("web", [directory.path])
+        let server = try TestServerProcess.healthPage()
         defer { server.stop() }
         let port = server.port("web")
 

@@ -24,10 +24,7 @@ struct PlanCommandTests {
 
     @Test("a table left by ldirectord: the weight it set is edited, the dead server deleted, a stale one purged")
     func leftByLdirectord() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("directord-plan-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try "OK\n".write(to: directory.appendingPathComponent("health"), atomically: true, encoding: .utf8)
-        let web = try TestServerProcess("web", [directory.path])
+        let web = try TestServerProcess.healthPage()
         defer { web.stop() }
         let up = web.port("web")
 

@@ -164,4 +164,66 @@ struct DrainTests {
         #expect(!ConfigPrinter.print(try configuration("virtual=10.0.0.10:80")).contains("repair"))
         #expect(try onlyError("repair=maybe").description.contains("repair=maybe"))
     }
+
+    static let names: [RealServerRef: [String]] = [
+        S.ref("10.0.0.1"): ["10.0.0.1:80", "10.0.0.1", "web1.example.com:80", "web1.example.com", "web1:80", "web1"],
+        S.ref("10.0.0.2"): ["10.0.0.2:80", "10.0.0.2"],
+    ]
+
+    @Test("drain names a real server as maintenancedir does, in one virtual service or all")
+    func naming() throws {
+        let (state, _) = try Self.running()
+        #expect(state.refs(named: "web1", in: nil, names: Self.names) == [S.ref("10.0.0.1")])
+        #expect(state.refs(named: "10.0.0.2:80", in: "10.0.0.10:80", names: Self.names) == [S.ref("10.0.0.2")])
+        #expect(state.refs(named: "10.0.0.2", in: "tcp:10.0.0.10:80", names: Self.names) == [S.ref("10.0.0.2")])
+        #expect(state.refs(named: "10.0.0.2", in: "10.0.0.11:80", names: Self.names).isEmpty)
+        #expect(state.refs(named: "10.0.0.3", in: nil, names: Self.names).isEmpty)
+    }
+
+    @Test("drain: weight 0 at once, kept while checks pass; undrain: the configured weight again")
+    func drainCommand() throws {
+        var (state, table) = try Self.running()
+        #expect(
+            state.drain([S.ref("10.0.0.1")], removeWhenIdle: false, deadline: nil).map(\.message) == [
+                "Drained real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 0 by directord drain: kept until undrain)"
+            ])
+        #expect(try S.settle(&state, &table).isEmpty)
+        #expect(Self.weight(table, "10.0.0.1") == 0)
+        _ = state.record(S.up, for: [S.ref("10.0.0.1")])
+        #expect(try S.settle(&state, &table).isEmpty)
+        #expect(Self.weight(table, "10.0.0.1") == 0)
+        #expect(
+            state.statusReport(pid: 1, configuration: "d", daemonStatus: "running").virtualServices[0].realServers[0]
+                .drained == "directord drain")
+        #expect(
+            state.undrain([S.ref("10.0.0.1")]).map(\.message) == [
+                "Undrained real server: 10.0.0.1:80 (10.0.0.10:80) (directord undrain)"
+            ])
+        #expect(
+            try S.settle(&state, &table) == [
+                "Restored real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 5) (HTTP 200)"
+            ])
+        #expect(state.undrain([S.ref("10.0.0.1")]).isEmpty)
+    }
+
+    @Test("drain --remove-when-idle: the entry goes once the kernel shows no connection, or at the deadline")
+    func removeWhenIdle() throws {
+        var (state, table) = try Self.running()
+        _ = state.drain([S.ref("10.0.0.1"), S.ref("10.0.0.2")], removeWhenIdle: true, deadline: 1000)
+        _ = try S.settle(&state, &table)
+        #expect(Set(state.drainsAwaitingIdle) == [S.ref("10.0.0.1"), S.ref("10.0.0.2")])
+        state.removeIdleDrains(connections: [S.ref("10.0.0.1"): 0, S.ref("10.0.0.2"): 4], now: 500)
+        #expect(
+            try S.settle(&state, &table) == ["Deleted real server: 10.0.0.1:80 (10.0.0.10:80) (drained and idle)"])
+        #expect(state.drainsAwaitingIdle == [S.ref("10.0.0.2")])
+        // Still busy, but past the deadline.
+        state.removeIdleDrains(connections: [S.ref("10.0.0.2"): 4], now: 1000)
+        let last = try S.settle(&state, &table)
+        #expect(last.contains("Deleted real server: 10.0.0.2:80 (10.0.0.10:80) (drained and idle)"), "\(last)")
+        // With every server drained, the fallback is in.
+        #expect(table.destinations(of: S.vip).map(\.key) == [S.dest("127.0.0.1")])
+        // undrain brings it back.
+        _ = state.undrain([S.ref("10.0.0.1")])
+        #expect(try S.settle(&state, &table).contains { $0.hasPrefix("Added real server: 10.0.0.1:80") })
+    }
 }

@@ -467,6 +467,64 @@ def operator_weight_zero_is_a_drain(t):
     d.wait_log(r"^Undrained real server: 127\.0\.0\.3:8080", DETECT, since=mark)
 
 
+def active_connections(kernel, service, destination):
+    """ActiveConn of one destination, from `ipvsadm -Ln`."""
+    current = None
+    for line in kernel.ipvsadm("-Ln").stdout.splitlines():
+        words = line.split()
+        if words and words[0] in ("TCP", "UDP", "SCTP", "FWM"):
+            current = f"{words[0]} {words[1]}"
+        elif words[:2] == ["->", destination] and current == service:
+            return int(words[4])
+    return None
+
+
+@scenario("drain", timeout=180)
+def drain_and_undrain(t):
+    """`directord drain` sets the kernel weight to 0 within a second and keeps it across
+    kill -9 and a new start; `undrain` restores it; `drain --remove-when-idle` keeps the entry
+    while a connection through the virtual service is open and deletes it after it closes."""
+    backends, d = started(t, web(quiescent="no"))
+    t.kernel.add_address("10.0.0.10")
+    d.start()
+    t.kernel.wait_weights(SVC, ALL_UP, FIRST, "the three real servers")
+    result = d.command("drain", "127.0.0.3:8080")
+    check(result.returncode == 0, f"drain: exit {result.returncode}: {result.stderr}")
+    drained = {R2: 1, R3: 0, R4: 3}
+    _, took = t.kernel.wait_weights(SVC, drained, 1.0, "weight 0 within a second of drain")
+    log(f"drained in {took:.2f} s")
+    check("drained: directord drain" in d.command("status", "-v").stdout, "status -v does not show the drain")
+    check(d.command("drain", "10.9.9.9").returncode == 1, "drain of an unknown real server did not fail")
+
+    old = d.live_pid()
+    os.kill(old, signal.SIGKILL)
+    wait_until(lambda: not os.path.exists(f"/proc/{old}"), 10, "the daemon to die")
+    monitor_mark = len(d.monitor())
+    d.start()
+    d.wait_checks("127.0.0.3 8080", 3, since=monitor_mark, timeout=FIRST + 3 * DETECT)
+    check(t.kernel.table().weights(SVC) == drained, f"the restart lost the drain: {t.kernel.table().weights(SVC)}")
+
+    check(d.command("undrain", "127.0.0.3:8080").returncode == 0, "undrain failed")
+    t.kernel.wait_weights(SVC, ALL_UP, 1.0, "the configured weight back within a second of undrain")
+
+    # An open connection through the virtual service, to whichever real server took it.
+    host, port = VIP.rsplit(":", 1)
+    connection = socket.create_connection((host, int(port)), timeout=5)
+    busy, _ = wait_until(lambda: next((r for r in (R2, R3, R4) if active_connections(t.kernel, SVC, r)), None), 10,
+                      "the connection in the kernel's table")
+    log(f"a connection is open to {busy}")
+    result = d.command("drain", busy, "--remove-when-idle")
+    check(result.returncode == 0, f"drain --remove-when-idle: exit {result.returncode}: {result.stderr}")
+    expected = dict(ALL_UP, **{busy: 0})
+    t.kernel.wait_weights(SVC, expected, 1.0, f"{busy} at weight 0")
+    stable_for(t.kernel, 2, d, [busy.replace(":", " ")])
+    check(t.kernel.table().weights(SVC) == expected, f"{busy} left while its connection is open")
+    connection.close()
+    gone = {r: w for r, w in ALL_UP.items() if r != busy}
+    _, took = t.kernel.wait_weights(SVC, gone, 2 * INTERVAL + DETECT, f"{busy} deleted once idle")
+    log(f"deleted {took:.1f} s after its last connection closed")
+
+
 @scenario("repair")
 def repair_no_leaves_the_table_alone(t):
     """With repair=no a real server deleted by hand stays deleted while health is unchanged;

@@ -19,6 +19,10 @@ static inline int CSystem_WTERMSIG(int status) { return WTERMSIG(status); }
 int CSystem_pipe2(int fds[2], int flags);
 int CSystem_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 
+// SO_PEERCRED's struct ucred is declared only under _GNU_SOURCE: the user id of the process at
+// the other end of a Unix socket, or -1.
+long CSystem_peer_uid(int fd);
+
 // prctl is variadic: PR_SET_CHILD_SUBREAPER, so that a check's processes that escape their
 // process group (setsid) are re-parented to the daemon, which can end them.
 int CSystem_set_child_subreaper(void);

@@ -22,14 +22,31 @@ extension DirectorState {
         public enum Origin: String, Hashable, Sendable, Codable {
             /// Its weight was set to 0 outside directord (`ipvsadm -e ... -w 0`).
             case ipvsadm
+            /// `directord drain`.
+            case command
+        }
+
+        /// `drain --remove-when-idle`: the entry goes once the kernel shows it no connection, or
+        /// at the deadline (seconds since 1970, so that it means the same after a restart).
+        public struct Removal: Hashable, Sendable, Codable {
+            public var deadline: Double?
+            /// The entry is out of the table.
+            public var done: Bool
+
+            public init(deadline: Double?, done: Bool = false) {
+                self.deadline = deadline
+                self.done = done
+            }
         }
 
         public var origin: Origin
         public var configured: IPVSDestination
+        public var removal: Removal?
 
-        public init(origin: Origin, configured: IPVSDestination) {
+        public init(origin: Origin, configured: IPVSDestination, removal: Removal? = nil) {
             self.origin = origin
             self.configured = configured
+            self.removal = removal
         }
     }
 
@@ -85,10 +102,10 @@ extension DirectorState {
                 let endpoint = DirectorEvent.Endpoint(address: ref.destination.address, port: ref.destination.port)
                 if drains[ref] == nil, health[ref]?.state == .up, before.weight > 0, now.weight == 0 {
                     drains[ref] = Drain(origin: .ipvsadm, configured: real.destination(weight: Int32(real.weight)))
-                    events.append(.realServerDrained(endpoint, in: virtual.key))
+                    events.append(.realServerDrained(endpoint, in: virtual.key, origin: .ipvsadm))
                 } else if drains[ref] != nil, before.weight == 0, now.weight > 0 {
                     drains[ref] = nil
-                    events.append(.realServerUndrained(endpoint, in: virtual.key))
+                    events.append(.realServerUndrained(endpoint, in: virtual.key, origin: .ipvsadm))
                 }
             }
         }
@@ -104,5 +121,71 @@ extension DirectorState {
             }
             return real.destination(weight: Int32(real.weight)) == drain.configured
         }
+    }
+
+    // MARK: drain and undrain
+
+    /// The managed real servers a `drain` or `undrain` names: REAL as maintenancedir names
+    /// them (`names`, per real server: IP:PORT, IP, host names), in the virtual service VIRTUAL
+    /// (its `IP:PORT`, `tcp:IP:PORT` or firewall mark) or in every one.
+    public func refs(named real: String, in virtual: String?, names: [RealServerRef: [String]]) -> [RealServerRef] {
+        var found: [RealServerRef] = []
+        for service in configuration.virtualServices where service.refusal == nil {
+            if let virtual, virtual != "\(service.key)", virtual != service.id { continue }
+            for server in service.realServers where server.refusal == nil {
+                let ref = RealServerRef(service: service.key, destination: server.destinationKey)
+                if (names[ref] ?? [server.endpoint]).contains(real) { found.append(ref) }
+            }
+        }
+        return found
+    }
+
+    /// `directord drain`: weight 0 at once, kept until `undrain` (or a reload that changes the
+    /// server's line); with `removeWhenIdle`, the entry goes once it has no connection left.
+    public mutating func drain(_ refs: [RealServerRef], removeWhenIdle: Bool, deadline: Double?) -> [DirectorEvent] {
+        var events: [DirectorEvent] = []
+        for ref in refs {
+            guard let (_, real) = realServer(ref) else { continue }
+            let removal = removeWhenIdle ? Drain.Removal(deadline: deadline) : nil
+            let drain = Drain(
+                origin: .command, configured: real.destination(weight: Int32(real.weight)), removal: removal)
+            guard drains[ref] != drain else { continue }
+            drains[ref] = drain
+            events.append(.realServerDrained(endpoint(ref), in: ref.service, origin: .command))
+        }
+        needsReconcile = true
+        return events
+    }
+
+    /// `directord undrain`: the configured weight again (if its checks pass).
+    public mutating func undrain(_ refs: [RealServerRef]) -> [DirectorEvent] {
+        var events: [DirectorEvent] = []
+        for ref in refs where drains.removeValue(forKey: ref) != nil {
+            events.append(.realServerUndrained(endpoint(ref), in: ref.service, origin: .command))
+        }
+        needsReconcile = true
+        return events
+    }
+
+    /// Drains waiting for their real server to be idle: removed once the kernel shows it no
+    /// established connection (`connections` per real server), or at the deadline.
+    public mutating func removeIdleDrains(connections: [RealServerRef: UInt32], now: Double) {
+        for (ref, drain) in drains {
+            guard var removal = drain.removal, !removal.done else { continue }
+            let idle = connections[ref].map { $0 == 0 } ?? true
+            guard idle || removal.deadline.map({ now >= $0 }) == true else { continue }
+            removal.done = true
+            drains[ref]?.removal = removal
+            needsReconcile = true
+        }
+    }
+
+    /// Real servers drained with `--remove-when-idle` still waiting for their last connection.
+    public var drainsAwaitingIdle: [RealServerRef] {
+        drains.filter { $0.value.removal.map { !$0.done } ?? false }.map(\.key)
+    }
+
+    private func endpoint(_ ref: RealServerRef) -> DirectorEvent.Endpoint {
+        DirectorEvent.Endpoint(address: ref.destination.address, port: ref.destination.port)
     }
 }

@@ -103,6 +103,8 @@ extension DirectorState {
                     : .realServerAdded(destination.endpoint, in: key, weight: destination.weight, reason: reason)
             case .editDestination:
                 if asFallback { return .fallbackRestored(destination.endpoint, in: key) }
+                // Drained: the drain's own line says it.
+                if drains[ref] != nil && destination.weight == 0 { return nil }
                 let before = observed[key]?[destination: destination.key]
                 if destination.weight == 0 && (before?.weight ?? 1) > 0 {
                     return .realServerQuiesced(destination.endpoint, in: key, reason: reason)
@@ -110,7 +112,10 @@ extension DirectorState {
                 return .realServerRestored(destination.endpoint, in: key, weight: destination.weight, reason: reason)
             default:
                 if isFallback && !isReal { return .fallbackDeleted(destination.endpoint, in: key) }
-                if isReal { return .realServerDeleted(destination.endpoint, in: key, reason: reason) }
+                if isReal {
+                    let idle = drains[ref]?.removal?.done == true
+                    return .realServerDeleted(destination.endpoint, in: key, reason: idle ? "drained and idle" : reason)
+                }
                 return .realServerPurged(destination.endpoint, in: key, phase: phase)
             }
         }

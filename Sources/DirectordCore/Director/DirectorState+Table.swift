@@ -24,7 +24,10 @@ extension DirectorState {
                 let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
                 let state = health[ref] ?? RealServerHealth(state: .down, reason: "")
                 let configured = real.destination(weight: Int32(real.weight))
-                if state.state == .up && drains[ref] != nil {
+                if let drain = drains[ref], drain.removal?.done == true {
+                    // Drained and idle (drain --remove-when-idle): out of the table.
+                    continue
+                } else if state.state == .up && drains[ref] != nil {
                     // Drained: in the table, but no new connection, and not counted as up.
                     destinations.append(real.destination(weight: 0))
                 } else if state.state == .up {

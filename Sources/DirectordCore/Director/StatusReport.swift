@@ -98,6 +98,13 @@ extension DirectorState {
                         if let drain = drains[ref] {
                             switch drain.origin {
                             case .ipvsadm: report.drained = "weight 0 set outside directord"
+                            case .command:
+                                report.drained =
+                                    switch drain.removal {
+                                    case .none: "directord drain"
+                                    case .some(let removal) where removal.done: "directord drain, removed once idle"
+                                    case .some: "directord drain, to be removed once idle"
+                                    }
                             }
                         }
                         return report

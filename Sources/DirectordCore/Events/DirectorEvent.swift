@@ -23,9 +23,10 @@ public enum DirectorEvent: Hashable, Sendable {
     /// A real server's first check failed and nothing changes in the table (it was never
     /// in): only its reason is logged, on the line ldirectord's patterns never match.
     case firstCheckFailed(Endpoint, in: ServiceKey, reason: String)
-    /// directord's own: a weight set to 0 outside directord is kept as a drain, and its end.
-    case realServerDrained(Endpoint, in: ServiceKey)
-    case realServerUndrained(Endpoint, in: ServiceKey)
+    /// directord's own: a drain (a weight set to 0 outside directord, or `directord drain`)
+    /// and its end.
+    case realServerDrained(Endpoint, in: ServiceKey, origin: DirectorState.Drain.Origin)
+    case realServerUndrained(Endpoint, in: ServiceKey, origin: DirectorState.Drain.Origin)
 
     /// When a purge happened, as ldirectord tags it.
     public enum Phase: String, Hashable, Sendable {
@@ -73,10 +74,14 @@ public enum DirectorEvent: Hashable, Sendable {
             "Soft failure real server: \(real) (\(virtualID)) failure \(count)/\(limit)"
         case .softFailureReset(let real, let virtualID): "Resetting soft failure count: \(real) (\(virtualID))"
         case .firstCheckFailed(let real, let key, let reason): "Check of real server \(real) (\(key)): \(reason)"
-        case .realServerDrained(let real, let key):
+        case .realServerDrained(let real, let key, .ipvsadm):
             "Drained real server: \(real) (\(key)) (Weight set to 0 outside directord: kept until it gets a weight again)"
-        case .realServerUndrained(let real, let key):
+        case .realServerDrained(let real, let key, .command):
+            "Drained real server: \(real) (\(key)) (Weight set to 0 by directord drain: kept until undrain)"
+        case .realServerUndrained(let real, let key, .ipvsadm):
             "Undrained real server: \(real) (\(key)) (given a weight outside directord)"
+        case .realServerUndrained(let real, let key, .command):
+            "Undrained real server: \(real) (\(key)) (directord undrain)"
         }
     }
 

@@ -104,10 +104,15 @@ extension Director {
     /// SIGUSR1: writes the status report next to the pid file, for `status --verbose`.
     func writeStatusReport() async {
         guard let pidFile = settings.pidFile else { return }
+        StatusReportFile(pidFile: pidFile).write(await currentStatusReport())
+    }
+
+    /// The status report on a fresh read of the table.
+    func currentStatusReport() async -> StatusReport {
         await refreshTable()
         var report = state.statusReport(
             pid: getpid(), configuration: settings.configPath, daemonStatus: lifecycle.alertStatus.rawValue)
         report.refusedOperations = refusedOperations.sorted(by: { $0.key < $1.key }).map { "\($0.key): \($0.value)" }
-        StatusReportFile(pidFile: pidFile).write(report)
+        return report
     }
 }

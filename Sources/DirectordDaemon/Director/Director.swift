@@ -72,6 +72,8 @@ public actor Director {
         case repair
         case reload(ReloadTrigger, done: CheckedContinuation<Void, Never>? = nil)
         case statusReport(done: CheckedContinuation<Void, Never>? = nil)
+        /// A request from the control socket.
+        case control(ControlRequest, done: CheckedContinuation<ControlReply, Never>)
         case stop(signalName: String)
     }
 
@@ -138,7 +140,8 @@ public actor Director {
                 await reconcile(phase: .repair)
             case .repair:
                 guard lifecycle != .stopping else { continue }
-                await refreshTable()
+                if state.configuration.globals.repair { await refreshTable() }
+                await removeIdleDrains()
                 await reconcile(phase: .repair)
             case .reload(let trigger, let done):
                 await performReload(trigger: trigger)
@@ -146,12 +149,16 @@ public actor Director {
             case .statusReport(let done):
                 await writeStatusReport()
                 done?.resume()
+            case .control(let request, let done):
+                done.resume(returning: await serveControl(request))
             case .stop(let signalName):
                 await stop(signalName: signalName)
                 // Whoever still waits on a request is let go; the stream is finished.
                 for await late in requests {
                     switch late {
                     case .reload(_, let done?), .statusReport(let done?): done.resume()
+                    case .control(_, let done):
+                        done.resume(returning: ControlReply(ok: false, message: "directord is stopping"))
                     default: break
                     }
                 }
@@ -193,6 +200,15 @@ public actor Director {
     /// Reloads the file as SIGHUP does, and returns once the reload is done.
     public func reload(trigger: ReloadTrigger) async {
         await enqueue { .reload(trigger, done: $0) }
+    }
+
+    /// Serves a control-socket request in turn with everything else, and returns its reply.
+    public func control(_ request: ControlRequest) async -> ControlReply {
+        await withCheckedContinuation { done in
+            if case .terminated = requestSink.yield(.control(request, done: done)) {
+                done.resume(returning: ControlReply(ok: false, message: "directord is stopping"))
+            }
+        }
     }
 
     /// Writes the status report as SIGUSR1 does, and returns once it is written.
@@ -274,8 +290,11 @@ public actor Director {
         // per checkinterval (at least a second: the parser sees to it).
         addTimer(every: .seconds(state.configuration.globals.checkInterval)) { director in
             guard director.lifecycle != .stopping else { return }
-            // repair=no: the table is read and put right only when directord changes it.
-            if director.state.configuration.globals.repair { director.request(.repair) }
+            // repair=no: the table is read and put right only when directord changes it (and
+            // read for the connections of servers drained until idle).
+            if director.state.configuration.globals.repair || !director.state.drainsAwaitingIdle.isEmpty {
+                director.request(.repair)
+            }
             director.warnIfChecksRunLate()
             director.checkConfigFile()
             director.applyMaintenanceToUncheckedServers()

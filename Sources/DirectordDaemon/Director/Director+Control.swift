@@ -1,0 +1,60 @@
+import DirectordCore
+import Glibc
+
+/// The control socket's verbs: status, drain, undrain.
+extension Director {
+    func serveControl(_ request: ControlRequest) async -> ControlReply {
+        switch request.verb {
+        case .status:
+            return ControlReply(ok: true, message: "", report: await currentStatusReport())
+        case .drain, .undrain:
+            guard let real = request.real, !real.isEmpty else {
+                return ControlReply(ok: false, message: "name a real server: IP, IP:PORT or a host name")
+            }
+            let configuration = state.configuration
+            let names = await Self.offLoop { MaintenanceDirectory.candidateNames(for: configuration) }
+            let refs = state.refs(named: real, in: request.virtual, names: names)
+            guard !refs.isEmpty else {
+                let scope = request.virtual.map { " in the virtual service \($0)" } ?? ""
+                return ControlReply(ok: false, message: "no real server \(real)\(scope) in \(settings.configPath)")
+            }
+            let events: [DirectorEvent]
+            if request.verb == .drain {
+                let deadline = request.timeout.map { Self.wallClockSeconds() + Double($0) }
+                events = state.drain(refs, removeWhenIdle: request.removeWhenIdle ?? false, deadline: deadline)
+            } else {
+                events = state.undrain(refs)
+            }
+            for event in events { report(event) }
+            saveDrains()
+            await reconcile(phase: .repair)
+            let done = request.verb == .drain ? "drained" : "undrained"
+            return ControlReply(ok: true, message: "\(done): " + refs.map { "\($0)" }.joined(separator: ", "))
+        }
+    }
+
+    /// Drains waiting for their last connection: the kernel's counters decide. Established
+    /// connections count (ActiveConn); closed ones the kernel keeps a while for their late
+    /// packets (InActConn, two minutes in TIME_WAIT) carry nothing and do not.
+    func removeIdleDrains() async {
+        let waiting = state.drainsAwaitingIdle
+        guard !waiting.isEmpty else { return }
+        guard let snapshot = try? await writer.snapshot() else { return }
+        var connections: [RealServerRef: UInt32] = [:]
+        for service in snapshot.services {
+            for destination in service.destinations {
+                let ref = RealServerRef(service: service.service.key, destination: destination.destination.key)
+                connections[ref] = destination.connections.active
+            }
+        }
+        state.removeIdleDrains(connections: connections, now: Self.wallClockSeconds())
+        saveDrains()
+    }
+
+    /// Seconds since 1970: a drain's deadline means the same after a restart.
+    static func wallClockSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
