@@ -112,6 +112,15 @@ struct RoundTripTests {
         #expect(service.refusedDirectives == lines.filter { !$0.hasPrefix("persistent=60") })
     }
 
+    /// Found by fuzz/run: a firewall mark ipvsadm refuses keeps its written digits in print.
+    @Test("a refused firewall mark prints back to the same refusal", arguments: ["00", "0", "4294967296", "99999999999"])
+    func refusedMark(digits: String) throws {
+        let text = "virtual=\(digits)\n\treal=10.0.0.2 gate\n"
+        try Self.assertRoundTrip(text, name: digits)
+        let service = try #require(testParser.parse(text, file: "mark.cf").configuration?.virtualServices.first)
+        #expect(service.refusal == "ipvsadm refuses firewall mark \(digits): it must be from 1 to 4294967295")
+    }
+
     @Test("generated configurations round-trip", arguments: 0..<40)
     func generated(seed: UInt64) throws {
         var generator = ConfigGenerator(seed: seed)

@@ -50,7 +50,7 @@ public enum ConfigPrinter {
         let suffix = v6 ? "6" : ""
         func add(_ line: String) { out.append("\t" + line) }
 
-        out.append("virtual\(suffix)=\(service.key)")
+        out.append("virtual\(suffix)=\(service.refusedMark ?? "\(service.key)")")
         // First, so that the same one is refused first when the file is read again; the lines
         // below may repeat a refusal (an unknown scheduler), never precede it.
         for directive in service.refusedDirectives { add(directive) }

@@ -111,6 +111,7 @@ extension ParseSession {
         case .refusedMark(let digits):
             service.key = .firewallMark(UInt32(clamping: LenientInteger(digits).value ?? 0), draft.family)
             refuse(&service, line, "ipvsadm refuses firewall mark \(digits): it must be from 1 to 4294967295")
+            service.refusedMark = String(digits)
         case .address(let host, let portText):
             // ldirectord makes port 53 (written "53" or "domain") a UDP service.
             let implied: ServiceProtocol = portText == "53" || portText == "domain" ? .udp : .tcp

@@ -31,6 +31,10 @@ public struct VirtualService: Hashable, Sendable, Codable {
     /// back as they were, first in the block, and the printed file is refused for the same
     /// first reason.
     public var refusedDirectives: [String] = []
+    /// A firewall mark ipvsadm refuses (0, or above 4294967295), as written: the key cannot
+    /// hold it, so the printer writes the virtual line with it and the printed file is refused
+    /// for the same reason.
+    public var refusedMark: String?
 
     // MARK: Checks
     public var checkType: CheckType = .negotiate
