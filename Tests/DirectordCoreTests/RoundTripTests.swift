@@ -113,7 +113,8 @@ struct RoundTripTests {
     }
 
     /// Found by fuzz/run: a firewall mark ipvsadm refuses keeps its written digits in print.
-    @Test("a refused firewall mark prints back to the same refusal", arguments: ["00", "0", "4294967296", "99999999999"])
+    @Test(
+        "a refused firewall mark prints back to the same refusal", arguments: ["00", "0", "4294967296", "99999999999"])
     func refusedMark(digits: String) throws {
         let text = "virtual=\(digits)\n\treal=10.0.0.2 gate\n"
         try Self.assertRoundTrip(text, name: digits)
