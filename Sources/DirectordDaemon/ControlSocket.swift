@@ -18,6 +18,7 @@ public final class ControlSocket: @unchecked Sendable {
     private let source: any DispatchSourceRead
     private let queue: DispatchQueue
     private let handle: @Sendable (ControlRequest) async -> ControlReply
+    private let events: EventHub?
     /// Requests are a line of JSON; anything longer is not one.
     static let maximumRequestBytes = 64 << 10
 
@@ -25,11 +26,14 @@ public final class ControlSocket: @unchecked Sendable {
         String(pidFile.path.dropLast(".pid".count)) + ".sock"
     }
 
+    /// - Parameter events: where `events` followers go; that verb is refused without it.
     public init(
-        path: String, queue: DispatchQueue, handle: @escaping @Sendable (ControlRequest) async -> ControlReply
+        path: String, queue: DispatchQueue, events: EventHub? = nil,
+        handle: @escaping @Sendable (ControlRequest) async -> ControlReply
     ) throws(SystemError) {
         self.path = path
         self.queue = queue
+        self.events = events
         self.handle = handle
         listener = try UnixSocket.listen(path: path).get()
         source = DispatchSource.makeReadSource(fileDescriptor: listener, queue: queue)
@@ -54,12 +58,36 @@ public final class ControlSocket: @unchecked Sendable {
         }
     }
 
-    fileprivate func serve(_ line: [UInt8], reply: @escaping @Sendable (ControlReply) -> Void) {
+    fileprivate func serve(
+        _ line: [UInt8], fd: Int32, reply: @escaping @Sendable (ControlReply) -> Void
+    ) {
         guard let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line)) else {
             reply(ControlReply(ok: false, message: "not a request directord understands"))
             return
         }
         let handle = self.handle
+        if request.verb == .events {
+            guard let events else {
+                reply(ControlReply(ok: false, message: "this daemon does not publish events"))
+                return
+            }
+            // The follower gets a socket of its own; this connection's closes as usual.
+            let follower = dup(fd)
+            Task {
+                let answer = await handle(request)
+                let now = Director.wallClockSeconds()
+                let first = (answer.report?.virtualServices ?? []).flatMap { service in
+                    service.realServers.map { real in
+                        ControlEvent(
+                            time: now, type: "state", service: service.id, real: real.endpoint, to: real.state,
+                            weight: real.kernelWeight, reason: real.drained.map { "drained: \($0)" } ?? real.reason,
+                            message: "\(real.endpoint) (\(service.id)): \(real.state)")
+                    }
+                }
+                if follower >= 0 { events.follow(follower, first: first) }
+            }
+            return
+        }
         Task { reply(await handle(request)) }
     }
 }
@@ -101,7 +129,7 @@ private final class ControlConnection: @unchecked Sendable {
                     source.cancel()
                     return
                 }
-                server.serve(line) { [self] reply in write(reply) }
+                server.serve(line, fd: fd) { [self] reply in write(reply) }
             } else if buffer.count > ControlSocket.maximumRequestBytes {
                 answered = true
                 write(ControlReply(ok: false, message: "request too long"))
@@ -180,5 +208,37 @@ public enum ControlClient {
             return .failure(.noAnswer("an answer directord does not understand"))
         }
         return .success(reply)
+    }
+
+    /// `directord events`: sends the request and hands every line the daemon sends to `line`,
+    /// until the daemon closes the connection (it stopped) or `line` returns false.
+    public static func follow(_ request: ControlRequest, to path: String, line: (String) -> Bool) -> Failure? {
+        let fd: Int32
+        switch UnixSocket.connect(path: path, timeout: .seconds(30)) {
+        case .success(let connected): fd = connected
+        case .failure(let error): return .notListening(error)
+        }
+        defer { close(fd) }
+        // Events come when they happen: no time limit on reading.
+        var forever = Duration.zero.timeval
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &forever, socklen_t(MemoryLayout<timeval>.size))
+        guard let encoded = try? JSONEncoder().encode(request) else { return .noAnswer("cannot encode") }
+        let bytes = Array(encoded) + [UInt8(ascii: "\n")]
+        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            return .noAnswer("cannot send to \(path): \(errnoText())")
+        }
+        var pending: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(fd, &chunk, chunk.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return nil }
+            pending += chunk[0..<count]
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let text = String(decoding: pending[..<newline], as: UTF8.self)
+                pending.removeSubrange(...newline)
+                if !line(text) { return nil }
+            }
+        }
     }
 }

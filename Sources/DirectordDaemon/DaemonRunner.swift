@@ -151,6 +151,8 @@ public enum DaemonRunner {
         settings.onReady = { Daemonize.reportStart(status: 0) }
         // A dry run starts from an empty table of its own: the real daemon's drains are not its.
         settings.drainFile = options.dryRun ? nil : DrainFile(pidFile: pidFile)
+        let events = EventHub(queue: loop.dispatchQueue)
+        settings.events = events
         let director = Director(
             configuration: configuration, settings: settings,
             loop: loop, writer: TableWriter(control: control, dryRun: options.dryRun, log: log), log: log,
@@ -167,7 +169,7 @@ public enum DaemonRunner {
         let controlSocket: ControlSocket?
         do {
             controlSocket = try ControlSocket(
-                path: ControlSocket.path(for: pidFile), queue: loop.dispatchQueue,
+                path: ControlSocket.path(for: pidFile), queue: loop.dispatchQueue, events: events,
                 handle: { await director.control($0) })
         } catch {
             log.log("Cannot open the control socket: \(error)", priority: .warning)

@@ -2,6 +2,7 @@ import ArgumentParser
 import DirectordCore
 import DirectordDaemon
 import DirectordSystem
+import Glibc
 
 /// `directord [CONFIG] drain REAL [VIRTUAL]` and `undrain`: through the running daemon's
 /// control socket.
@@ -39,6 +40,41 @@ struct Undrain: ParsableCommand {
     func run() throws {
         let (daemon, real, virtual) = try ControlTarget.split(daemon, words)
         try ControlTarget.send(ControlRequest(verb: .undrain, real: real, virtual: virtual), daemon: daemon)
+    }
+}
+
+struct Events: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Follow the running daemon: one JSON object a line per change, until it stops.",
+        discussion: """
+            Each line has time (seconds since 1970), type (real_server_added, real_server_deleted, \
+            real_server_quiesced, real_server_drained, real_server_undrained, fallback_added, \
+            fallback_deleted, virtual_service_purged, reload, soft_failure ...), service, real, from, \
+            to, weight, reason, phase and message (the log line). --since-start first prints one \
+            "state" line per real server.
+            """)
+    @OptionGroup var daemon: DaemonArguments
+    @Flag(help: "Print every real server's current state first.")
+    var sinceStart = false
+
+    func run() throws {
+        try daemon.requireFile()
+        let options = daemon.options
+        guard case .running = options.pidFile.status else {
+            printError("directord is stopped for \(options.configPath)")
+            throw ExitCode(1)
+        }
+        let failure = ControlClient.follow(
+            ControlRequest(verb: .events, sinceStart: sinceStart), to: ControlSocket.path(for: options.pidFile)
+        ) { line in
+            print(line)
+            fflush(nil)
+            return true
+        }
+        if let failure {
+            printError("directord: the daemon for \(options.configPath) does not answer: \(failure)")
+            throw ExitCode(1)
+        }
     }
 }
 

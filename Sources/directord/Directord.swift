@@ -20,12 +20,13 @@ struct Directord: ParsableCommand {
         version: Version.current,
         subcommands: [
             Start.self, Stop.self, Restart.self, TryRestart.self, Reload.self, ForceReload.self, Status.self,
-            Drain.self, Undrain.self, CheckConfig.self, TableCommand.self, Plan.self,
+            Drain.self, Undrain.self, Events.self, CheckConfig.self, TableCommand.self, Plan.self,
         ]
     )
 
     static let daemonVerbs: Set<String> = [
         "start", "stop", "restart", "try-restart", "reload", "force-reload", "status", "plan", "drain", "undrain",
+        "events",
     ]
 
     /// ldirectord's form puts the verb after the options and the file: `[-d] [CONFIG] VERB

@@ -183,12 +183,23 @@ struct DrainTests {
     @Test("drain: weight 0 at once, kept while checks pass; undrain: the configured weight again")
     func drainCommand() throws {
         var (state, table) = try Self.running()
+        // Carried at a weight: its line comes with the edit to 0, once, in the reconciliation.
+        #expect(state.drain([S.ref("10.0.0.1")], removeWhenIdle: false, deadline: nil).isEmpty)
         #expect(
-            state.drain([S.ref("10.0.0.1")], removeWhenIdle: false, deadline: nil).map(\.message) == [
+            try S.settle(&state, &table) == [
                 "Drained real server: 10.0.0.1:80 (10.0.0.10:80) (Weight set to 0 by directord drain: kept until undrain)"
             ])
-        #expect(try S.settle(&state, &table).isEmpty)
         #expect(Self.weight(table, "10.0.0.1") == 0)
+        // Not in the table (down): the drain says so at once, and it comes back at 0.
+        _ = state.record(S.down, for: [S.ref("10.0.0.2")])
+        _ = try S.settle(&state, &table)
+        #expect(
+            state.drain([S.ref("10.0.0.2")], removeWhenIdle: false, deadline: nil).map(\.message) == [
+                "Drained real server: 10.0.0.2:80 (10.0.0.10:80) (Weight set to 0 by directord drain: kept until undrain)"
+            ])
+        _ = state.undrain([S.ref("10.0.0.2")])
+        _ = state.record(S.up, for: [S.ref("10.0.0.2")])
+        _ = try S.settle(&state, &table)
         _ = state.record(S.up, for: [S.ref("10.0.0.1")])
         #expect(try S.settle(&state, &table).isEmpty)
         #expect(Self.weight(table, "10.0.0.1") == 0)

@@ -89,12 +89,7 @@ public struct VirtualService: Hashable, Sendable, Codable {
     }
 
     /// ldirectord's `get_virtual_id_str`: `tcp:1.2.3.4:80`, `fwm:1`, `fwm6:1`.
-    public var id: String {
-        switch key {
-        case .firewallMark(let mark, let family): "fwm\(family == .ipv6 ? "6" : ""):\(mark)"
-        case .inet: "\(self.protocol.rawValue):\(key)"
-        }
-    }
+    public var id: String { key.virtualID }
 
     /// Everything a checker needs to check one of this service's real servers.
     public func healthCheck(for real: RealServer) -> HealthCheck {
@@ -229,4 +224,17 @@ public struct HealthCheck: Hashable, Sendable, Codable {
     public var externalArguments: [String]
     public var caFile: String?
     public var sniName: String?
+}
+
+extension ServiceKey {
+    /// ldirectord's `get_virtual_id_str`: `tcp:1.2.3.4:80`, `udp:[2001:db8::1]:53`, `fwm:1`,
+    /// `fwm6:1`; also how `directord events` names a virtual service.
+    public var virtualID: String {
+        switch self {
+        case .firewallMark(let mark, let family): "fwm\(family == .ipv6 ? "6" : ""):\(mark)"
+        case .inet(.udp, _, _): "udp:\(self)"
+        case .inet(.sctp, _, _): "sctp:\(self)"
+        case .inet(.tcp, _, _): "tcp:\(self)"
+        }
+    }
 }

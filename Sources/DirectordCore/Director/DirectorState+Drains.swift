@@ -151,7 +151,11 @@ extension DirectorState {
                 origin: .command, configured: real.destination(weight: Int32(real.weight)), removal: removal)
             guard drains[ref] != drain else { continue }
             drains[ref] = drain
-            events.append(.realServerDrained(endpoint(ref), in: ref.service, origin: .command))
+            // A server the kernel carries at a weight gets its line with the edit to 0, in the
+            // next reconciliation; any other is said here.
+            let carried =
+                health[ref]?.state == .up && (observed[ref.service]?[destination: ref.destination]?.weight ?? 0) > 0
+            if !carried { events.append(.realServerDrained(endpoint(ref), in: ref.service, origin: .command)) }
         }
         needsReconcile = true
         return events

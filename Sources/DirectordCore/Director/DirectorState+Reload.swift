@@ -69,7 +69,7 @@ extension DirectorState {
 
     // MARK: Log lines for operations
 
-    func event(for operation: TableOperation, observed: IPVSTable, phase: DirectorEvent.Phase) -> DirectorEvent? {
+    func event(for operation: TableOperation, observed: IPVSTable, phase: DirectorEvent.Phase) -> DirectorEvent {
         switch operation {
         case .addService(let service):
             return .virtualServiceAdded(service.key)
@@ -103,8 +103,10 @@ extension DirectorState {
                     : .realServerAdded(destination.endpoint, in: key, weight: destination.weight, reason: reason)
             case .editDestination:
                 if asFallback { return .fallbackRestored(destination.endpoint, in: key) }
-                // Drained: the drain's own line says it.
-                if drains[ref] != nil && destination.weight == 0 { return nil }
+                // Drained: the drain's own line (events stay one per operation).
+                if let drain = drains[ref], destination.weight == 0 {
+                    return .realServerDrained(destination.endpoint, in: key, origin: drain.origin)
+                }
                 let before = observed[key]?[destination: destination.key]
                 if destination.weight == 0 && (before?.weight ?? 1) > 0 {
                     return .realServerQuiesced(destination.endpoint, in: key, reason: reason)

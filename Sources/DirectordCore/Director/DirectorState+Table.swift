@@ -66,7 +66,9 @@ extension DirectorState {
         let managedObserved = IPVSTable(observed.entries.filter { managedServices.contains($0.service.key) })
         let desired = desiredTable()
         let operations = TableDiff.diff(from: managedObserved, to: desired)
-        let events = operations.compactMap { event(for: $0, observed: managedObserved, phase: phase) }
+        // One event per operation, in order: the daemon leaves out the events of the operations
+        // the kernel refused, by index.
+        let events = operations.map { event(for: $0, observed: managedObserved, phase: phase) }
         return Reconciliation(operations: operations, events: events, fallbackCommands: fallbackCommands())
     }
 

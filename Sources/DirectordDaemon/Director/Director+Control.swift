@@ -7,6 +7,9 @@ extension Director {
         switch request.verb {
         case .status:
             return ControlReply(ok: true, message: "", report: await currentStatusReport())
+        case .events:
+            return ControlReply(
+                ok: true, message: "following", report: request.sinceStart == true ? await currentStatusReport() : nil)
         case .drain, .undrain:
             guard let real = request.real, !real.isEmpty else {
                 return ControlReply(ok: false, message: "name a real server: IP, IP:PORT or a host name")

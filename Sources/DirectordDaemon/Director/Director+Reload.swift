@@ -17,9 +17,10 @@ extension Director {
         for warning in outcome.warnings { log.log(warning.description, priority: warning.isSevere ? .error : .warning) }
         guard let configuration = outcome.configuration else {
             for error in outcome.errors { log.log(error.description, priority: .error) }
-            log.log(
-                "Reload failed with \(outcome.errors.count) error\(outcome.errors.count == 1 ? "" : "s"): the running configuration stays",
-                priority: .error)
+            let message =
+                "Reload failed with \(outcome.errors.count) error\(outcome.errors.count == 1 ? "" : "s"): the running configuration stays"
+            log.log(message, priority: .error)
+            publishReload(ok: false, message: message)
             notifier.ready()
             return
         }
@@ -27,9 +28,10 @@ extension Director {
             && !configuration.globals.meansNoServices
         {
             // An emptied or truncated file would purge every service: a slip, most likely.
-            log.log(
-                "Reload refused: the file has no virtual services, and a reload would remove all \(state.configuration.virtualServices.count); the running configuration stays (write \"\(GlobalSettings.noServicesComment)\" in the file if that is meant)",
-                priority: .error)
+            let message =
+                "Reload refused: the file has no virtual services, and a reload would remove all \(state.configuration.virtualServices.count); the running configuration stays (write \"\(GlobalSettings.noServicesComment)\" in the file if that is meant)"
+            log.log(message, priority: .error)
+            publishReload(ok: false, message: message)
             notifier.ready()
             return
         }
@@ -52,6 +54,7 @@ extension Director {
         if configuration.globals.checkInterval != oldInterval { startTimers() }
         configWatcher = ConfigWatcher(path: settings.configPath)
         await reconcile(phase: .start)
+        publishReload(ok: true, message: "Reloaded \(settings.configPath)")
         notifier.ready()
         if let instances = settings.instances, oldInstances != configuration.globals.execute || !oldInstances.isEmpty {
             let (old, new, log) = (oldInstances, configuration.globals.execute, self.log)
@@ -69,6 +72,15 @@ extension Director {
         let maintenance = MaintenanceDirectory(path: directory)
         maintenance.setCandidates(candidates)
         self.maintenance = maintenance
+    }
+
+    /// A reload's outcome, for `directord events`.
+    func publishReload(ok: Bool, message: String) {
+        settings.events?.publish(
+            ControlEvent(
+                time: Self.wallClockSeconds(), type: "reload", to: ok ? "applied" : "refused",
+                reason: ok ? nil : message,
+                message: message))
     }
 
     /// ldirectord's check_cfgfile: on a changed file, reload if autoreload, and run callback.
@@ -127,4 +139,5 @@ struct ConfigWatcher {
         }
         return hash
     }
+
 }

@@ -76,8 +76,11 @@ extension Director {
     }
 
     /// Logs an event and mails it where the service asks for alerts.
-    func report(_ event: DirectorEvent) {
+    func report(_ event: DirectorEvent, phase: DirectorEvent.Phase? = nil) {
         log.log(event)
+        if let hub = settings.events, let published = event.controlEvent(time: Self.wallClockSeconds(), phase: phase) {
+            hub.publish(published)
+        }
         if let virtual = state.virtualService(event.serviceKey) {
             alerter.alert(
                 event, virtual: virtual, from: state.configuration.globals.emailAlertFrom,

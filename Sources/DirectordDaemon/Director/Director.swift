@@ -26,6 +26,8 @@ public actor Director {
         public var onReady: @Sendable () -> Void = {}
         /// Where drains are kept across restarts (beside the pid file); none when nil.
         public var drainFile: DrainFile?
+        /// The followers of `directord events`; none when nil.
+        public var events: EventHub?
 
         public init(configPath: String, configName: String, dryRun: Bool, pidFile: PidFile?) {
             self.configPath = configPath
