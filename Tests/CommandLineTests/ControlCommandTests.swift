@@ -28,6 +28,12 @@ struct ControlCommandTests {
         // The first check has put it in at its weight.
         var status = try await setup.statusOnceUp()
         #expect(status.contains("127.0.0.1:\(port)  up (weight 3)"), "\(status)")
+        // With how long its last check took, and since when it is up.
+        #expect(status.contains("      last check "), "\(status)")
+        #expect(status.contains("up for "), "\(status)")
+        #expect(
+            status.contains(" since: Added real server: 127.0.0.1:\(port) (10.0.0.10:80) (Weight set to 3)"),
+            "\(status)")
 
         result = try run("drain", "127.0.0.1:\(port)")
         #expect(result.status == 0, "\(result.errors)")

@@ -28,7 +28,17 @@ public struct StatusReport: Codable, Hashable, Sendable {
         public var kernelWeight: Int32?
         /// Kept at weight 0 on the operator's word (see DirectorState+Drains); nil when not.
         public var drained: String? = nil
+        /// The last check: how long it took (seconds), and when it ended (seconds since 1970).
+        public var lastCheckSeconds: Double? = nil
+        public var lastCheckAt: Double? = nil
+        /// The last change of this real server in the table (its log line), and when; nil
+        /// when there was none since the daemon started.
+        public var lastChange: String? = nil
+        public var lastChangeAt: Double? = nil
     }
+
+    /// When the report was made (seconds since 1970), for "for 3m12s"; nil in older reports.
+    public var madeAt: Double? = nil
 
     public init(pid: Int32, configuration: String, daemonStatus: String, virtualServices: [Service]) {
         self.pid = pid
@@ -53,6 +63,7 @@ public struct StatusReport: Codable, Hashable, Sendable {
                 let drained = real.drained.map { ", drained: \($0)" } ?? ""
                 lines.append(
                     "  \(real.endpoint)\(padding)  \(real.state) (\(weight)\(soft)\(drained)): \(real.reason)")
+                if let detail = Self.detail(real, now: madeAt) { lines.append("      " + detail) }
             }
         }
         if !refusedOperations.isEmpty {
@@ -61,6 +72,42 @@ public struct StatusReport: Codable, Hashable, Sendable {
             lines += refusedOperations.map { "  \($0)" }
         }
         return lines.map(VisibleText.escaping).joined(separator: "\n") + "\n"
+    }
+}
+
+extension StatusReport {
+    /// `last check 1.2 ms, 3 s ago; up for 3m12s (Added real server: ...)`: what `status -v`
+    /// says under a real server when the daemon knows it.
+    static func detail(_ real: Real, now: Double?) -> String? {
+        var parts: [String] = []
+        if let seconds = real.lastCheckSeconds {
+            var part = "last check \(Self.duration(seconds))"
+            if let at = real.lastCheckAt, let now { part += ", \(Self.duration(max(now - at, 0))) ago" }
+            parts.append(part)
+        }
+        if let change = real.lastChange {
+            var part = "\(real.state)"
+            if let at = real.lastChangeAt, let now { part += " for \(Self.duration(max(now - at, 0)))" }
+            parts.append("\(part) since: \(change)")
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
+    }
+
+    /// 850 us, 12.3 ms, 4.2 s, 3m12s, 2h05m.
+    static func duration(_ seconds: Double) -> String {
+        if seconds < 0.001 { return "\(Int((seconds * 1_000_000).rounded())) us" }
+        if seconds < 1 { return "\((seconds * 10_000).rounded() / 10) ms" }
+        if seconds < 60 { return "\((seconds * 10).rounded() / 10) s" }
+        let whole = Int(seconds)
+        if whole < 3600 { return "\(whole / 60)m\(String(format2: whole % 60))s" }
+        return "\(whole / 3600)h\(String(format2: whole / 60 % 60))m"
+    }
+}
+
+extension String {
+    /// Two digits, zero-padded.
+    fileprivate init(format2 value: Int) {
+        self = value < 10 ? "0\(value)" : "\(value)"
     }
 }
 

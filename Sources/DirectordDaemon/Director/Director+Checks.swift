@@ -44,7 +44,10 @@ extension Director {
         scheduler?.finished(id, result: result)
         guard lifecycle != .stopping else { return }
         writeMonitorLines(refs, result: result)
-        for event in state.record(result, for: refs) { log.log(event) }
+        let now = Self.wallClockSeconds()
+        for ref in refs { lastChecks[ref] = (Double(result.latency.nanoseconds) / 1e9, now) }
+        // Soft failures: logged, and followed by `directord events`.
+        for event in state.record(result, for: refs) { report(event) }
         if state.needsReconcile { requestReconcile() }
     }
 

@@ -78,6 +78,7 @@ extension Director {
     /// Logs an event and mails it where the service asks for alerts.
     func report(_ event: DirectorEvent, phase: DirectorEvent.Phase? = nil) {
         log.log(event)
+        if let ref = event.realServerRef { lastChanges[ref] = (event.message, Self.wallClockSeconds()) }
         if let hub = settings.events, let published = event.controlEvent(time: Self.wallClockSeconds(), phase: phase) {
             hub.publish(published)
         }
@@ -116,6 +117,35 @@ extension Director {
         var report = state.statusReport(
             pid: getpid(), configuration: settings.configPath, daemonStatus: lifecycle.alertStatus.rawValue)
         report.refusedOperations = refusedOperations.sorted(by: { $0.key < $1.key }).map { "\($0.key): \($0.value)" }
+        report.madeAt = Self.wallClockSeconds()
+        for (serviceIndex, service) in report.virtualServices.enumerated() {
+            guard let virtual = state.configuration.virtualServices.first(where: { $0.id == service.id }) else {
+                continue
+            }
+            for (realIndex, real) in virtual.realServers.enumerated() where realIndex < service.realServers.count {
+                let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
+                var entry = report.virtualServices[serviceIndex].realServers[realIndex]
+                entry.lastCheckSeconds = lastChecks[ref]?.seconds
+                entry.lastCheckAt = lastChecks[ref]?.at
+                entry.lastChange = lastChanges[ref]?.message
+                entry.lastChangeAt = lastChanges[ref]?.at
+                report.virtualServices[serviceIndex].realServers[realIndex] = entry
+            }
+        }
         return report
+    }
+}
+
+extension DirectorEvent {
+    /// The real server a table change concerns (not a fallback server's, not a purge's).
+    var realServerRef: RealServerRef? {
+        switch self {
+        case .realServerAdded(let real, let key, _, _), .realServerRestored(let real, let key, _, _),
+            .realServerQuiesced(let real, let key, _), .realServerReaddedQuiescent(let real, let key, _),
+            .realServerDeleted(let real, let key, _), .realServerDrained(let real, let key, _),
+            .realServerUndrained(let real, let key, _):
+            RealServerRef(service: key, destination: IPVSDestination.Key(address: real.address, port: real.port))
+        default: nil
+        }
     }
 }

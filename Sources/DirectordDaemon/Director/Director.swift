@@ -109,6 +109,10 @@ public actor Director {
     /// Table operations the kernel refused last time, by their text: logged once, not at every
     /// repair while the cause lasts (a scheduler module missing, say); shown in `status`.
     var refusedOperations: [String: String] = [:]
+    /// For `status -v`: each real server's last check (how long, when) and last change in the
+    /// table (its log line, when), in seconds since 1970.
+    var lastChecks: [RealServerRef: (seconds: Double, at: Double)] = [:]
+    var lastChanges: [RealServerRef: (message: String, at: Double)] = [:]
     /// The drains as last written to ``Settings/drainFile``.
     var savedDrains: [DirectorState.SavedDrain] = []
 
