@@ -142,11 +142,10 @@ extension ParseSession {
                 &service, line,
                 "ipvsadm refuses port 0 (every port) without persistent=: add persistent=SECONDS to this block")
         }
-        for (refusalLine, why) in draft.refusals {
+        for (refusalLine, why, directive) in draft.refusals {
             refuse(&service, refusalLine, why)
             // Once each: the printer writes an unknown scheduler both here and as the
             // service's scheduler, and reading it back must give the same list.
-            let directive = String(refusalLine.text)
             if !service.refusedDirectives.contains(directive) { service.refusedDirectives.append(directive) }
         }
         if service.onePacket, service.protocol != .udp {

@@ -43,7 +43,8 @@ extension ParseSession {
             draft.refusals.append(
                 (
                     line,
-                    "the kernel has no scheduler \"\(word)\"; its schedulers are \(Scheduler.known.joined(separator: " "))"
+                    "the kernel has no scheduler \"\(word)\"; its schedulers are \(Scheduler.known.joined(separator: " "))",
+                    "scheduler=\(word)"
                 ))
             return Scheduler(uncheckedName: String(word))
         }
@@ -76,7 +77,8 @@ extension ParseSession {
             draft.refusals.append(
                 (
                     line,
-                    "ipvsadm refuses the sched-flag \"\(unknown.name)\"; it knows \(SchedulerFlags.names.map(\.name).joined(separator: ", "))"
+                    "ipvsadm refuses the sched-flag \"\(unknown.name)\"; it knows \(SchedulerFlags.names.map(\.name).joined(separator: ", "))",
+                    String(line.text)
                 ))
         }
     }

@@ -25,7 +25,10 @@ struct VirtualDraft {
     var opsLine: ConfigLine?
     var checkIntervalLine: ConfigLine?
     /// Why the kernel or `ipvsadm` would refuse the service, and the line that says it.
-    var refusals: [(ConfigLine, String)] = []
+    /// Why the service would be refused, each with its line and the directive that says so
+    /// again when printed (`scheduler=WORD` as the scheduler was read, not the line's bytes:
+    /// the printer also writes the scheduler, and the two must be the same text).
+    var refusals: [(line: ConfigLine, why: String, directive: String)] = []
     var seen: [String: Int] = [:]
 
     // Values that fall back to the global directives.
@@ -220,7 +223,8 @@ extension ParseSession {
                     draft.refusals.append(
                         (
                             line,
-                            "ipvsadm refuses persistent=\(read.digits): the timeout must be from 1 to 2678400 s (31 days)"
+                            "ipvsadm refuses persistent=\(read.digits): the timeout must be from 1 to 2678400 s (31 days)",
+                            String(line.text)
                         ))
                 }
             }
@@ -244,7 +248,7 @@ extension ParseSession {
                     // ldirectord checks only the shape; ipvsadm refuses an octet above 255 or
                     // one written with a leading zero.
                     draft.netmask = (UInt32.max, line)
-                    draft.refusals.append((line, "ipvsadm refuses netmask=\(value)"))
+                    draft.refusals.append((line, "ipvsadm refuses netmask=\(value)", String(line.text)))
                 } else {
                     invalid(
                         line, "invalid netmask: dotted quad notation is required",
