@@ -58,21 +58,24 @@ public final class ControlSocket: @unchecked Sendable {
         }
     }
 
+    /// Serves one request line; false when the connection was handed to the event hub (its
+    /// own socket can close at once, the follower has a duplicate), true when `reply` will be
+    /// called.
     fileprivate func serve(
         _ line: [UInt8], fd: Int32, reply: @escaping @Sendable (ControlReply) -> Void
-    ) {
+    ) -> Bool {
         guard let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line)) else {
             reply(ControlReply(ok: false, message: "not a request directord understands"))
-            return
+            return true
         }
         let handle = self.handle
         if request.verb == .events {
             guard let events else {
                 reply(ControlReply(ok: false, message: "this daemon does not publish events"))
-                return
+                return true
             }
-            // The follower gets a socket of its own; this connection's closes as usual.
-            let follower = dup(fd)
+            // The follower gets a socket of its own; this connection's closes at once.
+            let follower = fcntl(fd, F_DUPFD_CLOEXEC, 0)
             Task {
                 let answer = await handle(request)
                 let now = Director.wallClockSeconds()
@@ -86,9 +89,10 @@ public final class ControlSocket: @unchecked Sendable {
                 }
                 if follower >= 0 { events.follow(follower, first: first) }
             }
-            return
+            return false
         }
         Task { reply(await handle(request)) }
+        return true
     }
 }
 
@@ -123,18 +127,28 @@ private final class ControlConnection: @unchecked Sendable {
             }
             buffer += chunk[0..<count]
             if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                // One request a connection: nothing more is read, and a client that hangs up
+                // or writes on does not wake the loop again (until the reply is out and the
+                // source is cancelled, which closes the socket).
                 answered = true
+                source.suspend()
                 let line = Array(buffer[..<newline])
-                guard let server else {
-                    source.cancel()
+                guard let server, server.serve(line, fd: fd, reply: { [self] reply in write(reply) }) else {
+                    finish()
                     return
                 }
-                server.serve(line, fd: fd) { [self] reply in write(reply) }
             } else if buffer.count > ControlSocket.maximumRequestBytes {
                 answered = true
+                source.suspend()
                 write(ControlReply(ok: false, message: "request too long"))
             }
         }
+    }
+
+    /// Closes this connection's socket (through the source's cancel handler).
+    private func finish() {
+        source.resume()
+        source.cancel()
     }
 
     /// Off the loop: the socket goes blocking with a time limit, so a client that never reads
@@ -154,7 +168,7 @@ private final class ControlConnection: @unchecked Sendable {
                 guard count > 0 else { break }
                 written += count
             }
-            source.cancel()
+            finish()
         }
     }
 }
