@@ -6,7 +6,8 @@ import Glibc
 
 /// The daemon's control socket, beside its pid file (`directord.NAME.sock`): the command line's
 /// `status --verbose`, `drain` and `undrain` reach the running daemon here, one JSON request a
-/// line and one JSON reply, instead of a signal and a file. Mode 0600 and a peer-credential
+/// line and one JSON reply, instead of a signal and a file; `events` stays connected and gets
+/// a JSON line per change (EventHub). Mode 0600 and a peer-credential
 /// check: only root (the daemon's own user) is served.
 ///
 /// Accepting and reading run on the given queue (the check loop's); a request is handed to

@@ -129,6 +129,18 @@ struct RoundTripTests {
         #expect(service.refusal == "ipvsadm refuses firewall mark \(digits): it must be from 1 to 4294967295")
     }
 
+    /// Found by fuzz/run: a global value with a tab, which a block's line cannot hold (ldirectord
+    /// makes a tab four spaces there), is inherited by the printed blocks, not written in them.
+    @Test(
+        "global values with a tab are inherited by the printed blocks",
+        arguments: ["emailalert=a@example.com\tb@example.com", "fallbackcommand=/bin/x\tstart", "smtp=relay\t"])
+    func tabbedGlobals(line: String) throws {
+        let text = "\(line)\nemailalert=x@example.com\nvirtual=10.0.0.1:80\n\treal=10.0.0.2 gate\n"
+        try Self.assertRoundTrip(
+            line.hasPrefix("emailalert") ? text.replacingOccurrences(of: "emailalert=x@example.com\n", with: "") : text,
+            name: line)
+    }
+
     @Test("generated configurations round-trip", arguments: 0..<40)
     func generated(seed: UInt64) throws {
         var generator = ConfigGenerator(seed: seed)

@@ -40,12 +40,14 @@ public enum ConfigPrinter {
 
         for service in configuration.virtualServices {
             out.append("")
-            block(service, fork: globals.fork, into: &out)
+            block(service, fork: globals.fork, defaults: globals.defaults, into: &out)
         }
         return out.joined(separator: "\n") + "\n"
     }
 
-    static func block(_ service: VirtualService, fork: Bool, into out: inout [String]) {
+    static func block(
+        _ service: VirtualService, fork: Bool, defaults: GlobalSettings.Defaults = .init(), into out: inout [String]
+    ) {
         let v6 = service.family == .ipv6
         let suffix = v6 ? "6" : ""
         func add(_ line: String) { out.append("\t" + line) }
@@ -111,12 +113,20 @@ public enum ConfigPrinter {
         if fork { add("checkinterval=\(service.checkInterval)") }
         add("quiescent=\(yesNo(service.quiescent))")
         add("cleanstop=\(yesNo(service.cleanStop))")
-        if let command = service.fallbackCommand { add("fallbackcommand=\(bare(command))") }
+        // A value the block inherits from a global one that a block line cannot hold (a tab,
+        // which ldirectord makes four spaces in a block) is left to be inherited again.
+        func inherited(_ name: String, _ value: String, global: String?) {
+            if value == global && !readsBack(value, inBlock: true) { return }
+            add("\(name)=\(bare(value))")
+        }
+        if let command = service.fallbackCommand {
+            inherited("fallbackcommand", command, global: defaults.fallbackCommand)
+        }
         if let alert = service.emailAlert {
-            add("emailalert=\(bare(alert.recipients))")
+            inherited("emailalert", alert.recipients, global: defaults.emailAlert)
             add("emailalertfreq=\(alert.frequency)")
             add("emailalertstatus=\(alert.statuses.configValue)")
-            if let smtp = alert.smtp { add("smtp=\(smtp)") }
+            if let smtp = alert.smtp { inherited("smtp", smtp, global: defaults.smtp) }
         }
         if let file = service.monitorFile { add("monitorfile=\(bare(file))") }
         if let name = service.serviceName { add("servicename=\(bare(name))") }
@@ -145,8 +155,13 @@ public enum ConfigPrinter {
         return candidates.first { readsBack($0, as: value) } ?? candidates[0]
     }
 
-    static func readsBack(_ text: String, as value: String) -> Bool {
-        let line = ConfigLine(number: 1, raw: Substring("x=" + text))
+    /// Whether `value` written bare or quoted on a block's line reads back as itself.
+    static func readsBack(_ value: String, inBlock: Bool) -> Bool {
+        [value, "\"\(value)\""].contains { readsBack($0, as: value, inBlock: inBlock) }
+    }
+
+    static func readsBack(_ text: String, as value: String, inBlock: Bool = false) -> Bool {
+        let line = ConfigLine(number: 1, raw: Substring((inBlock ? "\t" : "") + "x=" + text))
         let read = UnquotedValue(line.value)
         return !read.isUnterminated && read.trailing.isEmpty && read.text == value
     }
