@@ -79,15 +79,7 @@ public final class ControlSocket: @unchecked Sendable {
             let follower = fcntl(fd, F_DUPFD_CLOEXEC, 0)
             Task {
                 let answer = await handle(request)
-                let now = Director.wallClockSeconds()
-                let first = (answer.report?.virtualServices ?? []).flatMap { service in
-                    service.realServers.map { real in
-                        ControlEvent(
-                            time: now, type: "state", service: service.id, real: real.endpoint, to: real.state,
-                            weight: real.kernelWeight, reason: real.drained.map { "drained: \($0)" } ?? real.reason,
-                            message: "\(real.endpoint) (\(service.id)): \(real.state)")
-                    }
-                }
+                let first = answer.report?.stateEvents(time: Director.wallClockSeconds()) ?? []
                 if follower >= 0 { events.follow(follower, first: first) }
             }
             return false

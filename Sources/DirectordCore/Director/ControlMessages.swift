@@ -130,3 +130,17 @@ extension DirectorEvent {
         }
     }
 }
+
+extension StatusReport {
+    /// `directord events --since-start`: one `state` event per real server, first.
+    public func stateEvents(time: Double) -> [ControlEvent] {
+        virtualServices.flatMap { service in
+            service.realServers.map { real in
+                ControlEvent(
+                    time: time, type: "state", service: service.id, real: real.endpoint, to: real.state,
+                    weight: real.kernelWeight, reason: real.drained.map { "drained: \($0)" } ?? real.reason,
+                    message: "\(real.endpoint) (\(service.id)): \(real.state)")
+            }
+        }
+    }
+}
