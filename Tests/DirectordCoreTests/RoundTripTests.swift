@@ -141,6 +141,15 @@ struct RoundTripTests {
             name: line)
     }
 
+    /// Found by the hour-long fuzz run: a global value of a vertical tab, printed bare, is a
+    /// line ldirectord sees as empty (its `\s` takes it), which is an error: it is quoted.
+    @Test(
+        "a global value is written in the form its line reads back as, in the globals and the blocks",
+        arguments: ["fallbackcommand=\"\u{0B}\"", "emailalert=\"\u{0B}a@example.com\"", "smtp=\"relay\u{0B}\""])
+    func blockForm(line: String) throws {
+        try Self.assertRoundTrip("\(line)\nvirtual=10.0.0.1:80\n\treal=10.0.0.2 gate\n", name: line)
+    }
+
     @Test("generated configurations round-trip", arguments: 0..<40)
     func generated(seed: UInt64) throws {
         var generator = ConfigGenerator(seed: seed)

@@ -51,6 +51,10 @@ public enum ConfigPrinter {
         let v6 = service.family == .ipv6
         let suffix = v6 ? "6" : ""
         func add(_ line: String) { out.append("\t" + line) }
+        // A block's line is read with its own rules (a vertical tab after "=" is trimmed
+        // there, say): values are written in the form that reads back on such a line.
+        func bare(_ value: String) -> String { encoded(value, preferQuoted: false, inBlock: true) }
+        func quoted(_ value: String) -> String { encoded(value, preferQuoted: true, inBlock: true) }
 
         out.append("virtual\(suffix)=\(service.refusedMark ?? "\(service.key)")")
         // First, so that the same one is refused first when the file is read again; the lines
@@ -149,10 +153,10 @@ public enum ConfigPrinter {
     /// The preferred form of the value if it reads back as the same value, else the other.
     /// Every value the parser produced came from one of the two forms, so one always works:
     /// a value holding both `"` and `#` may only survive one of them.
-    static func encoded(_ value: String, preferQuoted: Bool) -> String {
+    static func encoded(_ value: String, preferQuoted: Bool, inBlock: Bool = false) -> String {
         let quotedForm = "\"\(value)\""
         let candidates = preferQuoted ? [quotedForm, value] : [value, quotedForm]
-        return candidates.first { readsBack($0, as: value) } ?? candidates[0]
+        return candidates.first { readsBack($0, as: value, inBlock: inBlock) } ?? candidates[0]
     }
 
     /// Whether `value` written bare or quoted on a block's line reads back as itself.
@@ -163,6 +167,9 @@ public enum ConfigPrinter {
     static func readsBack(_ text: String, as value: String, inBlock: Bool = false) -> Bool {
         let line = ConfigLine(number: 1, raw: Substring((inBlock ? "\t" : "") + "x=" + text))
         let read = UnquotedValue(line.value)
+        // A global line whose value ldirectord sees as empty (only Perl blanks, a vertical
+        // tab say, after "=") is an error whatever directord reads: see globalText.
+        if !inBlock && !value.isEmpty && line.ldirectordValue?.isEmpty != false { return false }
         return !read.isUnterminated && read.trailing.isEmpty && read.text == value
     }
 }
