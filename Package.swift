@@ -17,6 +17,9 @@ let package = Package(
         // The logging seam: checks and netlink log debug lines through swift-log's API; the
         // daemon's handler writes them with ldirectord's framing wherever its log goes.
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        // `metrics=`: the registry and the Prometheus text format of /metrics (it brings
+        // swift-metrics' CoreMetrics and swift-atomics; nothing else).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
     ],
     targets: [
         // MARK: C libraries from Debian, located with pkg-config
@@ -63,6 +66,7 @@ let package = Package(
             dependencies: [
                 "DirectordCore", "DirectordSystem", "DirectordChecks", "DirectordIPVS",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
 
         // MARK: Executables

@@ -151,16 +151,7 @@ private final class ControlConnection: @unchecked Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let bytes = Array((try? encoder.encode(reply)) ?? Data()) + [UInt8(ascii: "\n")]
         DispatchQueue.global(qos: .utility).async { [self] in
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
-            var limit = Duration.seconds(5).timeval
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-            var written = 0
-            while written < bytes.count {
-                let count = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { break }
-                written += count
-            }
+            BlockingWrite.write(bytes, to: fd, limit: .seconds(5))
             finish()
         }
     }

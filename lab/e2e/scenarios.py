@@ -959,3 +959,85 @@ def supervised_logs_to_stdout(t):
         check(pattern.match(line), f"supervised stdout line not '[<ctime>] <message>': {line!r}")
     process.send_signal(signal.SIGTERM)
     check(process.wait(timeout=30) == 0, "supervised directord: non-zero exit on SIGTERM")
+
+
+def scrape(port=9469):
+    """What directord's /metrics serves, as text."""
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        check(answer.status == 200, f"/metrics answered {answer.status}")
+        return answer.read().decode()
+
+
+def series(text, name, real, extra=""):
+    """The value of NAME for real server REAL (IP:PORT) of SVC in a scrape, or None."""
+    address, port = real.rsplit(":", 1)
+    labels = (f'virtual_service="tcp:{VIP}",local_address="10.0.0.10",local_port="80",proto="TCP",'
+              f'remote_address="{address}",remote_port="{port}"{extra}')
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{labels}}} "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def prometheus_query(expression):
+    """The values of a PromQL expression from the scenario's Prometheus server, or []."""
+    import json
+    import urllib.parse
+    import urllib.request
+    url = "http://127.0.0.1:9090/api/v1/query?" + urllib.parse.urlencode({"query": expression})
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return [float(item["value"][1]) for item in json.load(answer)["data"]["result"]]
+    except OSError:
+        return []
+
+
+@scenario("metrics", timeout=300)
+def prometheus_scrapes_metrics(t):
+    """metrics=: Debian's Prometheus scrapes directord and `promtool check metrics` passes on
+    what it serves; a failing real server's directord_real_server_up turns 0 within one
+    interval; the bytes counters grow with traffic through the virtual service."""
+    import subprocess
+    backends, d = started(t, web(quiescent="no", globals_="metrics=127.0.0.1:9469"))
+    t.kernel.add_address("10.0.0.10")
+    d.start()
+    t.kernel.wait_weights(SVC, ALL_UP, FIRST, "the three real servers")
+    text = scrape()
+    linted = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=120)
+    check(linted.returncode == 0, f"promtool check metrics: exit {linted.returncode}\n{linted.stdout}{linted.stderr}")
+    for real in (R2, R3, R4):
+        check(series(text, "directord_real_server_up", real) == 1.0, f"{real} not up in /metrics\n{text}")
+    check(series(text, "directord_real_server_weight", R4) == 3.0, "the kernel's weight of 127.0.0.4 is not 3")
+
+    with open(f"{t.dir}/prometheus.yml", "w") as file:
+        file.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
+                   "  - job_name: directord\n    static_configs:\n      - targets: ['127.0.0.1:9469']\n")
+    prometheus = subprocess.Popen(
+        ["prometheus", f"--config.file={t.dir}/prometheus.yml", f"--storage.tsdb.path={t.dir}/tsdb",
+         "--web.listen-address=127.0.0.1:9090"],
+        stdout=open(f"{t.dir}/prometheus.log", "w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    t.cleanups.append(prometheus.kill)
+    _, took = wait_until(lambda: prometheus_query('up{job="directord"}') == [1.0], 120, "Prometheus to scrape directord",
+                         interval=1)
+    log(f"Prometheus scrapes directord ({took:.1f} s after it started)")
+
+    # A real server fails: 0 within one interval (checkinterval + checktimeout, plus slack).
+    backends.set(R3, "refuse")
+    _, took = wait_until(lambda: series(scrape(), "directord_real_server_up", R3) == 0.0, DETECT,
+                         "directord_real_server_up of 127.0.0.3 to be 0", interval=0.2)
+    log(f"directord_real_server_up 0 in {took:.1f} s (bound {DETECT:.0f} s)")
+    wait_until(lambda: prometheus_query(
+        'directord_real_server_up{remote_address="127.0.0.3",remote_port="8080"}') == [0.0], 30,
+               "Prometheus to see 127.0.0.3 down", interval=1)
+
+    # Traffic through the virtual service: the kernel's bytes, through directord, grow.
+    def total_bytes():
+        text = scrape()
+        return sum(series(text, "directord_ipvs_bytes_total", real, ',direction="in"') or 0 for real in (R2, R4))
+    before = total_bytes()
+    traffic(VIP, 20)
+    after, _ = wait_until(lambda: (lambda b: b if b > before else None)(total_bytes()), 10, "the bytes counters to grow")
+    log(f"directord_ipvs_bytes_total in: {before:.0f} -> {after:.0f} after 20 requests")
+    wait_until(lambda: sum(prometheus_query('directord_ipvs_bytes_total{direction="in"}')) >= after, 30,
+               "Prometheus to see the bytes", interval=1)

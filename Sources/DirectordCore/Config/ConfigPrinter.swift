@@ -22,6 +22,7 @@ public enum ConfigPrinter {
         // directord's own directive: written only when it differs from the default, so that a
         // file without it prints to one ldirectord reads.
         if !globals.repair { out.append("repair=no") }
+        if let metrics = globals.metrics { out.append("metrics=\(metrics)") }
 
         let defaults = globals.defaults
         if let value = defaults.checkTimeout { out.append("checktimeout=\(value)") }

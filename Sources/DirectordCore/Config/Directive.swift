@@ -22,7 +22,7 @@ enum Directive {
     static let extensions: Set<String> = ["cafile", "sniname"]
 
     /// directord's own global directives, which ldirectord would refuse.
-    static let globalExtensions: Set<String> = ["repair"]
+    static let globalExtensions: Set<String> = ["repair", "metrics"]
 
     /// Directives that may be given several times, each adding something.
     static let repeatable: Set<String> = ["real", "real6", "execute"]

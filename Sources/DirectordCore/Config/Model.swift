@@ -74,6 +74,9 @@ public struct GlobalSettings: Hashable, Sendable, Codable {
     /// `repair` (directord's own): put back, once per check interval, what was changed in the
     /// kernel's table behind directord's back. `repair=no` leaves the operator's edits alone.
     public var repair: Bool = true
+    /// `metrics` (directord's own): where to serve Prometheus metrics at `/metrics`; none
+    /// when nil.
+    public var metrics: ListenAddress?
     /// The file says, with the comment `# directord: no virtual services`, that it means to
     /// have none: only then may a reload remove every service.
     public var meansNoServices: Bool = false
@@ -182,4 +185,37 @@ extension VirtualService {
         }
         return copy
     }
+}
+
+/// An address and port to listen on: `IP:PORT`, `[IPv6]:PORT` (`0.0.0.0:9100` and
+/// `[::]:9100` for every address).
+public struct ListenAddress: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var address: IPAddress
+    public var port: UInt16
+
+    public init(address: IPAddress, port: UInt16) {
+        self.address = address
+        self.port = port
+    }
+
+    /// `IP:PORT` or `[IPv6]:PORT`, the port 1 to 65535; nil for anything else.
+    public init?(_ text: some StringProtocol) {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = text[..<colon]
+        let portText = text[text.index(after: colon)...]
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = host.dropFirst().dropLast()
+            guard let address = IPAddress(host, family: .ipv6) else { return nil }
+            self.address = address
+        } else {
+            guard let address = IPAddress(host, family: .ipv4) else { return nil }
+            self.address = address
+        }
+        guard !portText.isEmpty, portText.utf8.count <= 5, portText.allSatisfy(\.isASCIIDigit),
+            let port = Int(portText), (1...65535).contains(port)
+        else { return nil }
+        self.port = UInt16(port)
+    }
+
+    public var description: String { "\(address.bracketed):\(port)" }
 }

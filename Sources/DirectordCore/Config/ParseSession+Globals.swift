@@ -95,6 +95,21 @@ extension ParseSession {
             warn(
                 line, "repair is directord's own directive; ldirectord does not know it", ldirectord: .unknownDirective)
             if let value = yesNo(line) { globals.repair = value }
+        case "metrics":
+            warn(
+                line, "metrics is directord's own directive; ldirectord does not know it", ldirectord: .unknownDirective
+            )
+            if let text = text(
+                line, problem: "no metrics address specified", expected: "IP:PORT or [IPv6]:PORT to serve /metrics on")
+            {
+                if let address = ListenAddress(text) {
+                    globals.metrics = address
+                } else {
+                    invalid(
+                        line, "invalid metrics address \"\(text)\"",
+                        expected: "IP:PORT or [IPv6]:PORT, the port 1 to 65535 (0.0.0.0:9100 for every address)")
+                }
+            }
         case "smtp":
             globals.defaults.smtp = smtpServer(line)
         case "maintenancedir":

@@ -8,7 +8,10 @@ extension Director {
     /// Says, at most once a minute, that checks waited for a free slot: the machine or the
     /// limit cannot keep every real server on its interval.
     func warnIfChecksRunLate() {
-        guard let scheduler, scheduler.takeSaturations() > 0 else { return }
+        guard let scheduler else { return }
+        let late = scheduler.takeSaturations()
+        metrics?.checksStartedLate(late)
+        guard late > 0 else { return }
         let now = ContinuousClock.now
         if let last = lastLateWarning, now - last < .seconds(60) { return }
         lastLateWarning = now
@@ -35,19 +38,32 @@ extension Director {
         }
         guard let check = scheduler.begin(id) else { return }
         let checked = refs
+        let healthCheck = entry.scheduled.check
         loop.startOnLoop(check) { [unowned self] result in
-            self.assumeIsolated { $0.checkFinished(id, refs: checked, result: result) }
+            self.assumeIsolated { $0.checkFinished(id, refs: checked, check: healthCheck, result: result) }
         }
     }
 
-    private func checkFinished(_ id: UInt64, refs: [RealServerRef], result: CheckResult) {
+    private func checkFinished(_ id: UInt64, refs: [RealServerRef], check: HealthCheck, result: CheckResult) {
         scheduler?.finished(id, result: result)
         guard lifecycle != .stopping else { return }
         writeMonitorLines(refs, result: result)
         let now = Self.wallClockSeconds()
         for ref in refs { lastChecks[ref] = (Double(result.latency.nanoseconds) / 1e9, now) }
-        // Soft failures: logged, and followed by `directord events`.
+        guard let metrics else {
+            // Soft failures: logged, and followed by `directord events`.
+            for event in state.record(result, for: refs) { report(event) }
+            if state.needsReconcile { requestReconcile() }
+            return
+        }
+        metrics.checkFinished(check, result: result)
+        // A transition is a verdict that differs from the last one (a first verdict is none).
+        let before = refs.map { state.health(of: $0) }
         for event in state.record(result, for: refs) { report(event) }
+        for (ref, old) in zip(refs, before) {
+            guard let old, !old.isPending, let new = state.health(of: ref), new.state != old.state else { continue }
+            metrics.transition(toUp: new.state == .up)
+        }
         if state.needsReconcile { requestReconcile() }
     }
 

@@ -54,6 +54,7 @@ extension Director {
         if configuration.globals.checkInterval != oldInterval { startTimers() }
         configWatcher = ConfigWatcher(path: settings.configPath)
         await reconcile(phase: .start)
+        configureMetrics()
         publishReload(ok: true, message: "Reloaded \(settings.configPath)")
         notifier.ready()
         if let instances = settings.instances, oldInstances != configuration.globals.execute || !oldInstances.isEmpty {
@@ -76,6 +77,7 @@ extension Director {
 
     /// A reload's outcome, for `directord events`.
     func publishReload(ok: Bool, message: String) {
+        metrics?.reload(applied: ok, at: Self.wallClockSeconds())
         settings.events?.publish(
             ControlEvent(
                 time: Self.wallClockSeconds(), type: "reload", to: ok ? "applied" : "refused",

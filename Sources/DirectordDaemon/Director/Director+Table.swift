@@ -68,8 +68,9 @@ extension Director {
                 log.log("IPVS: \(error)", priority: .error)
             }
         }
-        for (index, operation) in plan.operations.enumerated() where !failed.contains(index) {
-            refusedOperations["\(operation)"] = nil
+        for (index, operation) in plan.operations.enumerated() {
+            metrics?.tableOperation(operation, succeeded: !failed.contains(index))
+            if !failed.contains(index) { refusedOperations["\(operation)"] = nil }
         }
         refusedOperations.merge(refused) { $1 }
         return failed

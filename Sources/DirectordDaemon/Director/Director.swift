@@ -76,6 +76,8 @@ public actor Director {
         case statusReport(done: CheckedContinuation<Void, Never>? = nil)
         /// A request from the control socket.
         case control(ControlRequest, done: CheckedContinuation<ControlReply, Never>)
+        /// A scrape of `/metrics`.
+        case metrics(done: CheckedContinuation<MetricsServer.Response, Never>)
         case stop(signalName: String)
     }
 
@@ -115,6 +117,9 @@ public actor Director {
     var lastChanges: [RealServerRef: (message: String, at: Double)] = [:]
     /// The drains as last written to ``Settings/drainFile``.
     var savedDrains: [DirectorState.SavedDrain] = []
+    /// `metrics=`: the registry, once the file asks for metrics, and the server of `/metrics`.
+    var metrics: DirectorMetrics?
+    var metricsServer: MetricsServer?
 
     public init(
         configuration: Configuration, settings: Settings, loop: CheckLoop, writer: TableWriter, log: DirectorLog,
@@ -157,6 +162,8 @@ public actor Director {
                 done?.resume()
             case .control(let request, let done):
                 done.resume(returning: await serveControl(request))
+            case .metrics(let done):
+                done.resume(returning: await scrapeMetrics())
             case .stop(let signalName):
                 await stop(signalName: signalName)
                 // Whoever still waits on a request is let go; the stream is finished.
@@ -165,6 +172,7 @@ public actor Director {
                     case .reload(_, let done?), .statusReport(let done?): done.resume()
                     case .control(_, let done):
                         done.resume(returning: ControlReply(ok: false, message: "directord is stopping"))
+                    case .metrics(let done): done.resume(returning: .unavailable("directord is stopping"))
                     default: break
                     }
                 }
@@ -217,6 +225,15 @@ public actor Director {
         }
     }
 
+    /// A scrape of `/metrics`, served in turn with everything else.
+    public func scrape() async -> MetricsServer.Response {
+        await withCheckedContinuation { done in
+            if case .terminated = requestSink.yield(.metrics(done: done)) {
+                done.resume(returning: .unavailable("directord is stopping"))
+            }
+        }
+    }
+
     /// Writes the status report as SIGUSR1 does, and returns once it is written.
     public func writeStatusReportNow() async {
         await enqueue { .statusReport(done: $0) }
@@ -250,6 +267,8 @@ public actor Director {
         }
         await configureMaintenance()
         await reconcile(phase: .start)
+        configureMetrics()
+        metrics?.configurationLoaded(at: Self.wallClockSeconds())
 
         let scheduler = CheckScheduler(queue: loop.dispatchQueue)
         scheduler.onDue = { [unowned self] id in self.assumeIsolated { $0.runDueCheck(id) } }
@@ -332,6 +351,8 @@ public actor Director {
         scheduler?.stop()
         for timer in timers { timer.cancel() }
         timers = []
+        metricsServer?.close()
+        metricsServer = nil
         if let instances = settings.instances, !state.configuration.globals.execute.isEmpty {
             // ldirectord stops its children first.
             let (files, log) = (state.configuration.globals.execute, self.log)
