@@ -13,8 +13,6 @@ import Glibc
 /// with a send time limit, as the control socket does.
 public final class MetricsServer: @unchecked Sendable {
     public let address: ListenAddress
-    /// The port listened on (the kernel's choice when `address` has port 0, in tests).
-    public let port: UInt16
     private let listener: Int32
     private let source: any DispatchSourceRead
     private let queue: DispatchQueue
@@ -39,7 +37,6 @@ public final class MetricsServer: @unchecked Sendable {
         self.queue = queue
         self.scrape = scrape
         listener = try TCPListener.listen(address).get()
-        port = TCPListener.boundPort(listener) ?? address.port
         source = DispatchSource.makeReadSource(fileDescriptor: listener, queue: queue)
         source.setEventHandler { [unowned self] in self.acceptAll() }
         source.resume()

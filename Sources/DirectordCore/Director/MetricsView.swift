@@ -126,11 +126,7 @@ extension DirectorState {
         var services: [MetricsView.Service] = []
         for virtual in configuration.virtualServices {
             let inKernel = kernel[virtual.key] ?? [:]
-            let fallbackActive =
-                virtual.fallback.map { fallback in
-                    let key = fallback.destinationKey(for: virtual)
-                    return inKernel[key] != nil && !virtual.realServers.contains { $0.destinationKey == key }
-                } ?? false
+            let fallbackActive = virtual.fallbackInUse { inKernel[$0] != nil } != nil
             services.append(
                 MetricsView.Service(labels: MetricsView.Labels(service: virtual.key), fallbackActive: fallbackActive))
             for real in virtual.realServers {

@@ -120,11 +120,7 @@ extension DirectorState {
             pid: pid, configuration: path, daemonStatus: daemonStatus,
             virtualServices: configuration.virtualServices.map { virtual in
                 let entry = observed[virtual.key]
-                let fallback = virtual.fallback.flatMap { fallback -> String? in
-                    let key = fallback.destinationKey(for: virtual)
-                    let isReal = virtual.realServers.contains { $0.destinationKey == key }
-                    return entry?[destination: key] != nil && !isReal ? "\(key)" : nil
-                }
+                let fallback = virtual.fallbackInUse { entry?[destination: $0] != nil }.map { "\($0)" }
                 return StatusReport.Service(
                     id: virtual.id, fallback: fallback, refusal: virtual.refusal,
                     realServers: virtual.realServers.map { real in
@@ -157,5 +153,16 @@ extension DirectorState {
                         return report
                     })
             })
+    }
+}
+
+extension VirtualService {
+    /// The fallback server's entry when the table holds it in place of the real servers (a
+    /// fallback that is also a real server is that real server): what `status` and the
+    /// metrics show as the fallback in use.
+    func fallbackInUse(inTable: (IPVSDestination.Key) -> Bool) -> IPVSDestination.Key? {
+        guard let fallback else { return nil }
+        let key = fallback.destinationKey(for: self)
+        return inTable(key) && !realServers.contains { $0.destinationKey == key } ? key : nil
     }
 }

@@ -50,19 +50,17 @@ extension Director {
         writeMonitorLines(refs, result: result)
         let now = Self.wallClockSeconds()
         for ref in refs { lastChecks[ref] = (Double(result.latency.nanoseconds) / 1e9, now) }
-        guard let metrics else {
-            // Soft failures: logged, and followed by `directord events`.
-            for event in state.record(result, for: refs) { report(event) }
-            if state.needsReconcile { requestReconcile() }
-            return
-        }
-        metrics.checkFinished(check, result: result)
-        // A transition is a verdict that differs from the last one (a first verdict is none).
-        let before = refs.map { state.health(of: $0) }
+        // A transition, for the metrics, is a verdict that differs from the last one (a first
+        // verdict is none); the states before are kept only when metrics are on.
+        let before = metrics == nil ? [] : refs.map { state.health(of: $0) }
+        // Soft failures: logged, and followed by `directord events`.
         for event in state.record(result, for: refs) { report(event) }
-        for (ref, old) in zip(refs, before) {
-            guard let old, !old.isPending, let new = state.health(of: ref), new.state != old.state else { continue }
-            metrics.transition(toUp: new.state == .up)
+        if let metrics {
+            metrics.checkFinished(check, result: result)
+            for (ref, old) in zip(refs, before) {
+                guard let old, !old.isPending, let new = state.health(of: ref), new.state != old.state else { continue }
+                metrics.transition(toUp: new.state == .up)
+            }
         }
         if state.needsReconcile { requestReconcile() }
     }
