@@ -72,7 +72,7 @@ struct DaemonArguments: ParsableArguments {
 
 struct Start: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start the daemon (in the background unless -d, supervised=yes or run by systemd).")
+        abstract: "Start the daemon (in the background unless -d, --foreground or supervised=yes).")
     @OptionGroup var daemon: DaemonArguments
 
     func run() throws {
