@@ -41,6 +41,7 @@ final class DirectorMetrics {
     private var realServers: [MetricsView.Labels: RealServerSeries] = [:]
     private var services: [MetricsView.Labels: Gauge] = [:]
     private var destinations: [MetricsView.Labels: DestinationSeries] = [:]
+    private var syncDaemons: [IPVSSyncDaemon.Role: Gauge] = [:]
 
     /// The buckets of the check duration histogram: a millisecond to half a minute (the
     /// longest a check may take is its timeout).
@@ -142,6 +143,26 @@ final class DirectorMetrics {
     func scrape(_ view: MetricsView) -> [UInt8] {
         update(view)
         return registry.emitToBuffer()
+    }
+
+    /// `directord_sync_daemon_running{role}`: 1 when the kernel runs the connection-sync daemon
+    /// of a role the file asks for (`syncdaemon=`), else 0; no series for the other roles.
+    func syncDaemons(wanted: [IPVSSyncDaemon.Role], running: [IPVSSyncDaemon]) {
+        for role in IPVSSyncDaemon.Role.allCases {
+            guard wanted.contains(role) else {
+                if let gauge = syncDaemons.removeValue(forKey: role) { registry.unregisterGauge(gauge) }
+                continue
+            }
+            let gauge =
+                syncDaemons[role]
+                ?? registry.makeGauge(
+                    descriptor: Self.name(
+                        "sync_daemon_running",
+                        help: "1 when the kernel runs the connection-sync daemon of the role that syncdaemon= asks for"),
+                    labels: [("role", role.rawValue)])
+            gauge.set(to: running.contains { $0.role == role } ? 1 : 0)
+            syncDaemons[role] = gauge
+        }
     }
 
     private func update(_ view: MetricsView) {

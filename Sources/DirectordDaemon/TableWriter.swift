@@ -38,6 +38,20 @@ public actor TableWriter {
         try control.snapshot()
     }
 
+    public func syncDaemons() throws(IPVSError) -> [IPVSSyncDaemon] {
+        try control.syncDaemons()
+    }
+
+    public func startSyncDaemon(_ daemon: IPVSSyncDaemon) throws(IPVSError) {
+        if dryRun { log.log("dry run: start \(daemon.ipvsadmLine)", priority: .debug) }
+        try control.startSyncDaemon(daemon)
+    }
+
+    public func stopSyncDaemon(_ role: IPVSSyncDaemon.Role) throws(IPVSError) {
+        if dryRun { log.log("dry run: stop the \(role.rawValue) sync daemon", priority: .debug) }
+        try control.stopSyncDaemon(role)
+    }
+
     public func apply(_ operations: [TableOperation]) throws(IPVSError) {
         guard !operations.isEmpty else { return }
         if dryRun {

@@ -317,6 +317,55 @@ struct DirectorTests {
         await harness.stop()
     }
 
+    @Test("syncdaemon=: started at start, started again when stopped behind its back, stopped at stop")
+    func syncDaemons() async throws {
+        let web = try WebServer()
+        let harness = try Harness(
+            config: Self.config(web, globals: ["syncdaemon=both", "syncinterface=eth0", "syncid=51"]))
+        await harness.start()
+        let roles: @Sendable () -> [IPVSSyncDaemon.Role] = { ((try? harness.table.syncDaemons()) ?? []).map(\.role) }
+        #expect(roles() == [.master, .backup])
+        #expect(try harness.table.syncDaemons().allSatisfy { $0.interface == "eth0" && $0.syncID == 51 })
+        #expect(harness.lines.contains("Started master sync daemon (mcast=eth0, syncid=51)"))
+        let status = await harness.director.currentStatusReport()
+        #expect(status.syncDaemons?.count == 2)
+        #expect(status.text.contains("connection sync:\n  master sync daemon (mcast=eth0, syncid=51"))
+
+        try harness.table.stopSyncDaemon(.master)
+        #expect(await harness.waitFor(4) { roles() == [.master, .backup] })
+        await harness.stop()
+        #expect(roles().isEmpty)
+        #expect(
+            harness.lines.contains(
+                "Stopped backup sync daemon (mcast=eth0, syncid=51, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)"))
+    }
+
+    @Test("a sync daemon someone else started, as the file asks, is adopted and left running at stop")
+    func syncDaemonAdopted() async throws {
+        let web = try WebServer()
+        let harness = try Harness(config: Self.config(web, globals: ["syncdaemon=backup", "syncinterface=eth0"]))
+        try harness.table.startSyncDaemon(IPVSSyncDaemon(role: .backup, interface: "eth0", syncID: 0))
+        await harness.start()
+        await harness.settled()
+        #expect(!harness.lines.contains { $0.contains("sync daemon") })
+        let status = await harness.director.currentStatusReport()
+        #expect(status.syncDaemons?.first?.hasSuffix("not started by directord") == true)
+        await harness.stop()
+        #expect(try harness.table.syncDaemons().map(\.role) == [.backup])
+    }
+
+    @Test("a sync daemon the kernel refuses (no such interface) is one error line, not one per repair")
+    func syncDaemonRefused() async throws {
+        let web = try WebServer()
+        let harness = try Harness(config: Self.config(web, globals: ["syncdaemon=master", "syncinterface=eth9"]))
+        await harness.start()
+        await harness.settled()
+        await harness.settled()
+        #expect(harness.lines.filter { $0.hasPrefix("Cannot start master sync daemon (mcast=eth9") }.count == 1)
+        #expect(try harness.table.syncDaemons().isEmpty)
+        await harness.stop()
+    }
+
     @Test("a maintenance file takes the server out at once")
     func maintenance() async throws {
         let web = try WebServer()

@@ -24,6 +24,14 @@ public enum IPAddress: Hashable, Sendable {
         }
     }
 
+    /// A multicast group: 224.0.0.0/4 or ff00::/8.
+    public var isMulticast: Bool {
+        switch self {
+        case .v4(let value): value >> 28 == 0xE
+        case .v6(let high, _): high >> 56 == 0xFF
+        }
+    }
+
     /// The address in network byte order, 4 or 16 bytes.
     public var bytes: [UInt8] {
         switch self {

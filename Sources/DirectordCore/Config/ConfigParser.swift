@@ -67,6 +67,8 @@ struct ParseSession {
     var globalFallback: [AddressFamily: (FallbackSpec, ConfigLine)] = [:]
     var drafts: [VirtualDraft] = []
     var seenGlobals: [String: Int] = [:]
+    /// The lines of the `sync*` directives, to check them together once the file is read.
+    var syncLines: [Substring: ConfigLine] = [:]
     /// The largest number of real servers one range may expand to, a /16. ldirectord takes
     /// 330 s to read a range of 65,537 (its reading is quadratic), two hours for a range five
     /// times that long; a larger range is a typo (`10.20.0.13->10.25.0.15` for `->10.20.0.15`)

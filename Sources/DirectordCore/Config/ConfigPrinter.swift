@@ -23,6 +23,14 @@ public enum ConfigPrinter {
         // file without it prints to one ldirectord reads.
         if !globals.repair { out.append("repair=no") }
         if let metrics = globals.metrics { out.append("metrics=\(metrics)") }
+        let sync = globals.connectionSync
+        if let mode = sync.mode { out.append("syncdaemon=\(mode.rawValue)") }
+        if let interface = sync.interface { out.append("syncinterface=\(bare(interface))") }
+        if let value = sync.syncID { out.append("syncid=\(value)") }
+        if let value = sync.group { out.append("syncgroup=\(value)") }
+        if let value = sync.port { out.append("syncport=\(value)") }
+        if let value = sync.ttl { out.append("syncttl=\(value)") }
+        if let value = sync.maxLength { out.append("syncmaxlen=\(value)") }
 
         let defaults = globals.defaults
         if let value = defaults.checkTimeout { out.append("checktimeout=\(value)") }

@@ -2,6 +2,7 @@ extension ParseSession {
     /// Phase 2: resolves names, merges defaults, expands ranges and checks what only the whole
     /// file can tell (duplicates, services that will never be checked).
     mutating func resolve() -> Configuration {
+        checkSyncDirectives()
         for (family, (spec, line)) in globalFallback {
             // ldirectord resolves a global fallback for tcp and udp at once; a name that
             // resolves for neither is an error even when no virtual service uses it.

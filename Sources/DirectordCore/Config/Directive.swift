@@ -22,7 +22,9 @@ enum Directive {
     static let extensions: Set<String> = ["cafile", "sniname"]
 
     /// directord's own global directives, which ldirectord would refuse.
-    static let globalExtensions: Set<String> = ["repair", "metrics"]
+    static let globalExtensions: Set<String> = [
+        "repair", "metrics", "syncdaemon", "syncinterface", "syncid", "syncgroup", "syncport", "syncttl", "syncmaxlen",
+    ]
 
     /// Directives that may be given several times, each adding something.
     static let repeatable: Set<String> = ["real", "real6", "execute"]

@@ -77,6 +77,10 @@ public struct GlobalSettings: Hashable, Sendable, Codable {
     /// `metrics` (directord's own): where to serve Prometheus metrics at `/metrics`; none
     /// when nil.
     public var metrics: ListenAddress?
+    /// `syncdaemon` and its companions (directord's own): the kernel's connection-sync daemons
+    /// this director runs, so that a director pair's backup holds the connections of the
+    /// active one.
+    public var connectionSync = ConnectionSync()
     /// The file says, with the comment `# directord: no virtual services`, that it means to
     /// have none: only then may a reload remove every service.
     public var meansNoServices: Bool = false
@@ -218,4 +222,48 @@ public struct ListenAddress: Hashable, Sendable, Codable, CustomStringConvertibl
     }
 
     public var description: String { "\(address.bracketed):\(port)" }
+}
+
+/// The kernel's connection-sync daemons as the file asks for them (`syncdaemon=`,
+/// `syncinterface=`, `syncid=`, `syncgroup=`, `syncport=`, `syncttl=`, `syncmaxlen=`:
+/// directord's own directives, what `ipvsadm --start-daemon` takes). Unset values are the
+/// kernel's defaults.
+public struct ConnectionSync: Hashable, Sendable, Codable {
+    /// Which daemons run: `master` sends this director's connections, `backup` receives the
+    /// peer's, `both` does both (a pair where either director may be the active one).
+    public enum Mode: String, Hashable, Sendable, Codable, CaseIterable {
+        case master
+        case backup
+        case both
+
+        public var roles: [IPVSSyncDaemon.Role] {
+            switch self {
+            case .master: [.master]
+            case .backup: [.backup]
+            case .both: [.master, .backup]
+            }
+        }
+    }
+
+    /// nil: no daemon (ldirectord's behaviour: the operator runs `ipvsadm --start-daemon`).
+    public var mode: Mode?
+    public var interface: String?
+    /// 0 to 255; 0 (the kernel's default) makes a backup accept every sync ID.
+    public var syncID: UInt8?
+    public var group: IPAddress?
+    public var port: UInt16?
+    public var ttl: UInt8?
+    public var maxLength: UInt16?
+
+    public init() {}
+
+    /// The daemons to run, one a role; none without `syncdaemon` or an interface.
+    public var daemons: [IPVSSyncDaemon] {
+        guard let mode, let interface else { return [] }
+        return mode.roles.map {
+            IPVSSyncDaemon(
+                role: $0, interface: interface, syncID: syncID ?? 0, maxLength: maxLength, group: group, port: port,
+                ttl: ttl)
+        }
+    }
 }

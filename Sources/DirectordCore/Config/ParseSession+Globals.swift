@@ -110,6 +110,8 @@ extension ParseSession {
                         expected: "IP:PORT or [IPv6]:PORT, the port 1 to 65535 (0.0.0.0:9100 for every address)")
                 }
             }
+        case "syncdaemon", "syncinterface", "syncid", "syncgroup", "syncport", "syncttl", "syncmaxlen":
+            readSyncDirective(line)
         case "smtp":
             globals.defaults.smtp = smtpServer(line)
         case "maintenancedir":

@@ -39,6 +39,9 @@ public struct StatusReport: Codable, Hashable, Sendable {
 
     /// When the report was made (seconds since 1970), for "for 3m12s"; nil in older reports.
     public var madeAt: Double? = nil
+    /// The kernel's connection-sync daemons, as `ipvsadm -L --daemon` prints them, when the
+    /// file asks for some (`syncdaemon=`); nil otherwise and in older reports.
+    public var syncDaemons: [String]? = nil
 
     public init(pid: Int32, configuration: String, daemonStatus: String, virtualServices: [Service]) {
         self.pid = pid
@@ -65,6 +68,11 @@ public struct StatusReport: Codable, Hashable, Sendable {
                     "  \(real.endpoint)\(padding)  \(real.state) (\(weight)\(soft)\(drained)): \(real.reason)")
                 if let detail = Self.detail(real, now: madeAt) { lines.append("      " + detail) }
             }
+        }
+        if let syncDaemons {
+            lines.append("")
+            lines.append("connection sync:" + (syncDaemons.isEmpty ? " no daemon runs" : ""))
+            lines += syncDaemons.map { "  \($0)" }
         }
         if !refusedOperations.isEmpty {
             lines.append("")

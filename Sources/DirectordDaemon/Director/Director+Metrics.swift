@@ -34,6 +34,8 @@ extension Director {
         guard let metrics else { return .unavailable("metrics are off") }
         do {
             let snapshot = try await writer.snapshot()
+            let wanted = state.configuration.globals.connectionSync.daemons.map(\.role)
+            metrics.syncDaemons(wanted: wanted, running: wanted.isEmpty ? [] : try await writer.syncDaemons())
             return .metrics(metrics.scrape(state.metricsView(kernel: snapshot)))
         } catch {
             return .unavailable("cannot read the IPVS table: \(error)")

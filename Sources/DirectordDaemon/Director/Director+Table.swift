@@ -119,6 +119,11 @@ extension Director {
             pid: getpid(), configuration: settings.configPath, daemonStatus: lifecycle.alertStatus.rawValue)
         report.refusedOperations = refusedOperations.sorted(by: { $0.key < $1.key }).map { "\($0.key): \($0.value)" }
         report.madeAt = Self.wallClockSeconds()
+        if !state.configuration.globals.connectionSync.daemons.isEmpty {
+            report.syncDaemons = syncDaemonsRunning.map {
+                $0.ipvsadmLine + (startedSyncDaemons.contains($0.role) ? "" : ", not started by directord")
+            }
+        }
         for (serviceIndex, service) in report.virtualServices.enumerated() {
             guard let virtual = state.configuration.virtualServices.first(where: { $0.id == service.id }) else {
                 continue

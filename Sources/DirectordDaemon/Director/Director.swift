@@ -120,6 +120,13 @@ public actor Director {
     /// `metrics=`: the registry, once the file asks for metrics, and the server of `/metrics`.
     var metrics: DirectorMetrics?
     var metricsServer: MetricsServer?
+    /// The connection-sync daemons: those directord started (and so stops), what the file
+    /// asked for at the last look, what the kernel ran then, and the failure last logged for
+    /// each role (logged once, not at every repair while it lasts).
+    var startedSyncDaemons: Set<IPVSSyncDaemon.Role> = []
+    var askedSyncDaemons: [IPVSSyncDaemon] = []
+    var syncDaemonsRunning: [IPVSSyncDaemon] = []
+    var syncDaemonFailures: [IPVSSyncDaemon.Role: String] = [:]
 
     public init(
         configuration: Configuration, settings: Settings, loop: CheckLoop, writer: TableWriter, log: DirectorLog,
@@ -154,8 +161,10 @@ public actor Director {
                 if state.configuration.globals.repair { await refreshTable() }
                 await removeIdleDrains()
                 await reconcile(phase: .repair)
+                if state.configuration.globals.repair { await keepSyncDaemons() }
             case .reload(let trigger, let done):
                 await performReload(trigger: trigger)
+                await keepSyncDaemons()
                 done?.resume()
             case .statusReport(let done):
                 await writeStatusReport()
@@ -267,6 +276,7 @@ public actor Director {
         }
         await configureMaintenance()
         await reconcile(phase: .start)
+        await keepSyncDaemons()
         configureMetrics()
         metrics?.configurationLoaded(at: Self.wallClockSeconds())
 
@@ -367,6 +377,7 @@ public actor Director {
         } catch {
             log.log("IPVS: clean-up failed: \(error)", priority: .error)
         }
+        await stopSyncDaemons()
         for command in plan.fallbackCommands {
             let line = command.commandLine
             let timeout = settings.shutdownCommandTimeout
