@@ -326,7 +326,9 @@ struct DirectorTests {
         let roles: @Sendable () -> [IPVSSyncDaemon.Role] = { ((try? harness.table.syncDaemons()) ?? []).map(\.role) }
         #expect(roles() == [.master, .backup])
         #expect(try harness.table.syncDaemons().allSatisfy { $0.interface == "eth0" && $0.syncID == 51 })
-        #expect(harness.lines.contains("Started master sync daemon (mcast=eth0, syncid=51)"))
+        #expect(
+            harness.lines.contains(
+                "Started master sync daemon (mcast=eth0, syncid=51, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)"))
         let status = await harness.director.currentStatusReport()
         #expect(status.syncDaemons?.count == 2)
         #expect(status.text.contains("connection sync:\n  master sync daemon (mcast=eth0, syncid=51"))

@@ -19,13 +19,14 @@ extension Director {
         let plan = SyncDaemonPlan.plan(
             wanted: wanted, running: running, started: startedSyncDaemons, previous: askedSyncDaemons)
         var started = plan.started
+        var startedNow: [IPVSSyncDaemon] = []
         for action in plan.actions {
             switch action {
             case .start(let daemon):
                 do {
                     try await writer.startSyncDaemon(daemon)
                     syncDaemonFailures[daemon.role] = nil
-                    log.log("Started \(daemon.ipvsadmLine)")
+                    startedNow.append(daemon)
                 } catch {
                     started.remove(daemon.role)
                     logSyncFailure(daemon.role, "Cannot start \(daemon.ipvsadmLine): \(error)")
@@ -42,6 +43,11 @@ extension Director {
         startedSyncDaemons = started
         askedSyncDaemons = wanted
         syncDaemonsRunning = plan.actions.isEmpty ? running : ((try? await writer.syncDaemons()) ?? [])
+        // Logged as the kernel runs it, its defaults filled in, as its stop will be.
+        for daemon in startedNow {
+            let line = (syncDaemonsRunning.first { $0.role == daemon.role } ?? daemon).ipvsadmLine
+            log.log("Started \(line)")
+        }
     }
 
     /// At stop: the daemons directord started. With `cleanstop=no` the services stay in the
