@@ -112,6 +112,21 @@ struct LdirectordReadingTests {
         #expect(range.realServers.map(\.weight) == [2, 2, 2, 2])
     }
 
+    @Test("a large range written twice: one warning for the line, the second line's definitions, in one pass")
+    func duplicateRanges() throws {
+        // Found by the fuzzer: each of the 51,220 duplicates was removed from the list one by
+        // one, which took minutes.
+        let text = Self.block(
+            "real=10.60.0.10->10.60.200.29:8443 masq 2", "real=10.60.0.10->10.60.200.29:8443 masq 3")
+        let (service, warnings) = try Self.read(text)
+        // The block's own real server, then the range as its second line defines it.
+        #expect(service.realServers.count == 1 + 51_220)
+        #expect(service.realServers.dropFirst().allSatisfy { $0.weight == 3 && $0.line == 4 })
+        let duplicates = warnings.filter { $0.message.contains("kernel entries of line 3 too") }
+        #expect(duplicates.count == 1)
+        #expect(duplicates.first?.message.hasPrefix("51220 real servers (10.60.0.10:8443 the first)") == true)
+    }
+
     @Test("numbers: \"00\" and huge values, which ldirectord reads")
     func numbers() throws {
         let (service, warnings) = try Self.read(

@@ -45,22 +45,36 @@ extension ParseSession {
                     continue
                 }
             }
+            // ldirectord has no duplicate check: a second line for the same kernel entry edits
+            // it, so the last line's definition is the one the kernel keeps. Found in one pass
+            // and warned once per earlier line: two copies of a /16 range are 65,536 duplicates
+            // (the fuzzer's input took minutes when each one was removed from the list).
+            var replaced: [(earlierLine: Int, first: RealServer, count: Int)] = []
             for real in expand(parsed, line: line, service: service) {
-                // ldirectord has no duplicate check: a second line for the same kernel entry
-                // edits it, so the last line's definition is the one the kernel keeps.
                 if let earlier = position[real.destinationKey] {
-                    warn(
-                        line,
-                        "real server \(real.endpoint) is the kernel entry of line \(reals[earlier].line) too: this line's definition replaces it, as the kernel keeps ldirectord's last edit",
-                        severe: true)
-                    reals.remove(at: earlier)
-                    position = Dictionary(uniqueKeysWithValues: reals.enumerated().map { ($1.destinationKey, $0) })
+                    let earlierLine = reals[earlier].line
+                    if let index = replaced.firstIndex(where: { $0.earlierLine == earlierLine }) {
+                        replaced[index].count += 1
+                    } else {
+                        replaced.append((earlierLine, real, 1))
+                    }
                 }
                 position[real.destinationKey] = reals.count
                 reals.append(real)
             }
+            for (earlierLine, first, count) in replaced {
+                let which =
+                    count == 1
+                    ? "real server \(first.endpoint) is the kernel entry"
+                    : "\(count) real servers (\(first.endpoint) the first) are kernel entries"
+                warn(
+                    line,
+                    "\(which) of line \(earlierLine) too: this line's definition replaces it, as the kernel keeps ldirectord's last edit",
+                    severe: true)
+            }
         }
-        return reals
+        // Each kernel entry once, where its last line puts it.
+        return reals.enumerated().filter { position[$0.element.destinationKey] == $0.offset }.map(\.element)
     }
 
     mutating func expand(_ parsed: RealServerLine, line: ConfigLine, service: VirtualService) -> [RealServer] {
