@@ -169,3 +169,46 @@ struct SyncDaemonPlanTests {
         #expect(SyncDaemonPlan.shutdown(running: running, started: [.backup]) == [.stop(running[1], replacing: false)])
     }
 }
+
+/// `risecount`, `downinterval`, `maxejection`: directord's health policy, global or per block.
+@Suite("Health policy directives")
+struct HealthPolicyDirectiveTests {
+    @Test("global values are every block's default, and a block overrides them")
+    func globalAndBlock() throws {
+        let outcome = testParser.parse(
+            [
+                "risecount=3", "downinterval=30", "maxejection=50%",
+                "virtual=10.0.0.10:80", "\treal=10.0.0.11:80 gate",
+                "virtual=10.0.0.10:443", "\treal=10.0.0.11:443 gate", "\trisecount=1", "\tmaxejection=25",
+            ].joined(separator: "\n"), file: "t.cf")
+        #expect(outcome.errors.isEmpty)
+        let services = try #require(outcome.configuration).virtualServices
+        #expect(services.map(\.riseCount) == [3, 1])
+        #expect(services.map(\.downInterval) == [30, 30])
+        #expect(services.map(\.maxEjection) == [50, 25])
+        #expect(outcome.warnings.filter { $0.ldirectord == .unknownDirective }.count == 5)
+        try RoundTripTests.assertRoundTrip(ConfigPrinter.print(try #require(outcome.configuration)), name: "p.cf")
+    }
+
+    @Test("without them, ldirectord's behaviour: one pass, the check interval, no limit")
+    func defaults() throws {
+        let outcome = testParser.parse("virtual=10.0.0.10:80\n\treal=10.0.0.11:80 gate", file: "t.cf")
+        let service = try #require(outcome.configuration?.virtualServices.first)
+        #expect(service.riseCount == 1)
+        #expect(service.downInterval == nil)
+        #expect(service.maxEjection == nil)
+        #expect(!ConfigPrinter.print(try #require(outcome.configuration)).contains("risecount"))
+    }
+
+    @Test(
+        "values out of range are errors naming the line",
+        arguments: [
+            "risecount=0", "risecount=1001", "downinterval=0", "maxejection=101", "maxejection=-5", "maxejection=half",
+        ])
+    func refused(_ line: String) {
+        let outcome = testParser.parse(
+            "virtual=10.0.0.10:80\n\treal=10.0.0.11:80 gate\n\t\(line)", file: "t.cf")
+        #expect(outcome.configuration == nil)
+        #expect(outcome.errors.map(\.line) == [3])
+    }
+}

@@ -46,6 +46,9 @@ public enum ConfigPrinter {
         if let value = defaults.emailAlertFrequency { out.append("emailalertfreq=\(value)") }
         if let value = defaults.emailAlertStatus { out.append("emailalertstatus=\(value.configValue)") }
         if let value = defaults.smtp { out.append("smtp=\(value)") }
+        if let value = defaults.policy.riseCount { out.append("risecount=\(value)") }
+        if let value = defaults.policy.downInterval { out.append("downinterval=\(value)") }
+        if let value = defaults.policy.maxEjection { out.append("maxejection=\(value)") }
 
         for service in configuration.virtualServices {
             out.append("")
@@ -123,6 +126,11 @@ public enum ConfigPrinter {
         add("negotiatetimeout=\(service.negotiateTimeout)")
         if service.checkCount != 1 { add("checkcount=\(service.checkCount)") }
         add("failurecount=\(service.failureCount)")
+        // directord's own: written only where set, so that a file without them prints to one
+        // ldirectord reads.
+        if service.riseCount != 1 { add("risecount=\(service.riseCount)") }
+        if let value = service.downInterval { add("downinterval=\(value)") }
+        if let value = service.maxEjection { add("maxejection=\(value)") }
         if fork { add("checkinterval=\(service.checkInterval)") }
         add("quiescent=\(yesNo(service.quiescent))")
         add("cleanstop=\(yesNo(service.cleanStop))")

@@ -180,6 +180,9 @@ extension ParseSession {
             draft.negotiateTimeout ?? draft.checkTimeout ?? global.negotiateTimeout ?? global.checkTimeout ?? 30
         service.checkCount = draft.checkCount ?? global.checkCount ?? 1
         service.failureCount = draft.failureCount ?? global.failureCount ?? 1
+        service.riseCount = draft.policy.riseCount ?? global.policy.riseCount ?? 1
+        service.downInterval = draft.policy.downInterval ?? global.policy.downInterval
+        service.maxEjection = draft.policy.maxEjection ?? global.policy.maxEjection
         service.quiescent = draft.quiescent ?? global.quiescent ?? false
         service.cleanStop = draft.cleanStop ?? global.cleanStop ?? true
         service.fallbackCommand = draft.fallbackCommand ?? global.fallbackCommand

@@ -19,12 +19,15 @@ enum Directive {
     ]).union(extensions)
 
     /// directord's own directives of a virtual block, which ldirectord would refuse.
-    static let extensions: Set<String> = ["cafile", "sniname"]
+    static let extensions: Set<String> = Set(["cafile", "sniname"]).union(policy)
+
+    /// directord's health policy, global and per virtual service.
+    static let policy: Set<String> = ["risecount", "downinterval", "maxejection"]
 
     /// directord's own global directives, which ldirectord would refuse.
-    static let globalExtensions: Set<String> = [
+    static let globalExtensions: Set<String> = Set([
         "repair", "metrics", "syncdaemon", "syncinterface", "syncid", "syncgroup", "syncport", "syncttl", "syncmaxlen",
-    ]
+    ]).union(policy)
 
     /// Directives that may be given several times, each adding something.
     static let repeatable: Set<String> = ["real", "real6", "execute"]

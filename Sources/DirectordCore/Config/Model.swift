@@ -108,8 +108,24 @@ public struct GlobalSettings: Hashable, Sendable, Codable {
         public var emailAlertFrequency: Int?
         public var emailAlertStatus: DaemonStatusSet?
         public var smtp: String?
+        /// directord's health policy (`risecount`, `downinterval`, `maxejection`).
+        public var policy = HealthPolicy()
         public init() {}
     }
+}
+
+/// directord's own health policy directives, global defaults a block may override; nil where
+/// the file does not write them.
+public struct HealthPolicy: Hashable, Sendable, Codable {
+    /// `risecount`: passing checks in a row that bring a failed real server back.
+    public var riseCount: Int?
+    /// `downinterval`: seconds between the checks of a real server that is down.
+    public var downInterval: Int?
+    /// `maxejection`: the largest share (percent) of a service's real servers failed checks may
+    /// take out.
+    public var maxEjection: Int?
+
+    public init() {}
 }
 
 /// The server that takes the traffic of a virtual service while none of its real servers is

@@ -92,13 +92,10 @@ extension ParseSession {
         case "cleanstop":
             globals.defaults.cleanStop = yesNo(line)
         case "repair":
-            warn(
-                line, "repair is directord's own directive; ldirectord does not know it", ldirectord: .unknownDirective)
+            warnOwnDirective(line)
             if let value = yesNo(line) { globals.repair = value }
         case "metrics":
-            warn(
-                line, "metrics is directord's own directive; ldirectord does not know it", ldirectord: .unknownDirective
-            )
+            warnOwnDirective(line)
             if let text = text(
                 line, problem: "no metrics address specified", expected: "IP:PORT or [IPv6]:PORT to serve /metrics on")
             {
@@ -110,6 +107,9 @@ extension ParseSession {
                         expected: "IP:PORT or [IPv6]:PORT, the port 1 to 65535 (0.0.0.0:9100 for every address)")
                 }
             }
+        case "risecount", "downinterval", "maxejection":
+            warnOwnDirective(line)
+            globals.defaults.policy = readPolicyDirective(line, globals.defaults.policy)
         case "syncdaemon", "syncinterface", "syncid", "syncgroup", "syncport", "syncttl", "syncmaxlen":
             readSyncDirective(line)
         case "smtp":

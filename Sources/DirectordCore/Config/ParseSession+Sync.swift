@@ -3,9 +3,7 @@
 /// else to keep connections across a failover.
 extension ParseSession {
     mutating func readSyncDirective(_ line: ConfigLine) {
-        warn(
-            line, "\(line.name) is directord's own directive; ldirectord does not know it",
-            ldirectord: .unknownDirective)
+        warnOwnDirective(line)
         syncLines[line.name] = line
         guard let text = unquoted(line) else { return }
         var sync = globals.connectionSync

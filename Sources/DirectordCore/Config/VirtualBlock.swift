@@ -44,6 +44,7 @@ struct VirtualDraft {
     var emailAlertFrequency: Int?
     var emailAlertStatus: DaemonStatusSet?
     var smtp: String?
+    var policy = HealthPolicy()
 }
 
 extension ParseSession {
@@ -135,9 +136,7 @@ extension ParseSession {
         guard checkName(line, inVirtual: true) else { return }
         checkQuotes(line)
         if Directive.extensions.contains(String(line.name)) {
-            warn(
-                line, "\(line.name) is directord's own directive; ldirectord does not know it",
-                ldirectord: .unknownDirective)
+            warnOwnDirective(line)
         }
         if let message = Self.repeatWarning(line, seen: &draft.seen, scope: " in this virtual block") {
             warn(line, message)
@@ -308,6 +307,8 @@ extension ParseSession {
             draft.service.serviceName = unquoted(line).map(String.init)
         case "comment":
             draft.service.comment = unquoted(line).map(String.init)
+        case "risecount", "downinterval", "maxejection":
+            draft.policy = readPolicyDirective(line, draft.policy)
         case "cafile":
             draft.service.caFile = text(line, problem: "no CA file given", expected: "a PEM file of trusted CAs")
         case "sniname":

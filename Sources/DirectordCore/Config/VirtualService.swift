@@ -63,6 +63,13 @@ public struct VirtualService: Hashable, Sendable, Codable {
     public var checkInterval: Int = 10
     public var checkCount: Int = 1
     public var failureCount: Int = 1
+    /// directord's `risecount`: passing checks in a row that bring a failed server back.
+    public var riseCount: Int = 1
+    /// directord's `downinterval`: seconds between checks of a down server; nil: checkinterval.
+    public var downInterval: Int?
+    /// directord's `maxejection`: at most this percentage of the real servers are taken out by
+    /// failed checks; nil: no limit.
+    public var maxEjection: Int?
 
     // MARK: Behaviour, merged with the global directives
     public var quiescent: Bool = false
