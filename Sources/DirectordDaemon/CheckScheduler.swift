@@ -50,8 +50,8 @@ final class CheckScheduler {
         arm()
     }
 
-    func finished(_ id: UInt64, result: CheckResult) {
-        schedule.finished(id, result: result, now: now)
+    func finished(_ id: UInt64, result: CheckResult, down: Bool = false) {
+        schedule.finished(id, result: result, now: now, down: down)
         arm()
     }
 

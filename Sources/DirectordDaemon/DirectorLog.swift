@@ -143,6 +143,8 @@ extension DirectorEvent {
     var priority: DirectorLog.Priority {
         switch self {
         case .realServerDeleted, .realServerQuiesced, .fallbackAdded, .softFailure: .warning
+        // A service is running on servers that fail their checks: an operator must look.
+        case .ejectionLimitHolds: .error
         default: .info
         }
     }

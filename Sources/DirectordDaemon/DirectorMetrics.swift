@@ -25,6 +25,7 @@ final class DirectorMetrics {
     private struct RealServerSeries {
         var up: Gauge
         var drained: Gauge
+        var held: Gauge
         var weight: Gauge?
     }
     private struct DestinationSeries {
@@ -183,9 +184,15 @@ final class DirectorMetrics {
                             "real_server_drained",
                             help: "1 when the real server is drained (directord drain, or weight 0 set with ipvsadm)"),
                         labels: labels),
+                    held: registry.makeGauge(
+                        descriptor: Self.name(
+                            "real_server_ejection_held",
+                            help: "1 when the real server's checks fail but maxejection keeps it in the table"),
+                        labels: labels),
                     weight: nil)
             series.up.set(to: real.up ? 1 : 0)
             series.drained.set(to: real.drained ? 1 : 0)
+            series.held.set(to: real.ejectionHeld ? 1 : 0)
             if let weight = real.kernelWeight {
                 let gauge =
                     series.weight
@@ -205,6 +212,7 @@ final class DirectorMetrics {
         for (labels, series) in realServers where !seenReal.contains(labels) {
             registry.unregisterGauge(series.up)
             registry.unregisterGauge(series.drained)
+            registry.unregisterGauge(series.held)
             if let weight = series.weight { registry.unregisterGauge(weight) }
             realServers[labels] = nil
         }

@@ -175,7 +175,8 @@ extension DirectorEvent {
             .realServerReaddedQuiescent(_, let key, _), .realServerDeleted(_, let key, _),
             .realServerPurged(_, let key, _),
             .fallbackAdded(_, let key), .fallbackRestored(_, let key), .fallbackDeleted(_, let key),
-            .firstCheckFailed(_, let key, _), .realServerDrained(_, let key, _), .realServerUndrained(_, let key, _):
+            .firstCheckFailed(_, let key, _), .ejectionLimitHolds(_, let key, _, _), .realServerDrained(_, let key, _),
+            .realServerUndrained(_, let key, _):
             return key
         case .softFailure, .softFailureReset:
             // Soft failures are not mailed; their virtual ID is text.

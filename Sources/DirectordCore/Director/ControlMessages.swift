@@ -123,6 +123,9 @@ extension DirectorEvent {
                 message: message)
         case .softFailureReset: return nil
         case .firstCheckFailed: return nil
+        case .ejectionLimitHolds(let real, let key, let percent, let reason):
+            return event(
+                "real_server_held_by_maxejection", key, real, to: "up", reason: "\(reason) (maxejection=\(percent)%)")
         case .realServerDrained(let real, let key, let origin):
             return event("real_server_drained", key, real, to: "drained", weight: 0, reason: origin.rawValue)
         case .realServerUndrained(let real, let key, let origin):

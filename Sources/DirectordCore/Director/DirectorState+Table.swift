@@ -20,11 +20,16 @@ extension DirectorState {
             var destinations: [IPVSDestination] = []
             var anyUp = false
             var anyPending = false
+            let held = ejectionHeld(virtual)
             for real in virtual.realServers where real.refusal == nil {
                 let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
                 let state = health[ref] ?? RealServerHealth(state: .down, reason: "")
                 let configured = real.destination(weight: Int32(real.weight))
-                if let drain = drains[ref], drain.removal?.done == true {
+                if held.contains(ref) {
+                    // maxejection reached: in at its weight although its checks fail.
+                    anyUp = true
+                    destinations.append(configured)
+                } else if let drain = drains[ref], drain.removal?.done == true {
                     // Drained and idle (drain --remove-when-idle): out of the table.
                     continue
                 } else if state.state == .up && drains[ref] != nil {

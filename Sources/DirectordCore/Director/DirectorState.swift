@@ -22,6 +22,9 @@ public struct ScheduledCheck: Hashable, Sendable {
     /// Time between two starts of the check (checkinterval; the parser keeps it at 1 s or more).
     public var interval: Duration
     public var realServers: [RealServerRef]
+    /// `downinterval`: the time between two starts while every real server it decides is down;
+    /// nil: `interval` always.
+    public var downInterval: Duration? = nil
 }
 
 /// Everything the director decides, without I/O: health per (virtual, real), the table the
@@ -50,6 +53,10 @@ public struct DirectorState: Sendable {
     /// Something changed that the kernel's table may need to follow: a state transition,
     /// maintenance, a reload. Cleared by ``takeReconciliation(phase:)``.
     public internal(set) var needsReconcile = true
+    /// When each real server was last taken out by its checks, in order (`maxejection` holds
+    /// in the ones that failed last).
+    var wentDownOrder: [RealServerRef: Int] = [:]
+    var wentDownCount = 0
     /// The last `fallbackcommand` status run per service (ldirectord runs each change once).
     var fallbackCommandStatus: [ServiceKey: FallbackCommandStatus] = [:]
     /// Real servers of quiescent services whose first verdict was "down": they go into the
@@ -134,12 +141,17 @@ public struct DirectorState: Sendable {
                 case .external, .externalPerl: break
                 default: check.externalArguments = []
                 }
-                let identity = CheckIdentity(check: check, interval: .seconds(virtual.checkInterval))
+                let identity = CheckIdentity(
+                    check: check, interval: .seconds(virtual.checkInterval),
+                    downInterval: virtual.downInterval.map { .seconds($0) })
                 if let position = index[identity] {
                     order[position].realServers.append(ref)
                 } else {
                     index[identity] = order.count
-                    order.append(ScheduledCheck(check: identity.check, interval: identity.interval, realServers: [ref]))
+                    order.append(
+                        ScheduledCheck(
+                            check: identity.check, interval: identity.interval, realServers: [ref],
+                            downInterval: identity.downInterval))
                 }
             }
         }
@@ -149,6 +161,17 @@ public struct DirectorState: Sendable {
     private struct CheckIdentity: Hashable {
         var check: HealthCheck
         var interval: Duration
+        var downInterval: Duration?
+    }
+
+    /// Whether every real server these refs name is down by its checks (not pending, not in
+    /// maintenance, whose file is looked at each round): their check then runs every
+    /// `downinterval`.
+    public func allDown(_ refs: [RealServerRef]) -> Bool {
+        refs.allSatisfy { ref in
+            guard let health = health[ref] else { return false }
+            return health.state == .down && !health.awaitsFirstCheck && !health.inMaintenance
+        }
     }
 
     /// Records a check result for the real servers it decides.
@@ -159,10 +182,15 @@ public struct DirectorState: Sendable {
         for ref in refs {
             guard var current = health[ref], let virtual = virtualService(ref.service) else { continue }
             let wasPending = current.isPending
+            let heldBefore = virtual.maxEjection == nil ? [] : ejectionHeld(virtual)
             defer { notePlacement(ref, wasPending: wasPending, now: health[ref], quiescent: virtual.quiescent) }
-            for transition in current.record(result, failureCount: virtual.failureCount) {
+            for transition in current.record(result, failureCount: virtual.failureCount, riseCount: virtual.riseCount) {
                 switch transition {
-                case .wentUp, .wentDown:
+                case .wentDown:
+                    needsReconcile = true
+                    wentDownCount += 1
+                    wentDownOrder[ref] = wentDownCount
+                case .wentUp:
                     needsReconcile = true
                 case .softFailure(let count, let limit, let reason):
                     events.append(
@@ -172,6 +200,7 @@ public struct DirectorState: Sendable {
                 }
             }
             health[ref] = current
+            if virtual.maxEjection != nil { events += ejectionEvents(virtual, heldBefore: heldBefore) }
             // A server down from the start is never in the table: without this line its
             // failure would leave no trace in the log.
             if wasPending, !current.isPending, current.state == .down, !virtual.quiescent {

@@ -62,12 +62,15 @@ public struct MetricsView: Hashable, Sendable {
         public var drained: Bool
         /// The kernel's weight; nil when the kernel has no entry for it.
         public var kernelWeight: Int32?
+        /// Its checks fail, but `maxejection` keeps it in the table.
+        public var ejectionHeld: Bool
 
-        public init(labels: Labels, up: Bool, drained: Bool, kernelWeight: Int32?) {
+        public init(labels: Labels, up: Bool, drained: Bool, kernelWeight: Int32?, ejectionHeld: Bool = false) {
             self.labels = labels
             self.up = up
             self.drained = drained
             self.kernelWeight = kernelWeight
+            self.ejectionHeld = ejectionHeld
         }
     }
 
@@ -129,6 +132,7 @@ extension DirectorState {
             let fallbackActive = virtual.fallbackInUse { inKernel[$0] != nil } != nil
             services.append(
                 MetricsView.Service(labels: MetricsView.Labels(service: virtual.key), fallbackActive: fallbackActive))
+            let held = ejectionHeld(virtual)
             for real in virtual.realServers {
                 let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
                 let health = self.health(of: ref)
@@ -138,7 +142,8 @@ extension DirectorState {
                 realServers.append(
                     MetricsView.RealServer(
                         labels: MetricsView.Labels(service: virtual.key, destination: real.destinationKey), up: up,
-                        drained: drains[ref] != nil, kernelWeight: inKernel[real.destinationKey]?.destination.weight))
+                        drained: drains[ref] != nil, kernelWeight: inKernel[real.destinationKey]?.destination.weight,
+                        ejectionHeld: held.contains(ref)))
             }
         }
         return MetricsView(realServers: realServers, services: services, destinations: destinations)

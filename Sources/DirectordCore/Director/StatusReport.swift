@@ -28,6 +28,8 @@ public struct StatusReport: Codable, Hashable, Sendable {
         public var kernelWeight: Int32?
         /// Kept at weight 0 on the operator's word (see DirectorState+Drains); nil when not.
         public var drained: String? = nil
+        /// Its checks fail, but `maxejection` keeps it in; nil in older reports and otherwise.
+        public var heldByMaxEjection: Bool? = nil
         /// The last check: how long it took (seconds), and when it ended (seconds since 1970).
         public var lastCheckSeconds: Double? = nil
         public var lastCheckAt: Double? = nil
@@ -64,8 +66,9 @@ public struct StatusReport: Codable, Hashable, Sendable {
                 let weight = real.kernelWeight.map { "weight \($0)" } ?? "not in the table"
                 let soft = real.failures > 0 && real.state == "up" ? ", \(real.failures) soft failures" : ""
                 let drained = real.drained.map { ", drained: \($0)" } ?? ""
+                let held = real.heldByMaxEjection == true ? ", held in by maxejection" : ""
                 lines.append(
-                    "  \(real.endpoint)\(padding)  \(real.state) (\(weight)\(soft)\(drained)): \(real.reason)")
+                    "  \(real.endpoint)\(padding)  \(real.state) (\(weight)\(soft)\(drained)\(held)): \(real.reason)")
                 if let detail = Self.detail(real, now: madeAt) { lines.append("      " + detail) }
             }
         }
@@ -146,6 +149,9 @@ extension DirectorState {
                             endpoint: real.endpoint, state: state, failures: health?.failures ?? 0,
                             reason: health?.reason ?? "", kernelWeight: entry?[destination: real.destinationKey]?.weight
                         )
+                        if ejectionHeld(virtual).contains(ref) {
+                            report.heldByMaxEjection = true
+                        }
                         if let drain = drains[ref] {
                             switch drain.origin {
                             case .ipvsadm: report.drained = "weight 0 set outside directord"

@@ -23,6 +23,8 @@ public enum DirectorEvent: Hashable, Sendable {
     /// A real server's first check failed and nothing changes in the table (it was never
     /// in): only its reason is logged, on the line ldirectord's patterns never match.
     case firstCheckFailed(Endpoint, in: ServiceKey, reason: String)
+    /// `maxejection` is reached: the real server's checks fail, but it stays in the table.
+    case ejectionLimitHolds(Endpoint, in: ServiceKey, percent: Int, reason: String)
     /// directord's own: a drain (a weight set to 0 outside directord, or `directord drain`)
     /// and its end.
     case realServerDrained(Endpoint, in: ServiceKey, origin: DirectorState.Drain.Origin)
@@ -74,6 +76,8 @@ public enum DirectorEvent: Hashable, Sendable {
             "Soft failure real server: \(real) (\(virtualID)) failure \(count)/\(limit)"
         case .softFailureReset(let real, let virtualID): "Resetting soft failure count: \(real) (\(virtualID))"
         case .firstCheckFailed(let real, let key, let reason): "Check of real server \(real) (\(key)): \(reason)"
+        case .ejectionLimitHolds(let real, let key, let percent, let reason):
+            "Kept real server: \(real) (\(key)): its checks fail (\(reason)), but maxejection=\(percent)% of the service's real servers are out already"
         case .realServerDrained(let real, let key, .ipvsadm):
             "Drained real server: \(real) (\(key)) (Weight set to 0 outside directord: kept until it gets a weight again)"
         case .realServerDrained(let real, let key, .command):

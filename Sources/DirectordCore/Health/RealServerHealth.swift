@@ -25,6 +25,11 @@ public struct RealServerHealth: Hashable, Sendable {
     public var isPending: Bool { awaitsFirstCheck && state == .down }
     /// Why the server is in its state, in a check's words.
     public private(set) var reason: String
+    /// Passing checks in a row since failed checks took the server out (`risecount`).
+    public private(set) var passes: Int = 0
+    /// Failed checks took the server out (not maintenance, not a start): `risecount` passes
+    /// bring it back, and `maxejection` may hold it in.
+    public private(set) var downByChecks = false
 
     /// - Parameters:
     ///   - state: `.up` only for a real server the kernel already routes to (weight above 0),
@@ -53,8 +58,10 @@ public struct RealServerHealth: Hashable, Sendable {
     ///   - result: what the check found.
     ///   - failureCount: the service's `failurecount`: consecutive failures that take an up
     ///     server down.
+    ///   - riseCount: the service's `risecount`: consecutive passes that bring back a server
+    ///     failed checks took out (a server not checked yet, or out for maintenance, needs one).
     /// - Returns: the transitions, in the order ldirectord logs them.
-    public mutating func record(_ result: CheckResult, failureCount: Int) -> [Transition] {
+    public mutating func record(_ result: CheckResult, failureCount: Int, riseCount: Int = 1) -> [Transition] {
         awaitsFirstCheck = false
         guard !inMaintenance else { return [] }
         switch (result.status, state) {
@@ -66,6 +73,15 @@ public struct RealServerHealth: Hashable, Sendable {
         case (.up, .down):
             let hadFailures = failures > 0
             failures = 0
+            if downByChecks {
+                passes += 1
+                if passes < riseCount {
+                    reason = "\(result.reason) (pass \(passes) of \(riseCount) to come back)"
+                    return hadFailures ? [.softFailuresReset] : []
+                }
+            }
+            passes = 0
+            downByChecks = false
             state = .up
             reason = result.reason
             return (hadFailures ? [.softFailuresReset] : []) + [.wentUp(reason: result.reason)]
@@ -76,8 +92,11 @@ public struct RealServerHealth: Hashable, Sendable {
                 return [.softFailure(count: failures, limit: failureCount, reason: result.reason)]
             }
             state = .down
+            downByChecks = true
+            passes = 0
             return [.wentDown(reason: result.reason)]
         case (.down, .down):
+            passes = 0
             reason = result.reason
             return []
         }
@@ -89,6 +108,8 @@ public struct RealServerHealth: Hashable, Sendable {
         inMaintenance = true
         awaitsFirstCheck = false
         failures = 0
+        passes = 0
+        downByChecks = false
         reason = "Server in maintenance"
         guard state == .up else { return [] }
         state = .down
@@ -105,6 +126,8 @@ public struct RealServerHealth: Hashable, Sendable {
     /// For checktype=on and off: the state is set, not checked.
     public mutating func force(_ newState: State, reason: String) -> [Transition] {
         failures = 0
+        passes = 0
+        downByChecks = false
         awaitsFirstCheck = false
         self.reason = reason
         guard newState != state, !inMaintenance || newState == .down else { return [] }

@@ -141,12 +141,14 @@ public struct CheckSchedule: Sendable {
         finished(id, result: result, now: now)
     }
 
-    /// A check of an entry ended: its next run is one interval after its start.
-    public mutating func finished(_ id: UInt64, result: CheckResult, now: Instant) {
+    /// A check of an entry ended: its next run is one interval after its start (its
+    /// `downinterval` when `down`: every real server it decides is down).
+    public mutating func finished(_ id: UInt64, result: CheckResult, now: Instant, down: Bool = false) {
         if running.remove(id) != nil { waitingForSlot = false }
         guard var entry = entries[id] else { return }
         entry.combined.record(result)
-        entry.due = max((entry.lastStart ?? now) + entry.scheduled.interval + entry.phaseDelay, now)
+        let interval = down ? entry.scheduled.downInterval ?? entry.scheduled.interval : entry.scheduled.interval
+        entry.due = max((entry.lastStart ?? now) + interval + entry.phaseDelay, now)
         entry.phaseDelay = .zero
         entries[id] = entry
         heap.insert(deadline: entry.due, id: id)
@@ -156,10 +158,12 @@ public struct CheckSchedule: Sendable {
     private struct Identity: Hashable {
         var check: HealthCheck
         var interval: Duration
+        var downInterval: Duration?
 
         init(_ scheduled: ScheduledCheck) {
             check = scheduled.check
             interval = scheduled.interval
+            downInterval = scheduled.downInterval
         }
     }
 }

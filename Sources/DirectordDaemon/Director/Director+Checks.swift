@@ -45,8 +45,10 @@ extension Director {
     }
 
     private func checkFinished(_ id: UInt64, refs: [RealServerRef], check: HealthCheck, result: CheckResult) {
-        scheduler?.finished(id, result: result)
-        guard lifecycle != .stopping else { return }
+        guard lifecycle != .stopping else {
+            scheduler?.finished(id, result: result)
+            return
+        }
         writeMonitorLines(refs, result: result)
         let now = Self.wallClockSeconds()
         for ref in refs { lastChecks[ref] = (Double(result.latency.nanoseconds) / 1e9, now) }
@@ -55,6 +57,8 @@ extension Director {
         let before = metrics == nil ? [] : refs.map { state.health(of: $0) }
         // Soft failures: logged, and followed by `directord events`.
         for event in state.record(result, for: refs) { report(event) }
+        // Scheduled after the verdict: a server now down is checked every `downinterval`.
+        scheduler?.finished(id, result: result, down: state.allDown(refs))
         if let metrics {
             metrics.checkFinished(check, result: result)
             for (ref, old) in zip(refs, before) {

@@ -1,0 +1,138 @@
+import DirectordCore
+import Testing
+
+/// directord's health policy as a specification: `risecount` in a server's health,
+/// `maxejection` in the table the director wants, `downinterval` in the schedule.
+@Suite("Health policy")
+struct HealthPolicyTests {
+    static let up = CheckResult.up("HTTP 200", latency: .milliseconds(1))
+    static let down = CheckResult.down("HTTP 503", latency: .milliseconds(1))
+
+    @Test("risecount: a server its checks took out needs N passes in a row; a failure starts over")
+    func riseCount() {
+        var health = RealServerHealth(state: .down, reason: "not checked yet")
+        // Its first check brings a new server in at once, as ldirectord does.
+        #expect(health.record(Self.up, failureCount: 1, riseCount: 3) == [.wentUp(reason: "HTTP 200")])
+        #expect(health.record(Self.down, failureCount: 1, riseCount: 3) == [.wentDown(reason: "HTTP 503")])
+        // The first pass resets the failure count, as it does when one pass brings it back.
+        #expect(health.record(Self.up, failureCount: 1, riseCount: 3) == [.softFailuresReset])
+        #expect(health.state == .down)
+        #expect(health.reason == "HTTP 200 (pass 1 of 3 to come back)")
+        #expect(health.record(Self.down, failureCount: 1, riseCount: 3) == [])
+        #expect(health.passes == 0)
+        #expect(health.record(Self.up, failureCount: 1, riseCount: 3) == [])
+        #expect(health.record(Self.up, failureCount: 1, riseCount: 3) == [])
+        #expect(health.record(Self.up, failureCount: 1, riseCount: 3) == [.wentUp(reason: "HTTP 200")])
+        #expect(health.state == .up)
+        #expect(health.passes == 0)
+    }
+
+    @Test("risecount: back from maintenance, one pass is enough (the operator took it out)")
+    func riseAfterMaintenance() {
+        var health = RealServerHealth(state: .up, reason: "trusted")
+        _ = health.record(Self.down, failureCount: 1, riseCount: 5)
+        _ = health.enterMaintenance()
+        health.leaveMaintenance()
+        #expect(health.record(Self.up, failureCount: 1, riseCount: 5) == [.wentUp(reason: "HTTP 200")])
+    }
+
+    static let vip = ServiceKey.inet(.tcp, IPAddress("10.0.0.10")!, port: 80)
+    static func ref(_ last: Int) -> RealServerRef {
+        RealServerRef(service: vip, destination: IPVSDestination.Key(address: IPAddress("10.0.0.\(last)")!, port: 80))
+    }
+
+    static func fourServers(_ extra: String...) throws -> DirectorState {
+        let lines =
+            ["fallback=127.0.0.1:80", "virtual=10.0.0.10:80"] + (1...4).map { "\treal=10.0.0.\($0):80 gate 5" }
+            + ["\tservice=http"] + extra.map { "\t" + $0 }
+        let configuration = try testParser.configuration(from: lines.joined(separator: "\n"), file: "p.cf").0
+        var state = DirectorState(configuration: configuration, observed: IPVSTable())
+        for index in 1...4 { _ = state.record(up, for: [ref(index)]) }
+        return state
+    }
+
+    static func weights(_ state: DirectorState) -> [String: Int32] {
+        Dictionary(
+            uniqueKeysWithValues: state.desiredTable().destinations(of: vip).map { ("\($0.address)", $0.weight) })
+    }
+
+    @Test("maxejection=50%: two of four out; the third and fourth to fail stay in at their weight, said loudly")
+    func maxEjection() throws {
+        var state = try Self.fourServers("maxejection=50")
+        #expect(state.record(Self.down, for: [Self.ref(1)]).isEmpty)
+        #expect(state.record(Self.down, for: [Self.ref(2)]).isEmpty)
+        #expect(Self.weights(state) == ["10.0.0.3": 5, "10.0.0.4": 5])
+        let held = state.record(Self.down, for: [Self.ref(3)])
+        #expect(
+            held.map(\.message) == [
+                "Kept real server: 10.0.0.3:80 (10.0.0.10:80): its checks fail (HTTP 503), but maxejection=50% of the service's real servers are out already"
+            ])
+        #expect(Self.weights(state) == ["10.0.0.3": 5, "10.0.0.4": 5])
+        _ = state.record(Self.down, for: [Self.ref(4)])
+        // Every check fails: no fallback, the two that failed last still carry the traffic.
+        #expect(Self.weights(state) == ["10.0.0.3": 5, "10.0.0.4": 5])
+        #expect(state.ejectionHeld(state.configuration.virtualServices[0]) == [Self.ref(3), Self.ref(4)])
+        let report = state.statusReport(pid: 1, configuration: "p.cf", daemonStatus: "running")
+        #expect(report.text.contains("10.0.0.4:80  down (not in the table, held in by maxejection)"))
+        #expect(
+            state.metricsView(
+                kernel: IPVSSnapshot(info: IPVSInfo(version: 0x010201, connectionTableSize: 4096), services: [])
+            ).realServers.filter(\.ejectionHeld).count == 2)
+
+        // The first one back: one fewer may stay out, so the last to fail is held in alone.
+        _ = state.record(Self.up, for: [Self.ref(1)])
+        #expect(Self.weights(state) == ["10.0.0.1": 5, "10.0.0.4": 5])
+    }
+
+    @Test("without maxejection, every failed server goes and the fallback comes in, as in ldirectord")
+    func noLimit() throws {
+        var state = try Self.fourServers()
+        for index in 1...4 { _ = state.record(Self.down, for: [Self.ref(index)]) }
+        #expect(Self.weights(state) == ["127.0.0.1": 1])
+        #expect(state.ejectionHeld(state.configuration.virtualServices[0]).isEmpty)
+    }
+
+    @Test("maxejection=0 keeps every server that has carried traffic; one never up is not held in")
+    func maxEjectionZero() throws {
+        let lines = [
+            "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate", "\treal=10.0.0.2:80 gate", "\tservice=http",
+            "\tmaxejection=0",
+        ]
+        let configuration = try testParser.configuration(from: lines.joined(separator: "\n"), file: "p.cf").0
+        var state = DirectorState(configuration: configuration, observed: IPVSTable())
+        _ = state.record(Self.up, for: [Self.ref(1)])
+        _ = state.record(Self.down, for: [Self.ref(2)])  // its first check: it never carried traffic
+        _ = state.record(Self.down, for: [Self.ref(1)])
+        #expect(Self.weights(state) == ["10.0.0.1": 1])
+    }
+
+    @Test("downinterval: a check whose servers are all down runs at its own interval")
+    func downInterval() throws {
+        let lines = [
+            "checkinterval=2", "downinterval=30", "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate", "\tservice=http",
+        ]
+        let configuration = try testParser.configuration(from: lines.joined(separator: "\n"), file: "p.cf").0
+        var state = DirectorState(configuration: configuration, observed: IPVSTable())
+        let scheduled = try #require(state.scheduledChecks.first)
+        #expect(scheduled.interval == .seconds(2))
+        #expect(scheduled.downInterval == .seconds(30))
+        var schedule = CheckSchedule()
+        let start = ContinuousClock.now
+        schedule.update([scheduled], now: start)
+        let id = try #require(schedule.entries.keys.first)
+
+        // Pending (never checked) is not "down": the next check is one checkinterval later.
+        #expect(!state.allDown([Self.ref(1)]))
+        _ = state.record(Self.up, for: [Self.ref(1)])
+        _ = state.record(Self.down, for: [Self.ref(1)])
+        #expect(state.allDown([Self.ref(1)]))
+        let due = start + .seconds(5)
+        _ = schedule.takeDue(now: due)
+        _ = schedule.begin(id, now: due)
+        schedule.finished(id, result: Self.down, now: due, down: state.allDown([Self.ref(1)]))
+        #expect(schedule.entries[id]?.due == due + .seconds(30))
+        _ = schedule.begin(id, now: due + .seconds(30))
+        schedule.finished(id, result: Self.up, now: due + .seconds(30), down: false)
+        #expect(schedule.entries[id]?.due == due + .seconds(32))
+    }
+}
