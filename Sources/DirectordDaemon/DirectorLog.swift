@@ -144,7 +144,7 @@ extension DirectorEvent {
         switch self {
         case .realServerDeleted, .realServerQuiesced, .fallbackAdded, .softFailure: .warning
         // A service is running on servers that fail their checks: an operator must look.
-        case .ejectionLimitHolds: .error
+        case .ejectionLimitHolds, .localFaultBegan: .error
         default: .info
         }
     }

@@ -178,7 +178,7 @@ extension DirectorEvent {
             .firstCheckFailed(_, let key, _), .ejectionLimitHolds(_, let key, _, _), .realServerDrained(_, let key, _),
             .realServerUndrained(_, let key, _):
             return key
-        case .softFailure, .softFailureReset:
+        case .softFailure, .softFailureReset, .localFaultBegan, .localFaultEnded:
             // Soft failures are not mailed; their virtual ID is text.
             return .firewallMark(0, .ipv4)
         }

@@ -136,3 +136,56 @@ struct HealthPolicyTests {
         #expect(schedule.entries[id]?.due == due + .seconds(32))
     }
 }
+
+/// Failures that are the director's own: set aside when nearly every check fails with them.
+@Suite("Local faults")
+struct LocalFaultTests {
+    static let unreachable = CheckResult.down(
+        "connect to http://10.0.0.1:80/: Network is unreachable", latency: .milliseconds(1))
+
+    @Test("every check failing with \"Network is unreachable\": nothing is taken out, one error line, then back")
+    func wholeDirector() throws {
+        var state = try HealthPolicyTests.fourServers()
+        for index in 1...3 {
+            #expect(state.record(Self.unreachable, for: [HealthPolicyTests.ref(index)]).isEmpty)
+        }
+        let began = state.record(Self.unreachable, for: [HealthPolicyTests.ref(4)])
+        #expect(
+            began.map(\.message) == [
+                "Checks of 4 of 4 real servers fail with \"Network is unreachable\": a fault of this director, not of the real servers; such results are set aside and the table is kept until most checks stop failing so"
+            ])
+        #expect(state.localFaultFreeze == "Network is unreachable")
+        // A second round changes nothing either: every server still in, no fallback.
+        for index in 1...4 { _ = state.record(Self.unreachable, for: [HealthPolicyTests.ref(index)]) }
+        #expect(HealthPolicyTests.weights(state) == ["10.0.0.1": 5, "10.0.0.2": 5, "10.0.0.3": 5, "10.0.0.4": 5])
+        #expect((1...4).allSatisfy { state.health(of: HealthPolicyTests.ref($0))?.state == .up })
+
+        // The network is back: once most checks pass, their results count again.
+        #expect(state.record(HealthPolicyTests.up, for: [HealthPolicyTests.ref(1)]).isEmpty)
+        #expect(state.record(HealthPolicyTests.up, for: [HealthPolicyTests.ref(2)]).isEmpty)
+        let ended = state.record(HealthPolicyTests.up, for: [HealthPolicyTests.ref(3)])
+        #expect(ended.map(\.message).first?.hasPrefix("Checks no longer fail with \"Network is unreachable\"") == true)
+        #expect(state.localFaultFreeze == nil)
+    }
+
+    @Test("one server failing so, the others passing: its failure counts, one check interval late")
+    func oneServer() throws {
+        var state = try HealthPolicyTests.fourServers()
+        _ = state.record(Self.unreachable, for: [HealthPolicyTests.ref(2)])
+        #expect(state.health(of: HealthPolicyTests.ref(2))?.state == .up)
+        for index in [1, 3, 4] { _ = state.record(HealthPolicyTests.up, for: [HealthPolicyTests.ref(index)]) }
+        _ = state.record(Self.unreachable, for: [HealthPolicyTests.ref(2)])
+        #expect(state.health(of: HealthPolicyTests.ref(2))?.state == .down)
+        #expect(state.localFaultFreeze == nil)
+        #expect(HealthPolicyTests.weights(state) == ["10.0.0.1": 5, "10.0.0.3": 5, "10.0.0.4": 5])
+    }
+
+    @Test("a refused connection is the server's fault, not the director's: counted at once")
+    func notLocal() throws {
+        var state = try HealthPolicyTests.fourServers()
+        let refused = CheckResult.down("connect to http://10.0.0.2:80/: Connection refused", latency: .zero)
+        #expect(DirectorState.localFault(of: refused) == nil)
+        _ = state.record(refused, for: [HealthPolicyTests.ref(2)])
+        #expect(state.health(of: HealthPolicyTests.ref(2))?.state == .down)
+    }
+}

@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
 
-MODULES = ["scenarios", "cli", "notify", "differential", "dropin"]
+MODULES = ["scenarios", "cli", "notify", "differential", "dropin", "policy"]
 
 
 def load(modules=MODULES):

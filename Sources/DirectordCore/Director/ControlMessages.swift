@@ -123,6 +123,10 @@ extension DirectorEvent {
                 message: message)
         case .softFailureReset: return nil
         case .firstCheckFailed: return nil
+        case .localFaultBegan(let fault, _, _):
+            return ControlEvent(time: time, type: "local_fault_began", reason: fault, message: message)
+        case .localFaultEnded(let fault, _, _):
+            return ControlEvent(time: time, type: "local_fault_ended", reason: fault, message: message)
         case .ejectionLimitHolds(let real, let key, let percent, let reason):
             return event(
                 "real_server_held_by_maxejection", key, real, to: "up", reason: "\(reason) (maxejection=\(percent)%)")

@@ -53,6 +53,12 @@ public struct DirectorState: Sendable {
     /// Something changed that the kernel's table may need to follow: a state transition,
     /// maintenance, a reload. Cleared by ``takeReconciliation(phase:)``.
     public internal(set) var needsReconcile = true
+    /// The local error of each server's last check, where it was one (DirectorState+LocalFault);
+    /// the servers whose first such failure in a row is held back; the error whose results are
+    /// set aside while nearly every check fails with it.
+    var localFaults: [RealServerRef: String] = [:]
+    var localFaultHeld: Set<RealServerRef> = []
+    public internal(set) var localFaultFreeze: String?
     /// When each real server was last taken out by its checks, in order (`maxejection` holds
     /// in the ones that failed last).
     var wentDownOrder: [RealServerRef: Int] = [:]
@@ -180,7 +186,9 @@ public struct DirectorState: Sendable {
     public mutating func record(_ result: CheckResult, for refs: [RealServerRef]) -> [DirectorEvent] {
         var events: [DirectorEvent] = []
         for ref in refs {
-            guard var current = health[ref], let virtual = virtualService(ref.service) else { continue }
+            guard var current = health[ref], let virtual = virtualService(ref.service),
+                !setAsideLocalFault(result, for: ref)
+            else { continue }
             let wasPending = current.isPending
             let heldBefore = virtual.maxEjection == nil ? [] : ejectionHeld(virtual)
             defer { notePlacement(ref, wasPending: wasPending, now: health[ref], quiescent: virtual.quiescent) }
@@ -207,6 +215,7 @@ public struct DirectorState: Sendable {
                 events.append(.firstCheckFailed(ref.endpoint, in: ref.service, reason: current.reason))
             }
         }
+        events += updateLocalFaultFreeze()
         return events
     }
 

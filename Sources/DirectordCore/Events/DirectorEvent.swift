@@ -23,6 +23,10 @@ public enum DirectorEvent: Hashable, Sendable {
     /// A real server's first check failed and nothing changes in the table (it was never
     /// in): only its reason is logged, on the line ldirectord's patterns never match.
     case firstCheckFailed(Endpoint, in: ServiceKey, reason: String)
+    /// Nearly every check fails with one local error: their results are set aside.
+    case localFaultBegan(fault: String, failing: Int, total: Int)
+    /// Most checks no longer fail with it: their results count again.
+    case localFaultEnded(fault: String, failing: Int, total: Int)
     /// `maxejection` is reached: the real server's checks fail, but it stays in the table.
     case ejectionLimitHolds(Endpoint, in: ServiceKey, percent: Int, reason: String)
     /// directord's own: a drain (a weight set to 0 outside directord, or `directord drain`)
@@ -76,6 +80,10 @@ public enum DirectorEvent: Hashable, Sendable {
             "Soft failure real server: \(real) (\(virtualID)) failure \(count)/\(limit)"
         case .softFailureReset(let real, let virtualID): "Resetting soft failure count: \(real) (\(virtualID))"
         case .firstCheckFailed(let real, let key, let reason): "Check of real server \(real) (\(key)): \(reason)"
+        case .localFaultBegan(let fault, let failing, let total):
+            "Checks of \(failing) of \(total) real servers fail with \"\(fault)\": a fault of this director, not of the real servers; such results are set aside and the table is kept until most checks stop failing so"
+        case .localFaultEnded(let fault, let failing, let total):
+            "Checks no longer fail with \"\(fault)\" (\(failing) of \(total) real servers): their results count again"
         case .ejectionLimitHolds(let real, let key, let percent, let reason):
             "Kept real server: \(real) (\(key)): its checks fail (\(reason)), but maxejection=\(percent)% of the service's real servers are out already"
         case .realServerDrained(let real, let key, .ipvsadm):

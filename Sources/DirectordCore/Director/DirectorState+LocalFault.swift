@@ -1,0 +1,54 @@
+/// Failures that are the director's own, not the real servers': when nearly every check fails
+/// at once with the same local error (the director's network is down, it has no buffer space,
+/// its source address is gone), taking every server out would empty the table, and bring it
+/// all back with a flap when the director recovers, although no real server changed. Such
+/// results are set aside instead, with one error line, until most checks stop failing so.
+///
+/// A local failure of one real server still counts, one check interval late: its first such
+/// failure is held back, its second in a row is recorded. Checks of every server run within
+/// one interval, so a fault of the whole director is seen before any server is taken out.
+extension DirectorState {
+    /// Below this many real servers a share means little: their local failures count.
+    static let localFaultMinimum = 3
+
+    /// The error text of a check result that says the fault is this director's, or nil.
+    public static func localFault(of result: CheckResult) -> String? {
+        guard result.status == .down else { return nil }
+        return ["Network is unreachable", "No buffer space available", "Cannot assign requested address"]
+            .first { result.reason.contains($0) }
+    }
+
+    /// Whether `result` for `ref` is set aside (not recorded in its health); updates what the
+    /// local-fault view knows.
+    mutating func setAsideLocalFault(_ result: CheckResult, for ref: RealServerRef) -> Bool {
+        guard let fault = Self.localFault(of: result) else {
+            localFaults[ref] = nil
+            localFaultHeld.remove(ref)
+            return false
+        }
+        localFaults[ref] = fault
+        if localFaultFreeze == fault { return true }
+        // The first in a row waits one interval; the second is the server's own.
+        return localFaultHeld.insert(ref).inserted
+    }
+
+    /// Starts or ends the freeze from the last results of every server.
+    mutating func updateLocalFaultFreeze() -> [DirectorEvent] {
+        let total = health.values.count { !$0.inMaintenance }
+        var counts: [String: Int] = [:]
+        for fault in localFaults.values { counts[fault, default: 0] += 1 }
+        if let fault = localFaultFreeze {
+            let failing = counts[fault] ?? 0
+            guard total < Self.localFaultMinimum || failing * 2 < total else { return [] }
+            localFaultFreeze = nil
+            return [.localFaultEnded(fault: fault, failing: failing, total: total)]
+        }
+        guard total >= Self.localFaultMinimum,
+            let (fault, failing) = counts.max(by: { ($0.value, $0.key) < ($1.value, $1.key) }),
+            failing * 10 >= total * 9
+        else { return [] }
+        localFaultFreeze = fault
+        localFaultHeld = []
+        return [.localFaultBegan(fault: fault, failing: failing, total: total)]
+    }
+}
