@@ -8,8 +8,8 @@
 /// failure is held back, its second in a row is recorded. Checks of every server run within
 /// one interval, so a fault of the whole director is seen before any server is taken out.
 extension DirectorState {
-    /// Below this many real servers a share means little: their local failures count.
-    static let localFaultMinimum = 3
+    /// With one real server a share says nothing of the director: its local failures count.
+    static let localFaultMinimum = 2
 
     /// The error text of a check result that says the fault is this director's, or nil.
     public static func localFault(of result: CheckResult) -> String? {
