@@ -43,6 +43,7 @@ final class DirectorMetrics {
     private var services: [MetricsView.Labels: Gauge] = [:]
     private var destinations: [MetricsView.Labels: DestinationSeries] = [:]
     private var syncDaemons: [IPVSSyncDaemon.Role: Gauge] = [:]
+    private let localFault: Gauge
 
     /// The buckets of the check duration histogram: a millisecond to half a minute (the
     /// longest a check may take is its timeout).
@@ -57,6 +58,13 @@ final class DirectorMetrics {
             descriptor: Self.name("build_info", help: "directord's version, as a label; always 1"),
             labels: [("version", version)]
         ).set(to: 1)
+        localFault = registry.makeGauge(
+            descriptor: Self.name(
+                "local_fault_active",
+                help:
+                    "1 while nearly every check fails with an error of the director's own and their results are set aside"
+            ),
+            labels: [])
         let reloads = Self.name(
             "config_reloads", unit: "total", help: "Reloads of the configuration, by result (applied or refused)")
         reloadsApplied = registry.makeCounter(descriptor: reloads, labels: [("result", "success")])
@@ -167,6 +175,7 @@ final class DirectorMetrics {
     }
 
     private func update(_ view: MetricsView) {
+        localFault.set(to: view.localFault ? 1 : 0)
         var seenReal: Set<MetricsView.Labels> = []
         for real in view.realServers {
             seenReal.insert(real.labels)

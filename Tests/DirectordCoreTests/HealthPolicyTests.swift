@@ -155,6 +155,10 @@ struct LocalFaultTests {
                 "Checks of 4 of 4 real servers fail with \"Network is unreachable\": a fault of this director, not of the real servers; such results are set aside and the table is kept until most checks stop failing so"
             ])
         #expect(state.localFaultFreeze == "Network is unreachable")
+        let report = state.statusReport(pid: 1, configuration: "p.cf", daemonStatus: "running")
+        #expect(report.text.contains("checks failing with \"Network is unreachable\", a fault of this director"))
+        let kernel = IPVSSnapshot(info: IPVSInfo(version: 0x010201, connectionTableSize: 4096), services: [])
+        #expect(state.metricsView(kernel: kernel).localFault)
         // A second round changes nothing either: every server still in, no fallback.
         for index in 1...4 { _ = state.record(Self.unreachable, for: [HealthPolicyTests.ref(index)]) }
         #expect(HealthPolicyTests.weights(state) == ["10.0.0.1": 5, "10.0.0.2": 5, "10.0.0.3": 5, "10.0.0.4": 5])

@@ -100,6 +100,8 @@ public struct MetricsView: Hashable, Sendable {
     /// In the configuration's order.
     public var realServers: [RealServer]
     public var services: [Service]
+    /// Check results set aside as a fault of the director itself (DirectorState+LocalFault).
+    public var localFault = false
     /// Every destination of the kernel's table, directord's or not, in the kernel's order.
     public var destinations: [Destination]
 
@@ -146,6 +148,8 @@ extension DirectorState {
                         ejectionHeld: held.contains(ref)))
             }
         }
-        return MetricsView(realServers: realServers, services: services, destinations: destinations)
+        var view = MetricsView(realServers: realServers, services: services, destinations: destinations)
+        view.localFault = localFaultFreeze != nil
+        return view
     }
 }

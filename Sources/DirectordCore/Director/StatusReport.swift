@@ -44,6 +44,9 @@ public struct StatusReport: Codable, Hashable, Sendable {
     /// The kernel's connection-sync daemons, as `ipvsadm -L --daemon` prints them, when the
     /// file asks for some (`syncdaemon=`); nil otherwise and in older reports.
     public var syncDaemons: [String]? = nil
+    /// The local error whose check results are set aside (DirectorState+LocalFault); nil when
+    /// none is, and in older reports.
+    public var localFault: String? = nil
 
     public init(pid: Int32, configuration: String, daemonStatus: String, virtualServices: [Service]) {
         self.pid = pid
@@ -55,6 +58,11 @@ public struct StatusReport: Codable, Hashable, Sendable {
     /// A table for a terminal.
     public var text: String {
         var lines = ["directord (pid \(pid)) for \(configuration): \(daemonStatus)"]
+        if let localFault {
+            lines.append(
+                "checks failing with \"\(localFault)\", a fault of this director: their results are set aside, the table is kept"
+            )
+        }
         for service in virtualServices {
             lines.append("")
             lines.append(
@@ -127,7 +135,7 @@ extension DirectorState {
     public func statusReport(pid: Int32, configuration path: String, daemonStatus: String)
         -> StatusReport
     {
-        StatusReport(
+        var report = StatusReport(
             pid: pid, configuration: path, daemonStatus: daemonStatus,
             virtualServices: configuration.virtualServices.map { virtual in
                 let entry = observed[virtual.key]
@@ -167,6 +175,8 @@ extension DirectorState {
                         return report
                     })
             })
+        report.localFault = localFaultFreeze
+        return report
     }
 }
 
