@@ -10,6 +10,9 @@ from harness import SLACK, check, log, scenario
 from scenarios import DETECT, FIRST, INTERVAL, R2, R3, R4, SVC, TIMEOUT, VIP, started, web
 
 R3_ID = "127.0.0.3 8080"
+# The local table's route to the real servers' 127/8: without it they are unreachable.
+LOOPBACK_ROUTE = ["table", "local", "local", "127.0.0.0/8", "dev", "lo", "proto", "kernel", "scope", "host", "src",
+                  "127.0.0.1"]
 
 
 def started_then_r3_removed(t, globals_):
@@ -92,15 +95,16 @@ def maxejection_keeps_a_share_of_the_service(t):
 
 @scenario("policy")
 def local_fault_keeps_the_table(t):
-    """The director's own network fails (its loopback down: every check gets "Network is
-    unreachable"): one error line, and the table is kept as it is, no server taken out, no
-    fallback; when the network is back the checks count again, and nothing flapped."""
+    """The director's own network fails (its route to the real servers' network deleted: every
+    check gets "Network is unreachable"): one error line, and the table is kept as it is, no
+    server taken out, no fallback; when the route is back the checks count again, and nothing
+    flapped."""
     backends, d = started(t, web(quiescent="no"))
     d.start()
     t.kernel.wait_weights(SVC, {R2: 1, R3: 2, R4: 3}, FIRST, "the three real servers after start")
     poll = t.kernel.poller()
     mark = d.mark()
-    subprocess.run(["ip", "link", "set", "lo", "down"], check=True)
+    subprocess.run(["ip", "route", "del", *LOOPBACK_ROUTE], check=True)
     try:
         d.wait_log(
             re.compile(r'^Checks of 3 of 3 real servers fail with "Network is unreachable": a fault of this director'),
@@ -112,9 +116,9 @@ def local_fault_keeps_the_table(t):
         check(
             {address: weight for address, (_, weight) in table.services[SVC].dests.items()} == {R2: 1, R3: 2, R4: 3},
             f"the table changed while the director's own network was down:\n{table}")
-        log("loopback down: every check fails with \"Network is unreachable\", the table is kept")
+        log("no route to 127.0.0.0/8: every check fails with \"Network is unreachable\", the table is kept")
     finally:
-        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "route", "add", *LOOPBACK_ROUTE], check=True)
     d.wait_log(re.compile(r'^Checks no longer fail with "Network is unreachable"'), DETECT + INTERVAL, since=mark)
     poll.stop()
     for real in (R2, R3, R4):
