@@ -5,9 +5,15 @@ Builds one LAN in network namespaces (a Linux bridge without multicast snooping,
 IPVS sync multicast flood): directors dirA 10.9.0.1 and dirB 10.9.0.2, real servers real1
 10.9.0.11 and real2 10.9.0.12 (direct routing: the VIP on lo, arp_ignore=1, arp_announce=2,
 a threaded TCP echo server on port 80 that greets with its name), a client 10.9.0.100.
-Each director runs Debian's keepalived for VRRP only (the VIP 10.9.0.10, A priority 150,
-B 100) and directord on the same configuration, which starts the kernel's connection-sync
-daemons (syncdaemon=both; or, with --manual-sync, ipvsadm --start-daemon by hand).
+Each director runs an HA engine that moves the VIP 10.9.0.10 and directord on the same
+configuration, which starts the kernel's connection-sync daemons (syncdaemon=both; or, with
+--manual-sync, ipvsadm --start-daemon by hand). The engine (--engine):
+  keepalived  Debian's keepalived for VRRP only (A priority 150, B 100); pair.py starts
+              directord on both directors itself. The default.
+  pacemaker   Debian's corosync + Pacemaker as a two-node cluster configured from the shipped
+              recipe (etc/pair/corosync.conf, etc/pair/pacemaker.crm): the VIP is an IPaddr2
+              resource, directord a clone of ocf:heartbeat:ldirectord, which starts it. Each
+              node's daemons run in their own mount namespace (see "Pacemaker/Corosync").
 
 The scenario: a client holds one TCP connection to the VIP, sending a numbered line every
 100 ms and reading its echo; one real server fails; director A loses its link; B must take
@@ -15,6 +21,10 @@ the VIP within VRRP's bound with its table already right (nothing to change at f
 and the held connection must go on with no line lost, through B's synced connection entry;
 new connections go only to the healthy server; A comes back, takes the VIP again, and the
 held connection still goes on. Every figure is printed; the last line is PASS or FAIL.
+With Pacemaker (no fencing, as a two-node test cluster), A cut off keeps its VIP (a split
+brain nobody can see: its link is down), B takes the VIP once Corosync declares A lost; when
+A's link returns, the cluster re-forms and Pacemaker leaves the VIP on exactly one director
+(A, by the location score, after its multiple-active recovery): that is what is asserted.
 
 Python standard library only. Runs as root, in the guest (lab/run), never on a host.
 """
@@ -32,6 +42,8 @@ import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ElementTree
+from datetime import datetime
 
 VIP = "10.9.0.10"
 PORT = 80
@@ -49,6 +61,10 @@ PRIORITY = {"dirA": 150, "dirB": 100}
 ADVERT_INT = 1.0
 SYNC_ID = 51
 WORK = "/tmp/pair"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RECIPE_CRM = f"{REPO}/etc/pair/pacemaker.crm"
+RECIPE_COROSYNC = f"{REPO}/etc/pair/corosync.conf"
+HA_CONFIG = "/etc/ha.d/ldirectord.cf"  # the recipe's configfile=, one file per node (see ClusterNode)
 
 SLACK = float(os.environ.get("PAIR_SLACK", "3"))
 T0 = time.monotonic()
@@ -150,6 +166,14 @@ def kill_pidfile(path):
         os.kill(pid, signal.SIGKILL)
     except (OSError, ValueError, IndexError):
         pass
+
+
+def read_pid(path):
+    try:
+        with open(path) as file:
+            return int(file.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 # --- network namespaces from this process: setns(2) in a throw-away thread ---------------
@@ -285,13 +309,16 @@ def parse_connections(text):
 
 
 class Director:
-    def __init__(self, ns, binary, directives):
+    def __init__(self, ns, binary, directives, engine="keepalived"):
         self.ns = ns
         self.letter = ns[-1]
         self.binary = binary
         self.dir = f"{WORK}/{self.letter}"
         self.run_dir = f"{self.dir}/run"
-        self.config = f"{self.dir}/pair.cf"
+        # With Pacemaker, the agent runs directord on the recipe's path, /etc/ha.d/ldirectord.cf,
+        # which in each node's mount namespace is this director's ha.d directory.
+        self.config = f"{self.dir}/ha.d/ldirectord.cf" if engine == "pacemaker" else f"{self.dir}/pair.cf"
+        self.pidfile = f"{self.run_dir}/directord.{os.path.basename(self.config)}.pid"
         self.logfile = f"{self.dir}/directord.log"
         self.keepalived_conf = f"{self.dir}/keepalived.conf"
         self.keepalived_log = f"{self.dir}/keepalived.log"
@@ -301,11 +328,14 @@ class Director:
         self.holder = None  # a process living in the namespace: /proc/PID/net/ip_vs
         self.watch = None
         self.started = False
+        self.node = None  # the ClusterNode (--engine pacemaker)
         os.makedirs(self.run_dir, exist_ok=True)
+        os.makedirs(os.path.dirname(self.config), exist_ok=True)
         with open(self.config, "w") as file:
             file.write(directord_config(self.logfile, directives))
-        with open(self.keepalived_conf, "w") as file:
-            file.write(keepalived_config(ns))
+        if engine == "keepalived":
+            with open(self.keepalived_conf, "w") as file:
+                file.write(keepalived_config(ns))
 
     # the namespace's IPVS state, without forking
     def proc(self, name):
@@ -543,12 +573,274 @@ class HeldConnection:
         return self.counts()
 
 
+# --- Pacemaker/Corosync (--engine pacemaker) ----------------------------------------------
+#
+# Two cluster nodes in one guest share one file system, and corosync and Pacemaker keep their
+# state at fixed paths. So each node runs in a "node shell": a process started as
+#     ip netns exec dirX unshare --mount --propagation private --uts --ipc -- bash -c SCRIPT
+# (the director's network namespace; a mount namespace of its own, private so that nothing
+# propagates back to the guest's; its own hostname and System V IPC), whose SCRIPT bind-mounts
+# a per-node directory (under WORK/X/node) over every path corosync and Pacemaker keep state
+# in and a fresh tmpfs on /dev/shm, then becomes `sleep infinity`. Every daemon and tool of
+# that node is started with
+#     nsenter --target SHELL --mount --net --uts --ipc --root --wd -- ...
+# so it sees the node's own files. (--root and --wd matter: the lab's command runs chrooted
+# into the host's root, and setns(2) into a mount namespace resets root and working directory
+# to the namespace's own, the initramfs, where nothing is installed.)
+#   /etc/corosync        corosync.conf (each corosync finds its own nodelist entry by
+#                        address) and the shared authkey
+#   /var/lib/corosync    corosync's ring id files
+#   /var/lib/pacemaker   each node's copy of the CIB (cib/cib.xml), scheduler inputs, blackbox
+#   /var/log/corosync, /var/log/pacemaker   the logs, kept apart (and kept by --keep)
+#   /run                 corosync.pid, /run/crm, /run/resource-agents (IPaddr2's send_arp),
+#                        and directord's pid file: the agent runs `directord CONFIG start`
+#                        without --run-directory (DIRECTORD_RUN_DIR would have to be in each
+#                        pacemakerd's environment, which the agents inherit), so each node's
+#                        directord keeps its pid file in its own /run, bound from the
+#                        director's run directory WORK/X/run, where pair.py finds it
+#   /dev/shm             libqb's IPC ring buffers and their control files (qb-*); libqb's
+#                        connection handshake goes over abstract unix sockets, which are
+#                        already per network namespace
+#   /etc/ha.d            the recipe's configfile=/etc/ha.d/ldirectord.cf: one resource, one
+#                        path, each node's own file (WORK/X/ha.d, whose logfile= differs)
+# Not isolated: the PID namespace (Pacemaker's daemons find each other over IPC; the
+# controller's load throttling reads /proc, harmless) and /tmp (WORK is shared on purpose).
+# The directors' IPVS tables are per network namespace, as in the keepalived run.
+
+NODE_MOUNTS = (  # (directory under the node's directory, mount point); also /run, /etc/ha.d, /dev/shm
+    ("etc-corosync", "/etc/corosync"),
+    ("var-lib-corosync", "/var/lib/corosync"),
+    ("var-lib-pacemaker", "/var/lib/pacemaker"),
+    ("log-corosync", "/var/log/corosync"),
+    ("log-pacemaker", "/var/log/pacemaker"),
+)
+NODE_NAMES = {"dirA": "director-a", "dirB": "director-b"}  # the recipe's corosync node names
+VIP_SCORE = 100  # the test's location preference of the VIP for director A
+# The failover bound's allowance for Pacemaker's own steps on B once Corosync has a new
+# membership (see Pair.pacemaker_bound), and the deadline for the cluster to settle after A's
+# return (membership, DC election, CIB sync, the VIP's multiple-active recovery).
+PACEMAKER_REACTION = 10.0
+PACEMAKER_RETURN = 180.0
+
+
+def corosync_config():
+    """etc/pair/corosync.conf, with the lab's ring addresses (the directors' eth0) and a log
+    file per node (its /var/log/corosync); everything else as shipped (knet, aes256/sha256
+    with an authkey from corosync-keygen, two_node: 1, the default token timeout)."""
+    with open(RECIPE_COROSYNC) as file:
+        text = file.read()
+    for old, new in (("ring0_addr: 10.255.0.1", f"ring0_addr: {ADDRESSES['dirA']}"),
+                     ("ring0_addr: 10.255.0.2", f"ring0_addr: {ADDRESSES['dirB']}")):
+        check(text.count(old) == 1, f"{RECIPE_COROSYNC} no longer has {old!r} once: update pair.py")
+        text = text.replace(old, new)
+    check("two_node: 1" in text, f"{RECIPE_COROSYNC} has no two_node: 1")
+    return text
+
+
+def pacemaker_crm(directord):
+    """etc/pair/pacemaker.crm, with the lab's binary and VIP; everything else as shipped."""
+    with open(RECIPE_CRM) as file:
+        text = file.read()
+    for old, new in (("ldirectord=/usr/sbin/directord", f"ldirectord={directord}"),
+                     ("ip=192.168.10.10", f"ip={VIP}")):
+        check(text.count(old) == 1, f"{RECIPE_CRM} no longer has {old!r} once: update pair.py")
+        text = text.replace(old, new)
+    for needed in (f"configfile={HA_CONFIG}", "cidr_netmask=24", "nic=eth0", "clone directord-clone directord",
+                   "colocation vip-where-directord-runs inf: vip directord-clone",
+                   "order directord-before-vip Mandatory: directord-clone vip"):
+        check(needed in text, f"{RECIPE_CRM} no longer has {needed!r}: update pair.py")
+    return text
+
+
+def test_crm():
+    """What the test cluster adds: no fencing device in the lab (stonith-enabled=false), loaded
+    BEFORE the recipe, and the VIP preferring director A by a score, loaded after it (it names
+    the recipe's vip). Separate files, not lines appended to the recipe, because crmsh
+    - reads two `property` lines in one file as two property sets with the same id
+      ("ERROR: 20: Duplicate resource: cib-bootstrap-options"), and
+    - runs crm_verify before committing a load and refuses the recipe alone on a cluster that
+      has neither a fencing device nor stonith-enabled=false ("Resource start-up disabled
+      since no STONITH resources have been defined ... config not valid")."""
+    return ("# added by lab/pair/pair.py for the test cluster: no fencing device in the lab\n"
+            "property stonith-enabled=false\n",
+            "# added by lab/pair/pair.py for the test: the VIP prefers director A\n"
+            f"location vip-prefers-director-a vip {VIP_SCORE}: {NODE_NAMES['dirA']}\n")
+
+
+class ClusterNode:
+    """One director's corosync + Pacemaker, in its node shell (see above)."""
+
+    def __init__(self, director):
+        self.director = director
+        self.ns = director.ns
+        self.name = NODE_NAMES[director.ns]
+        self.dir = f"{director.dir}/node"
+        self.shell = None
+        self.corosync = None
+        self.pacemakerd = None
+        self.mnt = None  # /proc/PID/ns/mnt of the node shell, to find the node's processes
+
+    def prepare(self, authkey):
+        os.makedirs(self.dir, exist_ok=True)
+        # The packaged directories, with their owners (hacluster:haclient) and modes.
+        for source, target in (("/etc/corosync", "etc-corosync"), ("/var/lib/pacemaker", "var-lib-pacemaker"),
+                               ("/var/log/pacemaker", "log-pacemaker")):
+            run(["cp", "-a", source, f"{self.dir}/{target}"])
+        for target in ("var-lib-corosync", "log-corosync"):
+            os.makedirs(f"{self.dir}/{target}", exist_ok=True)
+        with open(f"{self.dir}/etc-corosync/corosync.conf", "w") as file:
+            file.write(corosync_config())
+        shutil.copyfile(authkey, f"{self.dir}/etc-corosync/authkey")
+        os.chmod(f"{self.dir}/etc-corosync/authkey", 0o400)
+        os.makedirs(f"{self.director.run_dir}/resource-agents", exist_ok=True)
+        os.makedirs(f"{self.director.run_dir}/lock", exist_ok=True)
+
+    def start_shell(self):
+        ready = f"{self.dir}/ready"
+        lines = ["set -e", f"hostname {self.name}"]
+        mounts = [(f"{self.dir}/{source}", target) for source, target in NODE_MOUNTS]
+        mounts += [(self.director.run_dir, "/run"), (os.path.dirname(self.director.config), "/etc/ha.d")]
+        for source, target in mounts:
+            lines += [f"mkdir -p {target}", f"mount --bind {source} {target}"]
+        lines += ["mount -t tmpfs -o mode=1777 tmpfs /dev/shm", f": > {ready}", "exec sleep infinity"]
+        self.shell = spawn(f"node shell {self.ns}",
+                           ["ip", "netns", "exec", self.ns, "unshare", "--mount", "--propagation", "private",
+                            "--uts", "--ipc", "--", "bash", "-c", "\n".join(lines)],
+                           f"{self.dir}/shell.log")
+        return ready
+
+    def wait_shell(self, ready):
+        def up():
+            check(self.shell.poll() is None, f"{self.ns}'s node shell exited {self.shell.returncode}: "
+                                             + tail(f"{self.dir}/shell.log", 10))
+            return os.path.exists(ready)
+        wait_until(up, 30 + SLACK, f"{self.ns}'s node shell", interval=0.1)
+        self.mnt = os.readlink(f"/proc/{self.shell.pid}/ns/mnt")
+        check(self.mnt != os.readlink("/proc/self/ns/mnt"), f"{self.ns}'s node shell shares our mount namespace")
+
+    def argv(self, argv):
+        return ["nsenter", f"--target={self.shell.pid}", "--mount", "--net", "--uts", "--ipc", "--root", "--wd",
+                "--", *argv]
+
+    def run(self, argv, **kwargs):
+        return run(self.argv(argv), **kwargs)
+
+    def output(self, argv, timeout=30):
+        try:
+            result = self.run(argv, timeout=timeout, check_status=False)
+            text = result.stdout + result.stderr
+            return text if result.returncode == 0 else f"{text}(exit {result.returncode})\n"
+        except Failure as error:
+            return f"({error})\n"
+
+    def start_corosync(self):
+        self.corosync = spawn(f"corosync {self.ns}", self.argv(["corosync", "-f"]), f"{self.dir}/corosync.out")
+
+    def corosync_ready(self):
+        check(self.corosync.poll() is None, f"corosync in {self.ns} exited {self.corosync.returncode}:\n"
+              + tail(f"{self.dir}/corosync.out", 20))
+        return self.run(["corosync-cfgtool", "-s"], check_status=False, timeout=30).returncode == 0
+
+    def start_pacemaker(self):
+        # Pacemaker logs to its file (/var/log/pacemaker/pacemaker.log, the node's own); no
+        # syslog in the guest.
+        env = dict(os.environ, PCMK_logfacility="none")
+        handle = open(f"{self.dir}/pacemakerd.out", "ab")
+        self.pacemakerd = subprocess.Popen(self.argv(["pacemakerd"]), stdin=subprocess.DEVNULL, stdout=handle,
+                                           stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        handle.close()
+        PROCESSES.append((f"pacemakerd {self.ns}", self.pacemakerd))
+        log(f"started pacemakerd {self.ns} (pid {self.pacemakerd.pid}) in its node shell")
+
+    def totem(self, key):
+        """A runtime value of corosync's totem, in milliseconds (corosync-cmapctl)."""
+        text = self.run(["corosync-cmapctl", "-g", f"runtime.config.totem.{key}"]).stdout
+        match = re.search(r"=\s*(\d+)", text)
+        check(match, f"corosync-cmapctl runtime.config.totem.{key}: {text!r}")
+        return int(match.group(1))
+
+    def status(self):
+        """crm_mon's view from this node: {"online": {names}, "dc": name or None,
+        "running": {resource id: [node names]}}, or None while crm_mon cannot answer."""
+        result = self.run(["crm_mon", "-1", "--output-as=xml"], check_status=False, timeout=60)
+        if result.returncode != 0:
+            return None
+        try:
+            root = ElementTree.fromstring(result.stdout)
+        except ElementTree.ParseError:
+            return None
+        nodes = root.find("nodes")
+        online = {node.get("name") for node in (nodes if nodes is not None else []) if node.get("online") == "true"}
+        dc = root.find("summary/current_dc")
+        running = {}
+        resources = root.find("resources")
+        for resource in (resources.iter("resource") if resources is not None else []):
+            if resource.get("active") == "true":
+                running.setdefault(resource.get("id"), []).extend(n.get("name") for n in resource.findall("node"))
+        return {"online": online, "dc": dc.get("name") if dc is not None and dc.get("present") == "true" else None,
+                "running": running}
+
+    def start_exec_time(self, resource):
+        """exec-time (ms) of the last start of a resource on this node, from the CIB's status."""
+        text = self.run(["cibadmin", "-Q", "--xpath",
+                         f"//node_state[@uname='{self.name}']//lrm_resource[@id='{resource}']"
+                         "/lrm_rsc_op[@operation='start']"], check_status=False).stdout
+        times = re.findall(r'exec-time="(\d+)"', text)
+        return int(times[-1]) if times else None
+
+    def log_events(self, since, patterns):
+        """The first time (wall clock, seconds) each regex appears in this node's pacemaker.log
+        after `since` (time.time()): Pacemaker stamps its lines to the millisecond."""
+        found = {}
+        year = datetime.now().year
+        try:
+            with open(f"{self.dir}/log-pacemaker/pacemaker.log", errors="replace") as file:
+                for line in file:
+                    try:
+                        stamp = datetime.strptime(f"{year} {line[:19]}", "%Y %b %d %H:%M:%S.%f").timestamp()
+                    except ValueError:
+                        continue
+                    if stamp < since:
+                        continue
+                    for name, pattern in patterns.items():
+                        if name not in found and re.search(pattern, line):
+                            found[name] = stamp
+        except OSError:
+            pass
+        return found
+
+    def processes(self):
+        """The processes living in this node's mount namespace (its daemons, agents and
+        directord, all started by this test)."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != os.getpid():
+                try:
+                    if os.readlink(f"/proc/{entry}/ns/mnt") == self.mnt:
+                        pids.append(int(entry))
+                except OSError:
+                    pass
+        return pids
+
+    def kill(self, keep=None):
+        if self.mnt is None:
+            return
+        for pid in self.processes():
+            if pid == keep:
+                continue
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 # --- the lab ------------------------------------------------------------------------------
 
 class Pair:
     def __init__(self, args):
         self.args = args
         self.directives = not args.manual_sync
+        self.pacemaker = args.engine == "pacemaker"
         self.directors = {}
         self.reals = {}
         self.holders = []
@@ -620,6 +912,186 @@ class Pair:
                                 "--syncid", str(SYNC_ID)])
         log(f"{director.ns}: started the master and backup sync daemons with ipvsadm")
 
+    # Pacemaker/Corosync (--engine pacemaker)
+    def start_cluster(self, a, b):
+        """corosync + Pacemaker on both directors, each in its node shell; the recipe loaded
+        with crmsh on A; returns once directord runs on both (started by the agent) and the
+        VIP is on A."""
+        authkey = f"{WORK}/authkey"
+        run(["corosync-keygen", "-k", authkey])  # the recipe's crypto: one key, copied to both
+        pair = (a, b)
+        names = {NODE_NAMES[d.ns] for d in pair}
+        for director in pair:
+            director.node = ClusterNode(director)
+            director.node.prepare(authkey)
+        readies = [(director.node, director.node.start_shell()) for director in pair]
+        for node, ready in readies:
+            node.wait_shell(ready)
+            log(f"{node.ns}: node shell pid {node.shell.pid}, {node.mnt}, hostname "
+                f"{node.output(['hostname']).strip()}; /run is "
+                f"{node.output(['findmnt', '-n', '-o', 'SOURCE', '/run']).split()[-1]}")
+        started = time.monotonic()
+        for director in pair:
+            director.node.start_corosync()
+        for director in pair:
+            wait_until(director.node.corosync_ready, 60 + SLACK, f"corosync in {director.ns} to answer",
+                       interval=0.5)
+        log(f"corosync answers on both ({time.monotonic() - started:.2f} s)")
+        log("corosync-quorumtool -s in dirA:\n" + indent(a.node.output(["corosync-quorumtool", "-s"])))
+        for director in pair:
+            director.node.start_pacemaker()
+
+        def formed():
+            status = a.node.status()
+            return status if status and status["online"] == names and status["dc"] else None
+
+        status, took = wait_until(formed, 240 + SLACK, "both Pacemaker nodes online with a DC", interval=1)
+        figure("cluster formed", f"{time.monotonic() - started:.2f} s after corosync started "
+                                 f"(both nodes online, DC {status['dc']})")
+        for director in pair:  # libqb's files: in each node's own /dev/shm, none in the guest's
+            count = director.node.output(["sh", "-c", "ls /dev/shm | grep -c '^qb-'"]).strip()
+            log(f"{director.ns}: {count} qb-* files in its /dev/shm")
+        log(f"the guest's own /dev/shm: {len([n for n in os.listdir('/dev/shm') if n.startswith('qb-')])} qb-* files")
+        fencing, prefer = test_crm()
+        files = {f"{WORK}/no-fencing.crm": fencing,
+                 f"{WORK}/pair.crm": pacemaker_crm(self.args.directord),
+                 f"{WORK}/prefer-a.crm": prefer}
+        for path, text in files.items():
+            with open(path, "w") as file:
+                file.write(text)
+            log(f"to load, in this order: {path}\n{indent(text)}")
+        commands = f"{WORK}/load.crm"
+        with open(commands, "w") as file:  # one crmsh process (its start is slow in the guest)
+            file.write("".join(f"configure load update {path}\n" for path in files))
+        loading = time.monotonic()
+        result = a.node.run(["crm", "-f", commands], timeout=300)
+        text = (result.stdout + result.stderr).strip()
+        log(f"crm -f {commands} (configure load update, three files) in dirA: "
+            f"{time.monotonic() - loading:.2f} s {text}")
+        check("ERROR" not in text, f"crmsh: {text}")
+        loaded = time.monotonic()
+
+        def placed():
+            status = a.node.status()
+            if not status:
+                return None
+            running = status["running"]
+            if running.get("vip") == [a.node.name] and sorted(running.get("directord", [])) == sorted(names):
+                return status if a.watch.owns_vip() else None
+            return None
+
+        wait_until(placed, 240 + SLACK, "Pacemaker to start directord on both and the VIP on dirA", interval=1)
+        for director in pair:
+            director.started = True  # by the agent: cleanup stops it as in the keepalived run
+        figure("resources started", f"{time.monotonic() - loaded:.2f} s after crmsh loaded the configuration "
+                                    f"(crmsh took {loaded - loading:.2f} s; directord on both, VIP on dirA)")
+        log("crm_mon -1 in dirA:\n" + indent(a.node.output(["crm_mon", "-1", "-r"])))
+        self.vip_start_ms = a.node.start_exec_time("vip")
+        log(f"IPaddr2 start of the VIP on dirA took {self.vip_start_ms} ms (exec-time in the CIB)")
+
+    def pacemaker_bound(self, a, b):
+        """B takes the VIP when Corosync has declared A lost (the token timeout, then the
+        consensus timeout to form the new membership) and Pacemaker on B has reacted: elected
+        itself DC if it was not, run the scheduler, and run IPaddr2's start, which took
+        self.vip_start_ms on A at the start. PACEMAKER_REACTION covers the controller's own
+        steps (election, join, scheduler, transition) in the emulated guest."""
+        token, consensus = b.node.totem("token"), b.node.totem("consensus")
+        start = (self.vip_start_ms or 0) / 1000
+        bound = token / 1000 + consensus / 1000 + start + PACEMAKER_REACTION + SLACK
+        how = (f"Corosync token {token / 1000:g} s + consensus {consensus / 1000:g} s + IPaddr2 start "
+               f"{start:.2f} s (measured on dirA) + Pacemaker's reaction {PACEMAKER_REACTION:g} s "
+               f"+ slack {SLACK:g} s")
+        log(f"failover bound: {bound:.2f} s = {how}")
+        return bound, how
+
+    def failover_breakdown(self, b, down_wall):
+        """When B's Pacemaker saw A lost (Corosync's new membership), was DC, asked for the
+        VIP's start and had it done, from its log, in seconds after the link was cut. IPaddr2
+        adds the address part way through its start: the VIP answers before "started"."""
+        events = b.node.log_events(down_wall - 1, {
+            "A lost": r"Node director-a state is now lost|director-a.* left via cluster exit",
+            "B DC": r"Set DC to director-b|State transition \S+ -> S_INTEGRATION",
+            "start asked": r"Requesting local execution of start operation for vip on director-b",
+            "started": r"Result of start operation for vip on director-b",
+        })
+        parts = [f"{name} +{stamp - down_wall:.2f} s" for name, stamp in sorted(events.items(), key=lambda e: e[1])]
+        figure("failover in dirB's Pacemaker log", ", ".join(parts) or "(nothing found)")
+
+    def return_breakdown(self, a, b, up_wall):
+        """The return in both nodes' Pacemaker logs, in seconds after A's link came up."""
+        patterns = {
+            "both active seen": r"resource vip (might be )?(is )?active on 2 nodes",
+            "vip stopped on dirA": r"Result of stop operation for vip on director-a",
+            "vip stopped on dirB": r"Result of stop operation for vip on director-b",
+            "vip started on dirA": r"Result of start operation for vip on director-a",
+            "vip started on dirB": r"Result of start operation for vip on director-b",
+        }
+        events = {}
+        for node in (a.node, b.node):
+            for name, stamp in node.log_events(up_wall - 1, patterns).items():
+                events[name] = min(stamp, events.get(name, stamp))
+        parts = [f"{name} +{stamp - up_wall:.2f} s" for name, stamp in sorted(events.items(), key=lambda e: e[1])]
+        figure("return in the Pacemaker logs", ", ".join(parts) or "(nothing found)")
+
+    def pacemaker_return(self, a, b, used):
+        """A's link comes back: the cluster re-forms (no fencing: A was never shot), Pacemaker
+        finds the VIP active on both (A kept it) and recovers it to one director; the
+        location score prefers A. Asserted: exactly one director holds the VIP, and Pacemaker
+        agrees, for STABLE s on end; the held connection loses nothing."""
+        stable = 5.0
+        names = {a.node.name, b.node.name}
+        up = time.monotonic()
+        up_wall = time.time()
+        run(["ip", "-n", "dirA", "link", "set", "eth0", "up"])
+        seen = {}
+        state = {"since": None}
+
+        def settled():
+            now = time.monotonic() - up
+            if "table" not in seen and self.healthy_table(a, [used]):
+                seen["table"] = now
+            owners = [d for d in (a, b) if d.watch.owns_vip()]
+            if len(owners) == 2 and "both" not in seen:
+                seen["both"] = now
+            status = b.node.status()
+            if status and status["online"] == names and "rejoined" not in seen:
+                seen["rejoined"] = now
+            owners = [d for d in (a, b) if d.watch.owns_vip()]
+            ok = (status is not None and status["online"] == names and "table" in seen and len(owners) == 1
+                  and status["running"].get("vip") == [owners[0].node.name])
+            if not ok:
+                state["since"] = None
+                return None
+            if state["since"] is None:
+                state["since"] = time.monotonic()
+                seen["settled"] = now
+                seen["holder"] = owners[0]
+            return owners[0] if time.monotonic() - state["since"] >= stable else None
+
+        holder, _ = wait_until(settled, PACEMAKER_RETURN + SLACK,
+                               "the cluster to re-form with the VIP on exactly one director", interval=0.5)
+        check(holder is seen["holder"], "the VIP's holder changed while it settled")
+        figure("cluster re-formed", f"{seen['rejoined']:.2f} s after dirA's link came up (dirB's crm_mon: both online)")
+        figure("VIP after dirA's return", f"on {holder.ns} alone from {seen['settled']:.2f} s after the link came up "
+               f"(stable for {stable:g} s; Pacemaker agrees)"
+               + (f"; both held it until the recovery (seen at {seen['both']:.2f} s)" if "both" in seen else ""))
+        figure(f"dirA's table restored ({used} weight 1)", f"{seen['table']:.2f} s after its link came up")
+        self.return_breakdown(a, b, up_wall)
+        log("crm_mon -1 in dirB:\n" + indent(b.node.output(["crm_mon", "-1", "-r"])))
+        held = self.held
+        echoed_at_back = held.counts()[1]
+        time.sleep(5)
+        target = held.caught_up(self.args.client_timeout + SLACK)
+        sent, echoed, error = held.counts()
+        check(echoed > echoed_at_back, f"no echo came back after the VIP settled on {holder.ns}")
+        gap = held.longest_gap(since=up)
+        figure("held connection across the return", f"{echoed}/{target} lines echoed in order, "
+               f"0 lost; longest gap {gap:.2f} s")
+        owners = [d.ns for d in (a, b) if d.watch.owns_vip()]
+        check(owners == [holder.ns], f"the VIP is on {owners or 'no director'} at the end, not on {holder.ns} alone")
+        self.print_state("after dirA's return", what=("-Lnc",))
+        self.finish(a)
+
     def healthy_table(self, director, reals):
         """Both directors' tables, as wanted: the one service, exactly `reals`, weight 1."""
         service = director.table().get(f"TCP {VIP}:{PORT}")
@@ -639,10 +1111,16 @@ class Pair:
         args = self.args
         shutil.rmtree(WORK, ignore_errors=True)
         os.makedirs(WORK)
+        if self.pacemaker:
+            engine = (f"{first_line(run(['pacemakerd', '--version'], check_status=False))}; "
+                      f"{first_line(run(['corosync', '-v'], check_status=False))}; "
+                      f"{first_line(run(['crm', '--version'], check_status=False))}")
+        else:
+            engine = first_line(run(['keepalived', '--version'], check_status=False))
         log(f"mode: {'syncdaemon= directives' if self.directives else 'sync daemons started by hand (--manual-sync)'}; "
-            f"slack {SLACK:g} s; directord {args.directord}; {first_line(run(['keepalived', '--version'], check_status=False))}")
+            f"slack {SLACK:g} s; directord {args.directord}; {engine}")
         for ns in DIRECTORS:
-            self.directors[ns] = Director(ns, args.directord, self.directives)
+            self.directors[ns] = Director(ns, args.directord, self.directives, args.engine)
         a, b = self.directors["dirA"], self.directors["dirB"]
 
         result = run([args.directord, "check-config", a.config], check_status=False)
@@ -660,12 +1138,15 @@ class Pair:
             self.start_real(ns)
         for ns in REALS:
             self.wait_real(ns)
-        self.start_keepalived(a)
-        _, took = wait_until(a.watch.owns_vip, 20 + SLACK, "dirA to take the VIP (keepalived MASTER)")
-        log(f"dirA owns the VIP {took:.2f} s after keepalived started")
-        self.start_keepalived(b)
-        for director in (a, b):
-            self.start_directord(director)
+        if self.pacemaker:
+            self.start_cluster(a, b)  # Pacemaker starts directord on both, then the VIP on A
+        else:
+            self.start_keepalived(a)
+            _, took = wait_until(a.watch.owns_vip, 20 + SLACK, "dirA to take the VIP (keepalived MASTER)")
+            log(f"dirA owns the VIP {took:.2f} s after keepalived started")
+            self.start_keepalived(b)
+            for director in (a, b):
+                self.start_directord(director)
         if not self.directives:
             for director in (a, b):
                 self.start_sync_by_hand(director)
@@ -677,7 +1158,8 @@ class Pair:
                   {f"{ADDRESSES[r]}:{PORT}": ("Route", 1) for r in REALS},
                   f"ipvsadm -Ln in {director.ns} disagrees with /proc/net/ip_vs: {confirmed}")
         self.check_daemons()
-        _, took = wait_until(lambda: self.keepalived_state(b) == "BACKUP", 20 + SLACK, "dirB's keepalived to enter BACKUP")
+        if not self.pacemaker:
+            _, took = wait_until(lambda: self.keepalived_state(b) == "BACKUP", 20 + SLACK, "dirB's keepalived to enter BACKUP")
         check(a.watch.owns_vip() and not b.watch.owns_vip(), "the VIP is not on dirA alone")
         log(f"dirA: {output('dirA', ['ip', '-br', 'addr', 'show', 'eth0']).strip()}")
         log(f"dirB: {output('dirB', ['ip', '-br', 'addr', 'show', 'eth0']).strip()}")
@@ -723,16 +1205,25 @@ class Pair:
         sent, echoed, error = held.counts()
         check(error is None, f"held connection: {error}")
         log(f"held connection before the failover: {sent} sent, {echoed} echoed")
-        bound = master_down_interval("dirB") + SLACK
+        if self.pacemaker:
+            bound, how = self.pacemaker_bound(a, b)
+        else:
+            bound = master_down_interval("dirB") + SLACK
+            how = f"master down interval {master_down_interval('dirB'):.2f} s + slack {SLACK:g} s"
         down = time.monotonic()
+        down_wall = time.time()
         run(["ip", "-n", "dirA", "link", "set", "eth0", "down"])
         _, failover = wait_until(b.watch.owns_vip, bound + 20, "dirB to take the VIP", interval=0.05)
         moved = time.monotonic()
-        figure("VIP failover", f"{failover:.2f} s (bound {bound:.2f} s = master down interval "
-                               f"{master_down_interval('dirB'):.2f} s + slack {SLACK:g} s)")
+        figure("VIP failover", f"{failover:.2f} s (bound {bound:.2f} s = {how})")
         log(f"dirB: {output('dirB', ['ip', '-br', 'addr', 'show', 'eth0']).strip()}")
         check(failover <= bound, f"VIP failover took {failover:.2f} s, over the bound of {bound:.2f} s")
-        check(not a.watch.owns_vip(), "dirA still holds the VIP with its link down")
+        if self.pacemaker:
+            # No fencing: A, alone in its partition, has no reason to stop anything.
+            figure("dirA cut off (no fencing)", "still holds the VIP on its downed link" if a.watch.owns_vip()
+                   else "released the VIP")
+        else:
+            check(not a.watch.owns_vip(), "dirA still holds the VIP with its link down")
 
         # 5. the held connection goes on through B, with nothing to change in B's table
         echoed_at_move = held.counts()[1]
@@ -750,6 +1241,8 @@ class Pair:
         changes = [line for line in new_lines if re.search(r"\b(Added|Deleted|Changed)\b", line)]
         check(not changes, "dirB's directord changed its table at the failover:\n" + "\n".join(changes))
         figure("dirB's table across the failover", f"unchanged ({len(new_lines)} new log lines, no Added/Deleted/Changed)")
+        if self.pacemaker:
+            self.failover_breakdown(b, down_wall)
         log("after the failover: ipvsadm -Lnc in dirB:\n" + indent(output("dirB", ["ipvsadm", "-Lnc"])))
         log("dirB ip_vs_conn_sync:\n" + indent(b.proc("ip_vs_conn_sync")))
         log("dirA (link down) ipvsadm -Ln:\n" + indent(output("dirA", ["ipvsadm", "-Ln"])))
@@ -764,6 +1257,9 @@ class Pair:
               f"new connections reached {counts}, not only the healthy {used}")
 
         # 7. A comes back and takes the VIP again
+        if self.pacemaker:
+            self.pacemaker_return(a, b, used)
+            return
         bound_back = master_down_interval("dirA") + SLACK
         up = time.monotonic()
         run(["ip", "-n", "dirA", "link", "set", "eth0", "up"])
@@ -795,6 +1291,11 @@ class Pair:
         figure("held connection across the return", f"{echoed}/{target} lines echoed in order, "
                f"0 lost; longest gap {gap:.2f} s")
         self.print_state("after dirA's return", what=("-Lnc",))
+        self.finish(a)
+
+    def finish(self, a):
+        """After dirA's return: its synced entries (a figure), the held connection's count."""
+        args, held = self.args, self.held
         # The held connection goes on through dirA's own entry (Origin LOCAL: a link cut is not
         # a reboot, the entry outlived it). Entries of connections made through dirB while
         # dirA was cut off reach dirA only if dirB's master daemon sends them after the link
@@ -842,8 +1343,14 @@ class Pair:
             for argv in (["ipvsadm", "-Ln"], ["ipvsadm", "-Lnc"], ["ipvsadm", "-L", "--daemon"],
                          ["ip", "-br", "addr"], ["ip", "neigh"]):
                 log(f"{director.ns}: {shlex.join(argv)}\n{indent(output(director.ns, argv))}")
-            for path in (director.logfile, director.keepalived_log):
-                log(f"{director.ns}: tail of {path}\n{indent(tail(path, 40))}")
+            if director.node:
+                node = director.node
+                log(f"{director.ns}: crm_mon -1\n{indent(node.output(['crm_mon', '-1', '-r']))}")
+                for path in (director.logfile, f"{node.dir}/corosync.out", f"{node.dir}/log-pacemaker/pacemaker.log"):
+                    log(f"{director.ns}: tail of {path}\n{indent(tail(path, 40))}")
+            else:
+                for path in (director.logfile, director.keepalived_log):
+                    log(f"{director.ns}: tail of {path}\n{indent(tail(path, 40))}")
         log(f"client: ip neigh\n{indent(output('client', ['ip', 'neigh']))}")
         for ns in REALS:
             log(f"{ns}: tail of its echo server's output\n{indent(tail(f'{WORK}/{ns}.log', 10))}")
@@ -860,6 +1367,12 @@ class Pair:
             except Exception as error:  # noqa: BLE001 - cleanup goes on
                 log(f"cleanup: held connection: {error}")
         for director in self.directors.values():
+            if director.node:
+                # Everything in the node's mount namespace but directord (stopped below, as
+                # in the keepalived run): SIGKILL, not a cluster shutdown, which would stop
+                # the resources through the agents, slowly.
+                director.node.kill(keep=read_pid(director.pidfile))
+        for director in self.directors.values():
             if director.started:
                 result = None
                 try:
@@ -869,7 +1382,9 @@ class Pair:
                 if result is not None and result.returncode != 0:
                     log(f"cleanup: directord stop in {director.ns}: exit {result.returncode} "
                         f"{(result.stdout + result.stderr).strip()}")
-                kill_pidfile(f"{director.run_dir}/directord.pair.cf.pid")
+                kill_pidfile(director.pidfile)
+            if director.node:
+                director.node.kill()
         for name, process in reversed(PROCESSES):
             terminate(process)
         for director in self.directors.values():
@@ -906,15 +1421,21 @@ def first_line(result):
 
 
 def main():
-    parser = argparse.ArgumentParser(description="A director pair (keepalived + directord) failing over.")
+    parser = argparse.ArgumentParser(description="A director pair (keepalived or Pacemaker + directord) failing over.")
+    parser.add_argument("--engine", choices=("keepalived", "pacemaker"), default="keepalived",
+                        help="what moves the VIP: keepalived's VRRP (the default) or Pacemaker/Corosync")
     parser.add_argument("--directord", default="/work/main/.build/debug/directord")
     parser.add_argument("--manual-sync", action="store_true",
                         help="start the sync daemons with ipvsadm instead of the syncdaemon= directives")
-    parser.add_argument("--client-timeout", type=float, default=20.0,
-                        help="the held connection's socket timeout (TCP retransmits across a failover)")
+    parser.add_argument("--client-timeout", type=float, default=None,
+                        help="the held connection's socket timeout (TCP retransmits across a failover); "
+                             "default 20 s with keepalived, 60 s with Pacemaker (a failover of ~10 s or "
+                             "more puts TCP's next retransmission 13-25 s after the last echo)")
     parser.add_argument("--new-connections", type=int, default=10)
     parser.add_argument("--out", help="copy the directors' logs and files here at the end")
     args = parser.parse_args()
+    if args.client_timeout is None:
+        args.client_timeout = 60.0 if args.engine == "pacemaker" else 20.0
     if os.environ.get("LAB_GUEST") != "1":
         print("pair.py: runs in the lab's guest only (lab/test-pair)", file=sys.stderr)
         return 2
