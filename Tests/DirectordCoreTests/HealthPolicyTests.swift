@@ -172,6 +172,21 @@ struct LocalFaultTests {
         #expect(state.localFaultFreeze == nil)
     }
 
+    @Test("servers not checked yet are not spared: a quiescent service places them at weight 0, as ldirectord")
+    func pendingServers() throws {
+        let lines = [
+            "quiescent=yes", "virtual=10.0.0.10:80", "\treal=10.0.0.1:80 gate", "\treal=10.0.0.2:80 gate",
+            "\tservice=http",
+        ]
+        let configuration = try testParser.configuration(from: lines.joined(separator: "\n"), file: "q.cf").0
+        var state = DirectorState(configuration: configuration, observed: IPVSTable())
+        _ = state.record(Self.unreachable, for: [HealthPolicyTests.ref(1)])
+        let events = state.record(Self.unreachable, for: [HealthPolicyTests.ref(2)])
+        // The director cannot reach any server: said once; the table is ldirectord's.
+        #expect(events.contains { $0.message.hasPrefix("Checks of 2 of 2 real servers fail") })
+        #expect(HealthPolicyTests.weights(state) == ["10.0.0.1": 0, "10.0.0.2": 0])
+    }
+
     @Test("one server failing so, the others passing: its failure counts, one check interval late")
     func oneServer() throws {
         var state = try HealthPolicyTests.fourServers()

@@ -19,14 +19,20 @@ extension DirectorState {
     }
 
     /// Whether `result` for `ref` is set aside (not recorded in its health); updates what the
-    /// local-fault view knows.
-    mutating func setAsideLocalFault(_ result: CheckResult, for ref: RealServerRef) -> Bool {
+    /// local-fault view knows. Only a server that is up is spared: one that is down or not
+    /// checked yet carries no traffic, and its failure changes nothing but a quiescent weight-0
+    /// entry, which ldirectord's table has too.
+    mutating func setAsideLocalFault(_ result: CheckResult, for ref: RealServerRef, isUp: Bool) -> Bool {
         guard let fault = Self.localFault(of: result) else {
             localFaults[ref] = nil
             localFaultHeld.remove(ref)
             return false
         }
         localFaults[ref] = fault
+        guard isUp else {
+            localFaultHeld.remove(ref)
+            return false
+        }
         if localFaultFreeze == fault { return true }
         // The first in a row waits one interval; the second is the server's own.
         return localFaultHeld.insert(ref).inserted

@@ -187,7 +187,7 @@ public struct DirectorState: Sendable {
         var events: [DirectorEvent] = []
         for ref in refs {
             guard var current = health[ref], let virtual = virtualService(ref.service),
-                !setAsideLocalFault(result, for: ref)
+                !setAsideLocalFault(result, for: ref, isUp: current.state == .up)
             else { continue }
             let wasPending = current.isPending
             let heldBefore = virtual.maxEjection == nil ? [] : ejectionHeld(virtual)
