@@ -150,6 +150,19 @@ struct RoundTripTests {
         try Self.assertRoundTrip("\(line)\nvirtual=10.0.0.1:80\n\treal=10.0.0.2 gate\n", name: line)
     }
 
+    /// Found by the second hour-long fuzz run: a weight the kernel refuses was kept clamped to
+    /// 2147483647, which printed back to a real server that ran.
+    @Test(
+        "a refused weight prints back to the same refusal",
+        arguments: ["2147483648", "99999999999", "33333333333333333333333333333333333333333"])
+    func refusedWeight(digits: String) throws {
+        let text = "virtual=10.0.0.1:80\n\treal=10.0.0.2:80 masq \(digits)\n\treal=10.0.0.3:80 masq\n"
+        try Self.assertRoundTrip(text, name: digits)
+        let service = try #require(testParser.parse(text, file: "weight.cf").configuration?.virtualServices.first)
+        #expect(service.realServers.first?.refusal?.hasPrefix("the kernel refuses weight") == true)
+        #expect(service.realServers.last?.refusal == nil)
+    }
+
     @Test("generated configurations round-trip", arguments: 0..<40)
     func generated(seed: UInt64) throws {
         var generator = ConfigGenerator(seed: seed)

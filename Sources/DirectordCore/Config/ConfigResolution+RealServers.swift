@@ -186,13 +186,14 @@ extension ParseSession {
         return addresses.map { address in
             var real = RealServer(
                 line: line.number, address: address, port: kernelPort, configuredPort: configuredPort,
-                forwarding: parsed.forwarding, weight: min(weight, Int(Int32.max)), checkPort: checkPort,
+                forwarding: parsed.forwarding, weight: weight, checkPort: checkPort,
                 request: request, receive: receive,
                 checkURL: Self.checkURL(
                     service: service.service, request: urlRequest, ownRequest: ownRequest, address: address,
                     port: checkPort))
-            // A refused entry keeps its values (it never reaches the kernel), so that printing
-            // the configuration back gives the same refusal.
+            // A refused entry keeps its values, its weight unclamped too (it never reaches the
+            // kernel), so that printing the configuration back gives the same refusal: a weight
+            // clamped to 2147483647 printed back to a server that ran (found by the fuzzer).
             real.lowerThreshold = UInt32(clamping: lowerThreshold)
             real.upperThreshold = UInt32(clamping: upperThreshold)
             real.ownCheckStrings = own

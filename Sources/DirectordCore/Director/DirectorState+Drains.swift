@@ -75,7 +75,7 @@ extension DirectorState {
         for item in saved {
             let ref = RealServerRef(service: item.service, destination: item.destination)
             guard let (virtual, real) = realServer(ref), virtual.refusal == nil, real.refusal == nil,
-                real.destination(weight: Int32(real.weight)) == item.drain.configured,
+                real.destination(weight: Int32(clamping: real.weight)) == item.drain.configured,
                 observed[ref.service]?[destination: ref.destination]?.weight == 0
             else { continue }
             drains[ref] = item.drain
@@ -101,7 +101,8 @@ extension DirectorState {
                 else { continue }
                 let endpoint = DirectorEvent.Endpoint(address: ref.destination.address, port: ref.destination.port)
                 if drains[ref] == nil, health[ref]?.state == .up, before.weight > 0, now.weight == 0 {
-                    drains[ref] = Drain(origin: .ipvsadm, configured: real.destination(weight: Int32(real.weight)))
+                    drains[ref] = Drain(
+                        origin: .ipvsadm, configured: real.destination(weight: Int32(clamping: real.weight)))
                     events.append(.realServerDrained(endpoint, in: virtual.key, origin: .ipvsadm))
                 } else if drains[ref] != nil, before.weight == 0, now.weight > 0 {
                     drains[ref] = nil
@@ -119,7 +120,7 @@ extension DirectorState {
             guard let (virtual, real) = realServer(ref), virtual.refusal == nil, real.refusal == nil else {
                 return false
             }
-            return real.destination(weight: Int32(real.weight)) == drain.configured
+            return real.destination(weight: Int32(clamping: real.weight)) == drain.configured
         }
     }
 
@@ -148,7 +149,7 @@ extension DirectorState {
             guard let (_, real) = realServer(ref) else { continue }
             let removal = removeWhenIdle ? Drain.Removal(deadline: deadline) : nil
             let drain = Drain(
-                origin: .command, configured: real.destination(weight: Int32(real.weight)), removal: removal)
+                origin: .command, configured: real.destination(weight: Int32(clamping: real.weight)), removal: removal)
             guard drains[ref] != drain else { continue }
             drains[ref] = drain
             // A server the kernel carries at a weight gets its line with the edit to 0, in the

@@ -24,7 +24,7 @@ extension DirectorState {
             for real in virtual.realServers where real.refusal == nil {
                 let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
                 let state = health[ref] ?? RealServerHealth(state: .down, reason: "")
-                let configured = real.destination(weight: Int32(real.weight))
+                let configured = real.destination(weight: Int32(clamping: real.weight))
                 if held.contains(ref) {
                     // maxejection reached: in at its weight although its checks fail.
                     anyUp = true
