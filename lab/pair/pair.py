@@ -1201,6 +1201,8 @@ class Pair:
         # 4. director A loses its link; B must take the VIP
         before_table = b.ipvsadm_table()
         before_log = len(b.log_lines())
+        a_before_table = a.ipvsadm_table()
+        a_before_log = len(a.log_lines())
         log(f"dirB's table before the failover: {before_table}; its log has {before_log} lines")
         sent, echoed, error = held.counts()
         check(error is None, f"held connection: {error}")
@@ -1246,6 +1248,15 @@ class Pair:
         log("after the failover: ipvsadm -Lnc in dirB:\n" + indent(output("dirB", ["ipvsadm", "-Lnc"])))
         log("dirB ip_vs_conn_sync:\n" + indent(b.proc("ip_vs_conn_sync")))
         log("dirA (link down) ipvsadm -Ln:\n" + indent(output("dirA", ["ipvsadm", "-Ln"])))
+        # A's own checks fail with "Network is unreachable" while its link is down: a fault of
+        # the director, not of the real servers, so directord keeps A's table as it was.
+        a_after_table = a.ipvsadm_table()
+        check(a_after_table == a_before_table,
+              f"dirA's table changed while its own link was down:\nbefore {a_before_table}\nafter  {a_after_table}")
+        a_lines = a.log_lines()[a_before_log:]
+        check(any('fail with "Network is unreachable": a fault of this director' in line for line in a_lines),
+              "dirA's directord did not say its checks fail with a fault of its own:\n" + "\n".join(a_lines))
+        figure("dirA's table while its link was down", "kept (its checks' \"Network is unreachable\" set aside)")
 
         # 6. new connections only to the healthy real server
         greetings = []
