@@ -24,11 +24,11 @@ extension DirectorState {
     /// entry, which ldirectord's table has too.
     mutating func setAsideLocalFault(_ result: CheckResult, for ref: RealServerRef, isUp: Bool) -> Bool {
         guard let fault = Self.localFault(of: result) else {
-            localFaults[ref] = nil
+            if localFaults.removeValue(forKey: ref) != nil { localFaultsChanged = true }
             localFaultHeld.remove(ref)
             return false
         }
-        localFaults[ref] = fault
+        if localFaults.updateValue(fault, forKey: ref) != fault { localFaultsChanged = true }
         guard isUp else {
             localFaultHeld.remove(ref)
             return false
@@ -40,6 +40,10 @@ extension DirectorState {
 
     /// Starts or ends the freeze from the last results of every server.
     mutating func updateLocalFaultFreeze() -> [DirectorEvent] {
+        // Looked at only when a server's local fault came or went: a healthy round costs
+        // nothing per check, whatever the number of servers.
+        guard localFaultsChanged else { return [] }
+        localFaultsChanged = false
         let total = health.values.count { !$0.inMaintenance }
         var counts: [String: Int] = [:]
         for fault in localFaults.values { counts[fault, default: 0] += 1 }

@@ -58,6 +58,7 @@ public struct DirectorState: Sendable {
     /// set aside while nearly every check fails with it.
     var localFaults: [RealServerRef: String] = [:]
     var localFaultHeld: Set<RealServerRef> = []
+    var localFaultsChanged = false
     public internal(set) var localFaultFreeze: String?
     /// When each real server was last taken out by its checks, in order (`maxejection` holds
     /// in the ones that failed last).
