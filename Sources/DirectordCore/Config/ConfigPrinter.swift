@@ -49,6 +49,8 @@ public enum ConfigPrinter {
         if let value = defaults.policy.riseCount { out.append("risecount=\(value)") }
         if let value = defaults.policy.downInterval { out.append("downinterval=\(value)") }
         if let value = defaults.policy.maxEjection { out.append("maxejection=\(value)") }
+        if let value = defaults.policy.slowStart { out.append("slowstart=\(value)") }
+        if let value = defaults.policy.drainTimeout { out.append("draintimeout=\(value)") }
 
         for service in configuration.virtualServices {
             out.append("")
@@ -121,6 +123,8 @@ public enum ConfigPrinter {
         if let load = service.load { add("load=\(quoted(load))") }
         if let caFile = service.caFile { add("cafile=\(bare(caFile))") }
         if let sniName = service.sniName { add("sniname=\(bare(sniName))") }
+        if let status = service.httpStatus { add("httpstatus=\(status)") }
+        for header in service.httpHeaders { add("httpheader=\(bare(header))") }
 
         add("checktimeout=\(service.checkTimeout)")
         add("negotiatetimeout=\(service.negotiateTimeout)")
@@ -131,6 +135,8 @@ public enum ConfigPrinter {
         if service.riseCount != 1 { add("risecount=\(service.riseCount)") }
         if let value = service.downInterval { add("downinterval=\(value)") }
         if let value = service.maxEjection { add("maxejection=\(value)") }
+        if let value = service.slowStart { add("slowstart=\(value)") }
+        if let value = service.drainTimeout { add("draintimeout=\(value)") }
         if fork { add("checkinterval=\(service.checkInterval)") }
         add("quiescent=\(yesNo(service.quiescent))")
         add("cleanstop=\(yesNo(service.cleanStop))")

@@ -242,6 +242,19 @@ extension ParseSession {
                 "service=oracle is not negotiated by directord: its checks are a TCP connect only (ldirectord needs Perl's DBD::Oracle, which Debian does not ship, and dies on the first check)"
             )
         }
+        let sendsHTTP = usesNegotiate && [.http, .https, .httpProxy].contains(service.service)
+        if !sendsHTTP && (service.httpStatus != nil || !service.httpHeaders.isEmpty) {
+            warn(
+                line: line.number, text: String(line.text),
+                "httpstatus and httpheader have no effect in \(service.id): its checks are not HTTP requests (checktype=\(service.checkType.configValue), service=\(service.service.rawValue))"
+            )
+        }
+        if service.slowStart != nil, Scheduler.hashing.contains(service.scheduler.rawValue) {
+            warn(
+                line: line.number, text: String(line.text),
+                "slowstart does not ramp the real servers of \(service.id): scheduler=\(service.scheduler) hashes clients to servers by weight, and each step would move clients between servers"
+            )
+        }
         if case .external = service.checkType, service.checkCommand == "/bin/true" {
             warn(
                 line: line.number, text: String(line.text),

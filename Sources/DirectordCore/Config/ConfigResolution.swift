@@ -183,6 +183,8 @@ extension ParseSession {
         service.riseCount = draft.policy.riseCount ?? global.policy.riseCount ?? 1
         service.downInterval = draft.policy.downInterval ?? global.policy.downInterval
         service.maxEjection = draft.policy.maxEjection ?? global.policy.maxEjection
+        service.slowStart = draft.policy.slowStart ?? global.policy.slowStart
+        service.drainTimeout = draft.policy.drainTimeout ?? global.policy.drainTimeout
         service.quiescent = draft.quiescent ?? global.quiescent ?? false
         service.cleanStop = draft.cleanStop ?? global.cleanStop ?? true
         service.fallbackCommand = draft.fallbackCommand ?? global.fallbackCommand

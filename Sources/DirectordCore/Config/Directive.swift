@@ -19,10 +19,10 @@ enum Directive {
     ]).union(extensions)
 
     /// directord's own directives of a virtual block, which ldirectord would refuse.
-    static let extensions: Set<String> = Set(["cafile", "sniname"]).union(policy)
+    static let extensions: Set<String> = Set(["cafile", "sniname", "httpstatus", "httpheader"]).union(policy)
 
     /// directord's health policy, global and per virtual service.
-    static let policy: Set<String> = ["risecount", "downinterval", "maxejection"]
+    static let policy: Set<String> = ["risecount", "downinterval", "maxejection", "slowstart", "draintimeout"]
 
     /// directord's own global directives, which ldirectord would refuse.
     static let globalExtensions: Set<String> = Set([
@@ -30,7 +30,7 @@ enum Directive {
     ]).union(policy)
 
     /// Directives that may be given several times, each adding something.
-    static let repeatable: Set<String> = ["real", "real6", "execute"]
+    static let repeatable: Set<String> = ["real", "real6", "execute", "httpheader"]
 
     static let all = global.union(virtual)
 

@@ -124,6 +124,11 @@ public struct HealthPolicy: Hashable, Sendable, Codable {
     /// `maxejection`: the largest share (percent) of a service's real servers failed checks may
     /// take out.
     public var maxEjection: Int?
+    /// `slowstart`: seconds over which a real server that comes back ramps to its weight.
+    public var slowStart: Int?
+    /// `draintimeout`: seconds a removed real server is left at weight 0 for its connections
+    /// to end before it is deleted.
+    public var drainTimeout: Int?
 
     public init() {}
 }

@@ -17,6 +17,13 @@ extension ParseSession {
             // "50%" reads as 50, as an operator writes a share.
             let digits = text.hasSuffix("%") ? text.dropLast() : text
             policy.maxEjection = strictNumber(line, digits, range: 0...100, expected: "a percentage from 0 to 100")
+        case "slowstart":
+            policy.slowStart = strictNumber(
+                line, text, range: 1...86400, expected: "seconds over which a returning server ramps up, 1 to 86400")
+        case "draintimeout":
+            policy.drainTimeout = strictNumber(
+                line, text, range: 1...86400,
+                expected: "seconds a removed server keeps its connections at weight 0, 1 to 86400")
         default:
             break
         }

@@ -11,6 +11,10 @@ public struct Scheduler: RawRepresentable, Hashable, Sendable, Codable, CustomSt
         "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",
     ]
 
+    /// Schedulers that map clients to servers by a hash: a weight change moves clients, so
+    /// `slowstart` leaves their servers alone.
+    public static let hashing: Set<String> = ["sh", "dh", "mh"]
+
     /// Also accepted: schedulers newer kernels have.
     public static let newer: [String] = ["twos"]
 

@@ -129,3 +129,50 @@ extension ParseSession {
         }
     }
 }
+
+/// directord's `httpheader`: one request header line an HTTP check sends.
+extension ParseSession {
+    /// Header names the check writes itself or that frame the request: another value would
+    /// make a request the server reads differently from the check.
+    static let reservedHeaders: [String: String] = [
+        "host": "use virtualhost= for the Host header",
+        "content-length": "a check request has no body",
+        "transfer-encoding": "a check request has no body",
+        "connection": "each check closes its connection",
+    ]
+
+    mutating func readHTTPHeader(_ line: ConfigLine, into draft: inout VirtualDraft) {
+        guard let text = unquoted(line) else { return }
+        let expected = "a header line such as \"X-Health-Check: directord\""
+        guard let colon = text.firstIndex(of: ":") else {
+            invalid(line, "httpheader has no \":\" between the name and the value", expected: expected)
+            return
+        }
+        let name = text[..<colon]
+        let value = text[text.index(after: colon)...].trimmingSpaces
+        // RFC 9110's token characters; anything else is a header the server refuses or misreads.
+        let tokenPunctuation = Set("!#$%&'*+-.^_`|~".utf8)
+        guard !name.isEmpty,
+            name.utf8.allSatisfy({ $0.isASCIILetterOrDigit || tokenPunctuation.contains($0) })
+        else {
+            invalid(line, "invalid httpheader name \"\(name)\"", expected: "a header name of letters, digits and -")
+            return
+        }
+        if let why = Self.reservedHeaders[name.lowercased()] {
+            invalid(line, "httpheader cannot set \(name): \(why)", expected: expected)
+            return
+        }
+        guard value.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
+            invalid(line, "httpheader \(name) has a control character in its value", expected: expected)
+            return
+        }
+        draft.service.httpHeaders.append("\(name): \(value)")
+    }
+}
+
+extension UInt8 {
+    fileprivate var isASCIILetterOrDigit: Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self | 0x20)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
+    }
+}

@@ -307,8 +307,20 @@ extension ParseSession {
             draft.service.serviceName = unquoted(line).map(String.init)
         case "comment":
             draft.service.comment = unquoted(line).map(String.init)
-        case "risecount", "downinterval", "maxejection":
+        case "risecount", "downinterval", "maxejection", "slowstart", "draintimeout":
             draft.policy = readPolicyDirective(line, draft.policy)
+        case "httpstatus":
+            if let text = unquoted(line) {
+                if let set = HTTPStatusSet(text) {
+                    draft.service.httpStatus = set
+                } else {
+                    invalid(
+                        line, "invalid httpstatus \"\(text)\"",
+                        expected: "status codes and ranges from 100 to 599, such as 200-299,301,302")
+                }
+            }
+        case "httpheader":
+            readHTTPHeader(line, into: &draft)
         case "cafile":
             draft.service.caFile = text(line, problem: "no CA file given", expected: "a PEM file of trusted CAs")
         case "sniname":

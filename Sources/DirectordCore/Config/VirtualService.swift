@@ -56,6 +56,10 @@ public struct VirtualService: Hashable, Sendable, Codable {
     public var caFile: String?
     /// directord extension `sniname`: the TLS server name an HTTPS check sends and verifies.
     public var sniName: String?
+    /// directord extension `httpstatus`: the statuses an HTTP check accepts; nil: 2xx.
+    public var httpStatus: HTTPStatusSet?
+    /// directord extension `httpheader`: request header lines an HTTP check sends, in order.
+    public var httpHeaders: [String] = []
 
     // MARK: Timing, merged with the global directives
     public var checkTimeout: Int = 5
@@ -70,6 +74,12 @@ public struct VirtualService: Hashable, Sendable, Codable {
     /// directord's `maxejection`: at most this percentage of the real servers are taken out by
     /// failed checks; nil: no limit.
     public var maxEjection: Int?
+    /// directord's `slowstart`: seconds over which a real server its checks bring back ramps
+    /// from a small share of its weight to all of it; nil: at once.
+    public var slowStart: Int?
+    /// directord's `draintimeout`: a real server a reload or a stop removes is left at weight 0
+    /// until the kernel shows it no connection, at most this many seconds; nil: deleted at once.
+    public var drainTimeout: Int?
 
     // MARK: Behaviour, merged with the global directives
     public var quiescent: Bool = false
@@ -128,7 +138,9 @@ public struct VirtualService: Hashable, Sendable, Codable {
                 virtualServer, "\(key.port)", real.address.bracketed, "\(real.configuredPort ?? 0)",
             ],
             caFile: caFile,
-            sniName: sniName)
+            sniName: sniName,
+            acceptedStatus: httpStatus ?? .success,
+            headers: httpHeaders)
     }
 }
 
@@ -231,6 +243,10 @@ public struct HealthCheck: Hashable, Sendable, Codable {
     public var externalArguments: [String]
     public var caFile: String?
     public var sniName: String?
+    /// The statuses that pass (`httpstatus`, 2xx when not written).
+    public var acceptedStatus: HTTPStatusSet = .success
+    /// `httpheader` lines, sent as written after the check's own.
+    public var headers: [String] = []
 }
 
 extension ServiceKey {
