@@ -6,7 +6,7 @@ import Testing
 /// parse → print → parse gives the same configuration, and printing is stable.
 @Suite("Round trip")
 struct RoundTripTests {
-    static let fixtureNames = ["web-negotiate", "mysql", "mixed"]
+    static let fixtureNames = ["web-negotiate", "mysql", "mixed", "policy"]
 
     static func fixture(_ name: String) throws -> String {
         let url = try #require(Bundle.module.url(forResource: "Fixtures/\(name)", withExtension: "cf"))
