@@ -95,6 +95,19 @@ struct CheckConfigCommandTests {
         #expect(run.errors.contains("bogus\\x1B]0;x\\x07=1"))
     }
 
+    @Test("an httpheader's value, often a credential, reaches neither a diagnostic nor the printed configuration")
+    func headerSecrets() throws {
+        let file = try Self.write(
+            "virtual=10.0.0.10:80\n\treal=10.0.0.1:80 gate\n\tservice=http\n"
+                + "\thttpheader=\"Authorization: Bearer tok3n\n\thttpheader=X-Api-Key: k3y\n")
+        let run = try Self.run(["check-config", file.path])
+        #expect(run.status == 0)
+        #expect(!(run.output + run.errors).contains("tok3n"))
+        #expect(!(run.output + run.errors).contains("k3y"))
+        #expect(run.errors.contains("httpheader=<hidden>: missing closing quote"))
+        #expect(run.output.contains("X-Api-Key: <hidden>"))
+    }
+
     @Test(
         "what ldirectord runs but misreads is accepted with warnings; --strict refuses it, and what ldirectord refuses")
     func strict() throws {

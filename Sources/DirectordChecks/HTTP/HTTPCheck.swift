@@ -66,7 +66,7 @@ final class HTTPCheck: CurlCheck {
         transfer.set(CURLOPT_PATH_AS_IS, 1)
         transfer.set(CURLOPT_PROTOCOLS_STR, "http,https")
         transfer.set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
-        transfer.set(CURLOPT_FOLLOWLOCATION, 1)
+        transfer.set(CURLOPT_FOLLOWLOCATION, check.followsRedirects ? 1 : 0)
         transfer.set(CURLOPT_MAXREDIRS, Self.maximumRedirects)
         transfer.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
         setSingleConnection(transfer, timeout: timeLimit ?? limit)
@@ -78,8 +78,10 @@ final class HTTPCheck: CurlCheck {
         } else {
             // An empty proxy turns off curl's use of the http_proxy environment variables.
             transfer.set(CURLOPT_PROXY, "")
-            transfer.set(CURLOPT_HTTPHEADER, list: ["Host: \(check.virtualHost ?? check.address.bracketed)"])
+            transfer.set(
+                CURLOPT_HTTPHEADER, list: ["Host: \(check.virtualHost ?? check.address.bracketed)"] + check.headers)
         }
+        if isProxy && !check.headers.isEmpty { transfer.set(CURLOPT_HTTPHEADER, list: check.headers) }
         setCertificateVerification(transfer)
     }
 

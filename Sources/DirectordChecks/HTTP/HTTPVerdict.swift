@@ -1,8 +1,8 @@
 import DirectordCore
 
 /// The verdict on a final HTTP response, the same whichever engine fetched it (libcurl or
-/// ``PlainHTTPCheck``): up when the status is 2xx and `receive` is found in the body, as
-/// ldirectord's `check_http`.
+/// ``PlainHTTPCheck``): up when the status is 2xx (or one `httpstatus` names) and `receive` is
+/// found in the body, as ldirectord's `check_http`.
 struct HTTPVerdict {
     var isUp: Bool
     var reason: String
@@ -14,8 +14,9 @@ struct HTTPVerdict {
         patterns: ReceivePatternCache, place: String
     ) {
         let statusText = reasonPhrase.isEmpty ? "HTTP \(status)" : "HTTP \(status) \(reasonPhrase)"
-        guard (200..<300).contains(status) else {
-            self.init(isUp: false, reason: "\(statusText) from \(place)")
+        guard check.acceptedStatus.contains(status) else {
+            let accepted = check.acceptedStatus == .success ? "" : " (httpstatus=\(check.acceptedStatus))"
+            self.init(isUp: false, reason: "\(statusText) from \(place)\(accepted)")
             return
         }
         if receiveIsEmpty(check.receive) {
@@ -45,7 +46,8 @@ struct HTTPVerdict {
         self.reason = reason
     }
 
-    /// Whether the body matters to the verdict: only for a 2xx answer to a GET with a receive.
+    /// Whether the body matters to the verdict: only for an accepted answer to a GET with a
+    /// receive.
     static func needsBody(_ check: HealthCheck) -> Bool {
         check.httpMethod == .get && !receiveIsEmpty(check.receive)
     }
@@ -55,4 +57,10 @@ extension CheckOperation {
     final func finish(with verdict: HTTPVerdict) {
         if verdict.isUp { succeed(verdict.reason) } else { fail(verdict.reason) }
     }
+}
+
+extension HealthCheck {
+    /// Redirects are followed, as ldirectord's LWP follows them, unless `httpstatus` accepts a
+    /// 3xx status: then the redirect itself is the answer judged.
+    var followsRedirects: Bool { !acceptedStatus.ranges.contains { $0.overlaps(300...399) } }
 }

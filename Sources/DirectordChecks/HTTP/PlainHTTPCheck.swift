@@ -64,10 +64,15 @@ final class PlainHTTPCheck: CheckOperation {
         }
         let method = check.httpMethod == .head ? "HEAD" : "GET"
         let host = check.virtualHost ?? check.address.bracketed
-        connection.send(
-            Array(
-                "\(method) \(target) HTTP/1.1\r\nHost: \(host)\r\nUser-Agent: \(context.options.userAgent)\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-                    .utf8))
+        // `httpheader` lines come after the check's own, and replace a User-Agent or Accept of
+        // the check's own, as libcurl's custom headers replace its own.
+        let written = Set(check.headers.map { $0.prefix { $0 != ":" }.lowercased() })
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: \(host)\r\n"
+        if !written.contains("user-agent") { head += "User-Agent: \(context.options.userAgent)\r\n" }
+        if !written.contains("accept") { head += "Accept: */*\r\n" }
+        head += "Connection: close\r\n"
+        for header in check.headers { head += header + "\r\n" }
+        connection.send(Array((head + "\r\n").utf8))
         connection.connect {}
     }
 
@@ -95,7 +100,7 @@ final class PlainHTTPCheck: CheckOperation {
             break
         case .headReceived:
             // Neither a redirect nor a failed status needs the body to be judged.
-            if let head = parser.head, !(200..<300).contains(head.status) { judge(head) }
+            if let head = parser.head, !check.acceptedStatus.contains(head.status) { judge(head) }
         case .complete:
             if let head = parser.head { judge(head) }
         case .malformed(let why):
@@ -104,7 +109,7 @@ final class PlainHTTPCheck: CheckOperation {
     }
 
     private func judge(_ head: HTTPResponseParser.Head) {
-        if (300..<400).contains(head.status) && head.location != nil {
+        if (300..<400).contains(head.status) && head.location != nil && check.followsRedirects {
             handOverToLibcurl()
             return
         }

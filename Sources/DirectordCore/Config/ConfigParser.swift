@@ -88,8 +88,9 @@ struct ParseSession {
     }
 
     /// Directives whose value is a secret: never quoted into a diagnostic, which goes to
-    /// terminals and log files.
-    static let secretDirectives: Set<Substring> = ["passwd", "secret"]
+    /// terminals and log files. A header an HTTP check sends is often a credential
+    /// (`Authorization`, an API key).
+    static let secretDirectives: Set<Substring> = ["passwd", "secret", "httpheader"]
 
     /// The line as diagnostics quote it, a secret's value hidden.
     static func shown(_ line: ConfigLine) -> String {

@@ -16,13 +16,16 @@ public struct Configuration: Hashable, Sendable, Codable {
     /// Every real server of every virtual service.
     public var realServerCount: Int { virtualServices.reduce(0) { $0 + $1.realServers.count } }
 
-    /// The configuration with every `passwd` and `secret` replaced by `<hidden>`, to show on
-    /// a terminal or in a report.
+    /// The configuration with every `passwd`, `secret` and `httpheader` value replaced by
+    /// `<hidden>`, to show on a terminal or in a report.
     public var hidingSecrets: Configuration {
         var copy = self
         for index in copy.virtualServices.indices {
             if !copy.virtualServices[index].password.isEmpty { copy.virtualServices[index].password = Self.hidden }
             if !copy.virtualServices[index].secret.isEmpty { copy.virtualServices[index].secret = Self.hidden }
+            copy.virtualServices[index].httpHeaders = copy.virtualServices[index].httpHeaders.map {
+                "\($0.prefix { $0 != ":" }): \(Self.hidden)"
+            }
         }
         return copy
     }
