@@ -163,6 +163,47 @@ struct HTTPCheckTests {
         #expect(!loop.isUp)
     }
 
+    @Test("httpstatus: the codes it names pass, others fail naming it", arguments: HTTPEngine.allCases)
+    func acceptedStatus(engine: HTTPEngine) async throws {
+        let accepting = "\thttpstatus=200-204,404"
+        #expect(await engine.run(try http("/status/404", extra: accepting)).isUp)
+        #expect(await engine.run(try http("/status/204", receive: nil, extra: accepting)).isUp)
+        let refused = await engine.run(try http("/status/503", extra: accepting))
+        #expect(!refused.isUp)
+        #expect(refused.reason.hasSuffix("(httpstatus=200-204,404)"), "\(refused.reason)")
+        // A status outside the default 2xx now passes; receive is still looked for in its body.
+        #expect(await engine.run(try http("/status/404", receive: "status 404", extra: accepting)).isUp)
+        #expect(!(await engine.run(try http("/status/404", receive: "nothing", extra: accepting)).isUp))
+        // Without httpstatus, 2xx only, as ldirectord.
+        #expect(!(await engine.run(try http("/status/404")).isUp))
+    }
+
+    @Test("a 3xx that httpstatus accepts is the answer judged, not followed", arguments: HTTPEngine.allCases)
+    func acceptedRedirect(engine: HTTPEngine) async throws {
+        let judged = await engine.run(try http("/redirect/3", extra: "\thttpstatus=302"))
+        #expect(judged.isUp, "\(judged.reason)")
+        #expect(judged.reason.hasPrefix("HTTP 302"), "\(judged.reason)")
+        // Followed, the chain ends at a 200 the set does not name.
+        #expect(!(await engine.run(try http("/redirect/3", extra: "\thttpstatus=200,301")).isUp))
+        let followed = await engine.run(try http("/redirect/3", extra: "\thttpstatus=200-299,404"))
+        #expect(followed.isUp, "\(followed.reason)")
+    }
+
+    @Test("httpheader lines are sent after the check's own, replacing its User-Agent", arguments: HTTPEngine.allCases)
+    func customHeaders(engine: HTTPEngine) async throws {
+        let extra = "\thttpheader=X-Check: directord\n\thttpheader=User-Agent: probe/1\n\thttpheader=X-Empty:"
+        let check = try http("/header-lines", receive: "^Host: 127\\.0\\.0\\.1\\s", extra: extra)
+        #expect(check.headers == ["X-Check: directord", "User-Agent: probe/1", "X-Empty: "])
+        #expect(await engine.run(check).isUp)
+        for wanted in ["(?m)^X-Check: directord$", "(?m)^User-Agent: probe/1$", "(?m)^X-Empty:"] {
+            let result = await engine.run(try http("/header-lines", receive: wanted, extra: extra))
+            #expect(result.isUp, "\(wanted): \(result.reason)")
+        }
+        // One User-Agent only: the written one replaces the check's own.
+        let twice = await engine.run(try http("/header-lines", receive: "(?s)User-Agent.*User-Agent", extra: extra))
+        #expect(!twice.isUp)
+    }
+
     @Test("a huge body is read up to the cap and judged on that", arguments: HTTPEngine.allCases)
     func hugeBody(engine: HTTPEngine) async throws {
         let early = await engine.run(try http("/huge", receive: "^aaaa"))

@@ -79,10 +79,19 @@ final class HTTPCheck: CurlCheck {
             // An empty proxy turns off curl's use of the http_proxy environment variables.
             transfer.set(CURLOPT_PROXY, "")
             transfer.set(
-                CURLOPT_HTTPHEADER, list: ["Host: \(check.virtualHost ?? check.address.bracketed)"] + check.headers)
+                CURLOPT_HTTPHEADER, list: ["Host: \(check.virtualHost ?? check.address.bracketed)"] + curlHeaders)
         }
-        if isProxy && !check.headers.isEmpty { transfer.set(CURLOPT_HTTPHEADER, list: check.headers) }
+        if isProxy && !check.headers.isEmpty { transfer.set(CURLOPT_HTTPHEADER, list: curlHeaders) }
         setCertificateVerification(transfer)
+    }
+
+    /// `httpheader` lines as libcurl takes them: it drops "Name:" with no value (its way to
+    /// remove a header of its own) and sends "Name;" as the empty header.
+    private var curlHeaders: [String] {
+        check.headers.map { header in
+            let name = header.prefix { $0 != ":" }
+            return header.dropFirst(name.count + 1).allSatisfy { $0 == " " } ? "\(name);" : header
+        }
     }
 
     // MARK: Verdict

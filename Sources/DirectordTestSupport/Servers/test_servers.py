@@ -30,6 +30,7 @@ the names check.example, 127.0.0.1 and ::1), by path:
   /redirect-loop      302 to itself
   /huge               200, 8 MiB body, "NEEDLE" only in its last bytes
   /headers            200, body "METHOD PATH Host=HOST" (what the check sent)
+  /header-lines       200, body the request's header lines, one per line, as sent
   absolute-URI requests (a proxy request) get 200 "proxied URL Host=HOST"
 DNS (UDP and TCP on one port): www.example.com A 192.0.2.10 and .11, 192.0.2.10 PTR
 www.example.com, big.example.com truncated over UDP, servfail.example.com SERVFAIL,
@@ -88,6 +89,7 @@ async def read_request(reader):
         if ":" in line:
             name, value = line.split(":", 1)
             headers[name.strip().lower()] = value.strip()
+    headers[""] = lines[1:]
     return method, target, headers
 
 
@@ -115,7 +117,8 @@ async def http(reader, writer):
             writer.write(response(200, b"OK healthy\n"))
         elif target.startswith("/status/"):
             status = int(target.split("/")[2])
-            writer.write(response(status, f"status {status}\n".encode()))
+            location = "Location: /ok\r\n" if 300 <= status < 400 else ""
+            writer.write(response(status, f"status {status}\n".encode(), location))
         elif target.startswith("/body/"):
             writer.write(response(200, urllib.parse.unquote_to_bytes(target[6:])))
         elif target == "/empty":
@@ -174,6 +177,8 @@ async def http(reader, writer):
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nOK but short")
         elif target == "/headers":
             writer.write(response(200, f"{method} {target} Host={host}".encode()))
+        elif target == "/header-lines":
+            writer.write(response(200, "\n".join(line for line in headers[""] if line).encode()))
         else:
             writer.write(response(404, b"not found\n"))
         await writer.drain()
