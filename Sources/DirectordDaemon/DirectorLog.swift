@@ -145,6 +145,8 @@ extension DirectorEvent {
         case .realServerDeleted, .realServerQuiesced, .fallbackAdded, .softFailure: .warning
         // A service is running on servers that fail their checks: an operator must look.
         case .ejectionLimitHolds, .localFaultBegan: .error
+        // A ramp's steps between its first and its last: up to 20 lines a ramp.
+        case .realServerRamped(_, _, let weight, let full) where weight != full: .debug
         default: .info
         }
     }

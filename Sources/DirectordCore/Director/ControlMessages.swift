@@ -134,6 +134,14 @@ extension DirectorEvent {
             return event("real_server_drained", key, real, to: "drained", weight: 0, reason: origin.rawValue)
         case .realServerUndrained(let real, let key, let origin):
             return event("real_server_undrained", key, real, from: "drained", reason: origin.rawValue)
+        case .slowStartBegan(let real, let key, let weight, let seconds):
+            return event("slow_start_began", key, real, to: "up", weight: weight, reason: "slowstart=\(seconds)")
+        case .realServerRamped(let real, let key, let weight, let full):
+            return event(weight == full ? "slow_start_ended" : "slow_start_step", key, real, to: "up", weight: weight)
+        case .realServerDraining(let real, let key, let seconds, let why):
+            return event(
+                "real_server_draining", key, real, to: "draining", weight: 0,
+                reason: "\(why.rawValue), draintimeout=\(seconds)")
         }
     }
 }

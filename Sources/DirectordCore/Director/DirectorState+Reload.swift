@@ -20,6 +20,7 @@ extension DirectorState {
                 kept.append(virtual)
             }
         }
+        beginDepartures(to: newConfiguration)
         var newHealth: [RealServerRef: RealServerHealth] = [:]
         for virtual in newConfiguration.virtualServices {
             for real in virtual.realServers {
@@ -40,6 +41,7 @@ extension DirectorState {
         fallbackCommandStatus = fallbackCommandStatus.filter { newKeys.contains($0.key) }
         configuration = newConfiguration
         keepDrainsStillConfigured()
+        keepRampsStillConfigured()
         return kept
     }
 
@@ -81,6 +83,21 @@ extension DirectorState {
             .deleteDestination(let destination, let key):
             let virtual = virtualService(key)
             let ref = RealServerRef(service: key, destination: destination.key)
+            if let departure = departures[ref] {
+                switch operation {
+                case .deleteDestination:
+                    return .realServerDeleted(destination.endpoint, in: key, reason: departure.ended)
+                case .editDestination where destination.weight == 0:
+                    return .realServerDraining(destination.endpoint, in: key, seconds: departure.seconds, why: .reload)
+                default: break
+                }
+            }
+            if let full = realServer(ref)?.1.weight, ramps[ref] != nil, destination.weight > 0,
+                case .editDestination = operation
+            {
+                return .realServerRamped(
+                    destination.endpoint, in: key, weight: destination.weight, of: Int32(clamping: full))
+            }
             let isReal = virtual?.realServers.contains { $0.destinationKey == destination.key } ?? false
             let isFallback =
                 virtual.flatMap { virtual in virtual.fallback.map { $0.destinationKey(for: virtual) } }

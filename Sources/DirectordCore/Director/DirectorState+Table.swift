@@ -37,7 +37,7 @@ extension DirectorState {
                     destinations.append(real.destination(weight: 0))
                 } else if state.state == .up {
                     anyUp = true
-                    destinations.append(configured)
+                    destinations.append(real.destination(weight: currentWeight(ref, configured: configured.weight)))
                 } else if state.isPending {
                     anyPending = true
                     if let present = current?[destination: ref.destination] { destinations.append(present) }
@@ -59,8 +59,19 @@ extension DirectorState {
                     }
                 }
             }
+            // Removed by a reload, waiting at weight 0 for their last connection.
+            if !departures.isEmpty {
+                let configuredKeys = Set(destinations.map(\.key))
+                destinations += departingEntries(of: virtual.key).filter { !configuredKeys.contains($0.key) }
+            }
             table.upsert(IPVSService(virtual))
             for destination in destinations { table.upsert(destination, in: virtual.key) }
+        }
+        if !departingServices.isEmpty {
+            for service in departingServiceEntries {
+                table.upsert(service)
+                for destination in departingEntries(of: service.key) { table.upsert(destination, in: service.key) }
+            }
         }
         return table
     }
@@ -114,6 +125,7 @@ extension DirectorState {
             needsTableRead = true
             needsReconcile = true
         }
+        for operation in applied { forgetDeparted(operation) }
         for operation in reconciliation.operations {
             switch operation {
             case .addDestination(let destination, let key), .editDestination(let destination, let key):

@@ -73,6 +73,14 @@ public struct DirectorState: Sendable {
     var quiescentPlacementOwed: Set<RealServerRef> = []
     /// Real servers kept at weight 0 on the operator's word (DirectorState+Drains).
     public internal(set) var drains: [RealServerRef: Drain] = [:]
+    /// Real servers ramping to their weight after coming back (`slowstart`,
+    /// DirectorState+SlowStart), and the time the daemon last gave (seconds since 1970).
+    public internal(set) var ramps: [RealServerRef: Ramp] = [:]
+    public internal(set) var clock: Double = 0
+    /// Entries a reload removed, left at weight 0 until idle (`draintimeout`,
+    /// DirectorState+Departures), and the services a reload removed that still hold some.
+    public internal(set) var departures: [RealServerRef: Departure] = [:]
+    var departingServices: [ServiceKey: IPVSService] = [:]
 
     public enum FallbackCommandStatus: String, Hashable, Sendable {
         case start
@@ -197,10 +205,12 @@ public struct DirectorState: Sendable {
                 switch transition {
                 case .wentDown:
                     needsReconcile = true
+                    ramps[ref] = nil
                     wentDownCount += 1
                     wentDownOrder[ref] = wentDownCount
                 case .wentUp:
                     needsReconcile = true
+                    if !wasPending, let began = beginRamp(ref, in: virtual) { events.append(began) }
                 case .softFailure(let count, let limit, let reason):
                     events.append(
                         .softFailure(ref.endpoint, virtualID: virtual.id, count: count, limit: limit, reason: reason))

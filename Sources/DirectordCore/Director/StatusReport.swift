@@ -15,6 +15,9 @@ public struct StatusReport: Codable, Hashable, Sendable {
         /// Why the service is not run (the kernel would refuse it); nil when it runs.
         public var refusal: String?
         public var realServers: [Real]
+        /// Real servers a reload removed, at weight 0 until their last connection ends
+        /// (`draintimeout`); nil when none, and in older reports.
+        public var departing: [String]? = nil
     }
 
     public struct Real: Codable, Hashable, Sendable {
@@ -30,6 +33,8 @@ public struct StatusReport: Codable, Hashable, Sendable {
         public var drained: String? = nil
         /// Its checks fail, but `maxejection` keeps it in; nil in older reports and otherwise.
         public var heldByMaxEjection: Bool? = nil
+        /// A slow start under way (`slowstart`): "weight 30 of 100, 12 s of 20"; nil otherwise.
+        public var slowStart: String? = nil
         /// The last check: how long it took (seconds), and when it ended (seconds since 1970).
         public var lastCheckSeconds: Double? = nil
         public var lastCheckAt: Double? = nil
@@ -75,10 +80,13 @@ public struct StatusReport: Codable, Hashable, Sendable {
                 let soft = real.failures > 0 && real.state == "up" ? ", \(real.failures) soft failures" : ""
                 let drained = real.drained.map { ", drained: \($0)" } ?? ""
                 let held = real.heldByMaxEjection == true ? ", held in by maxejection" : ""
+                let ramp = real.slowStart.map { ", slow start: \($0)" } ?? ""
                 lines.append(
-                    "  \(real.endpoint)\(padding)  \(real.state) (\(weight)\(soft)\(drained)\(held)): \(real.reason)")
+                    "  \(real.endpoint)\(padding)  \(real.state) (\(weight)\(soft)\(drained)\(held)\(ramp)): \(real.reason)"
+                )
                 if let detail = Self.detail(real, now: madeAt) { lines.append("      " + detail) }
             }
+            for departing in service.departing ?? [] { lines.append("  \(departing)") }
         }
         if let syncDaemons {
             lines.append("")
@@ -160,6 +168,10 @@ extension DirectorState {
                         if ejectionHeld(virtual).contains(ref) {
                             report.heldByMaxEjection = true
                         }
+                        if let ramp = ramps[ref], let weight = report.kernelWeight {
+                            let elapsed = Int(ramp.began.map { clock - $0 } ?? 0)
+                            report.slowStart = "weight \(weight) of \(real.weight), \(elapsed) s of \(ramp.seconds)"
+                        }
                         if let drain = drains[ref] {
                             switch drain.origin {
                             case .ipvsadm: report.drained = "weight 0 set outside directord"
@@ -176,6 +188,17 @@ extension DirectorState {
                     })
             })
         report.localFault = localFaultFreeze
+        // The report's services are the configuration's, in order.
+        for (index, virtual) in configuration.virtualServices.enumerated() {
+            let departing = departingLines(of: virtual.key)
+            if !departing.isEmpty { report.virtualServices[index].departing = departing }
+        }
+        for service in departingServiceEntries {
+            report.virtualServices.append(
+                StatusReport.Service(
+                    id: service.key.virtualID, fallback: nil, refusal: "removed from the configuration",
+                    realServers: [], departing: departingLines(of: service.key)))
+        }
         return report
     }
 }
@@ -188,5 +211,17 @@ extension VirtualService {
         guard let fallback else { return nil }
         let key = fallback.destinationKey(for: self)
         return inTable(key) && !realServers.contains { $0.destinationKey == key } ? key : nil
+    }
+}
+
+extension DirectorState {
+    /// `status -v` lines for a service's departing real servers.
+    func departingLines(of key: ServiceKey) -> [String] {
+        departures.filter { $0.key.service == key && $0.value.ended == nil }.sorted { "\($0.key)" < "\($1.key)" }
+            .map { ref, departure in
+                let left = departure.deadline.map { ", at most \(max(0, Int(($0 - clock).rounded(.up)))) s more" } ?? ""
+                return
+                    "\(ref.destination)  draining (weight 0, removed from the configuration: until its last connection ends\(left))"
+            }
     }
 }

@@ -33,6 +33,18 @@ public enum DirectorEvent: Hashable, Sendable {
     /// and its end.
     case realServerDrained(Endpoint, in: ServiceKey, origin: DirectorState.Drain.Origin)
     case realServerUndrained(Endpoint, in: ServiceKey, origin: DirectorState.Drain.Origin)
+    /// `slowstart`: a real server back from a failure ramps to `weight` over `seconds`; each
+    /// step of the ramp, the last one at its full weight (`weight == of`).
+    case slowStartBegan(Endpoint, in: ServiceKey, weight: Int32, seconds: Int)
+    case realServerRamped(Endpoint, in: ServiceKey, weight: Int32, of: Int32)
+    /// `draintimeout`: a real server a reload removed, or every one at a clean stop, is at
+    /// weight 0 until its last connection ends.
+    case realServerDraining(Endpoint, in: ServiceKey, seconds: Int, why: DepartureCause)
+
+    public enum DepartureCause: String, Hashable, Sendable {
+        case reload
+        case stop
+    }
 
     /// When a purge happened, as ldirectord tags it.
     public enum Phase: String, Hashable, Sendable {
@@ -94,6 +106,16 @@ public enum DirectorEvent: Hashable, Sendable {
             "Undrained real server: \(real) (\(key)) (given a weight outside directord)"
         case .realServerUndrained(let real, let key, .command):
             "Undrained real server: \(real) (\(key)) (directord undrain)"
+        case .slowStartBegan(let real, let key, let weight, let seconds):
+            "Slow start of real server: \(real) (\(key)) (ramps to weight \(weight) over \(seconds) s)"
+        case .realServerRamped(let real, let key, let weight, let full) where weight == full:
+            "Slow start ended: \(real) (\(key)) (weight=\(weight))"
+        case .realServerRamped(let real, let key, let weight, let full):
+            "Slow start of real server: \(real) (\(key)) (weight=\(weight) of \(full))"
+        case .realServerDraining(let real, let key, let seconds, .reload):
+            "Draining real server: \(real) (\(key)) (removed from the configuration: weight 0 until its last connection ends, at most \(seconds) s)"
+        case .realServerDraining(let real, let key, let seconds, .stop):
+            "Draining real server: \(real) (\(key)) (stopping: weight 0 until its last connection ends, at most \(seconds) s)"
         }
     }
 

@@ -43,6 +43,8 @@ extension Director {
                 priority: .error)
         }
         alerter.retain(configuration)
+        // Removed real servers already idle go at once (draintimeout).
+        await removeIdleDrains()
         saveDrains()
         if case .fromConfiguration(let journal) = logDestinations {
             log.redirect(

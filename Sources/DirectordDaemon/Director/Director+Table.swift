@@ -27,6 +27,8 @@ extension Director {
     /// Applies what the state asks for until nothing is left, reading the table again when
     /// the kernel refused something (someone changed it under us), at most twice.
     func reconcile(phase: DirectorEvent.Phase) async {
+        state.advanceClock(to: Self.wallClockSeconds())
+        defer { keepRampTimer() }
         var failures = 0
         while state.needsReconcile && lifecycle != .stopping {
             let plan = state.takeReconciliation(phase: phase)
@@ -44,6 +46,26 @@ extension Director {
                 if failures > 1 { break }
             }
         }
+    }
+
+    /// While a slow start is under way, the time goes to the state once a second, and each
+    /// step of a ramp is reconciled; no timer runs otherwise.
+    func keepRampTimer() {
+        guard state.rampsUnderWay, rampTimer == nil, lifecycle != .stopping else { return }
+        let timer = DispatchSource.makeTimerSource(queue: loop.dispatchQueue)
+        timer.schedule(deadline: .now() + 1, repeating: 1, leeway: .milliseconds(50))
+        timer.setEventHandler { [unowned self] in
+            self.assumeIsolated { director in
+                director.state.advanceClock(to: Self.wallClockSeconds())
+                if director.state.needsReconcile { director.requestReconcile() }
+                if !director.state.rampsUnderWay || director.lifecycle == .stopping {
+                    director.rampTimer?.cancel()
+                    director.rampTimer = nil
+                }
+            }
+        }
+        timer.resume()
+        rampTimer = timer
     }
 
     /// Sends the plan's operations; returns the indexes of those that failed, each logged

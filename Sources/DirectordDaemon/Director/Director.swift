@@ -105,6 +105,8 @@ public actor Director {
     var scheduler: CheckScheduler?
     var maintenance: MaintenanceDirectory?
     private var timers: [any DispatchSourceTimer] = []
+    /// Gives the time to slow starts once a second while one is under way.
+    var rampTimer: (any DispatchSourceTimer)?
     var lastLateWarning: ContinuousClock.Instant?
     var configWatcher: ConfigWatcher?
     var unwritableMonitorFiles: Set<String> = []
@@ -327,7 +329,9 @@ public actor Director {
             guard director.lifecycle != .stopping else { return }
             // repair=no: the table is read and put right only when directord changes it (and
             // read for the connections of servers drained until idle).
-            if director.state.configuration.globals.repair || !director.state.drainsAwaitingIdle.isEmpty {
+            if director.state.configuration.globals.repair || !director.state.drainsAwaitingIdle.isEmpty
+                || !director.state.departuresAwaitingIdle.isEmpty
+            {
                 director.request(.repair)
             }
             director.warnIfChecksRunLate()
@@ -361,6 +365,8 @@ public actor Director {
         scheduler?.stop()
         for timer in timers { timer.cancel() }
         timers = []
+        rampTimer?.cancel()
+        rampTimer = nil
         metricsServer?.close()
         metricsServer = nil
         if let instances = settings.instances, !state.configuration.globals.execute.isEmpty {
@@ -368,6 +374,8 @@ public actor Director {
             let (files, log) = (state.configuration.globals.execute, self.log)
             await Self.offLoop { _ = instances.run(.stop, files, log: log) }
         }
+        await refreshTable()
+        await drainBeforeStop()
         await loop.shutdown()
         await refreshTable()
         let plan = state.shutdown()
