@@ -85,12 +85,16 @@ struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stop the daemon; returns once it has cleaned up and exited.")
     @OptionGroup var daemon: DaemonArguments
-    @Option(help: "Seconds to wait for the daemon to exit.")
-    var timeout = 60
+    @Option(help: "Seconds to wait for the daemon to exit (default: 60, plus the longest draintimeout).")
+    var timeout: Int?
 
     func run() throws {
         try daemon.requireFile()
-        try stopDaemon(daemon.options, timeout: timeout)
+        // A stop with draintimeout waits for connections to end first. The file may be broken
+        // by now: then the plain default.
+        let draining = ConfigLoader.standard.load(path: daemon.options.configPath).configuration?.virtualServices
+            .filter(\.cleanStop).compactMap(\.drainTimeout).max()
+        try stopDaemon(daemon.options, timeout: timeout ?? 60 + (draining ?? 0))
     }
 }
 

@@ -199,6 +199,20 @@ struct LocalFaultTests {
         #expect(HealthPolicyTests.weights(state) == ["10.0.0.1": 5, "10.0.0.3": 5, "10.0.0.4": 5])
     }
 
+    @Test("a fault that begins in the middle of a round: servers checked after it are held until the round is seen")
+    func midRound() throws {
+        var state = try HealthPolicyTests.fourServers()
+        // Round k: 1 and 2 were checked before the fault began, 3 and 4 after.
+        for index in [1, 2] { _ = state.record(HealthPolicyTests.up, for: [HealthPolicyTests.ref(index)]) }
+        for index in [3, 4] { _ = state.record(Self.unreachable, for: [HealthPolicyTests.ref(index)]) }
+        // Round k+1: 3 and 4 fail a second time before 1 and 2 fail at all.
+        var events: [DirectorEvent] = []
+        for index in [3, 4, 1, 2] { events += state.record(Self.unreachable, for: [HealthPolicyTests.ref(index)]) }
+        #expect(events.map(\.message).first?.hasPrefix("Checks of 4 of 4 real servers fail") == true)
+        #expect((1...4).allSatisfy { state.health(of: HealthPolicyTests.ref($0))?.state == .up })
+        #expect(HealthPolicyTests.weights(state) == ["10.0.0.1": 5, "10.0.0.2": 5, "10.0.0.3": 5, "10.0.0.4": 5])
+    }
+
     @Test("a refused connection is the server's fault, not the director's: counted at once")
     func notLocal() throws {
         var state = try HealthPolicyTests.fourServers()

@@ -1,13 +1,17 @@
 """directord's health policy against a real kernel (directord's own directives, issue "Health
-policy beyond every anchor"): risecount, downinterval and maxejection, judged by `ipvsadm -Ln`
-and the monitor file's record of every check.
+policy beyond every anchor"): risecount, downinterval, maxejection, slowstart, draintimeout and
+httpstatus, judged by `ipvsadm -Ln` and the monitor file's record of every check.
 """
 
 import re
+import socket
 import subprocess
+import threading
+import time
 
-from harness import SLACK, check, log, scenario
-from scenarios import DETECT, FIRST, INTERVAL, R2, R3, R4, SVC, TIMEOUT, VIP, started, web
+from harness import SLACK, check, log, scenario, wait_until
+from scenarios import (DETECT, FIRST, INTERVAL, R2, R3, R4, SVC, TIMEOUT, VIP, active_connections, stable_for, started,
+                       web)
 
 R3_ID = "127.0.0.3 8080"
 # The local table's route to the real servers' 127/8: without it they are unreachable.
@@ -124,3 +128,124 @@ def local_fault_keeps_the_table(t):
     for real in (R2, R3, R4):
         check(len(poll.history(SVC, real)) == 1, f"{real} flapped: {poll.history(SVC, real)}\n{poll.describe()}")
     check(not d.find(re.compile(r"^Deleted real server")), "a real server was deleted")
+
+
+@scenario("policy")
+def slowstart_ramps_a_returning_server(t):
+    """slowstart=8: a real server its checks bring back goes in at a small share of its weight
+    and ramps to all of it over about 8 s, in steps that never go down; the others keep their
+    weights; the log says when the ramp begins and ends."""
+    backends, d = started(t, web(quiescent="no", globals_="slowstart=8", weights=(10, 100, 10)))
+    d.start()
+    full = {R2: 10, R3: 100, R4: 10}
+    t.kernel.wait_weights(SVC, full, FIRST, "the three real servers at their weights after start (no ramp at start)")
+    backends.set(R3, "refuse")
+    t.kernel.wait_weights(SVC, {R2: 10, R4: 10}, DETECT, "127.0.0.3 to be removed")
+    poll = t.kernel.poller()
+    mark = d.mark()
+    backends.set(R3, "up")
+    _, took = t.kernel.wait_weights(SVC, full, DETECT + 8 + 2 * SLACK, "127.0.0.3 back at its full weight")
+    poll.stop()
+    ramp = poll.history(SVC, R3)
+    log(f"127.0.0.3's weights as sampled: {ramp}; at 100 {took:.1f} s after it answered again")
+    check(ramp[0] is None and ramp[-1] == 100, f"the ramp did not go from absent to 100: {ramp}")
+    steps = ramp[1:]
+    check(steps == sorted(steps), f"the ramp went down: {steps}")
+    check(steps[0] <= 10, f"it came back at {steps[0]}, not a small share of 100")
+    check(len(steps) >= 4, f"only {len(steps)} weights sampled during an 8 s ramp: {steps}")
+    stamps = [stamp for stamp, state in poll.states if (state or {}).get(SVC, {}).get(R3) is not None]
+    full_at = next(stamp for stamp, state in poll.states if (state or {}).get(SVC, {}).get(R3) == 100)
+    check(full_at - stamps[0] >= 8 * 0.9 - 1, f"the ramp took {full_at - stamps[0]:.1f} s, not about 8")
+    check(poll.history(SVC, R2) == [10] and poll.history(SVC, R4) == [10], f"the others moved:\n{poll.describe()}")
+    d.wait_log(re.compile(r"^Slow start of real server: 127\.0\.0\.3:8080 .*ramps to weight 100 over 8 s"), 5, since=mark)
+    d.wait_log(re.compile(r"^Slow start ended: 127\.0\.0\.3:8080 .*weight=100"), 5, since=mark)
+
+
+def hold_connection(t):
+    """A connection through the virtual service, held open (the backend waits up to 30 s for
+    its request); returns it and the real server that took it."""
+    host, port = VIP.rsplit(":", 1)
+    connection = socket.create_connection((host, int(port)), timeout=5)
+    busy, _ = wait_until(lambda: next((r for r in (R2, R3, R4) if active_connections(t.kernel, SVC, r)), None), 10,
+                         "the connection in the kernel's table")
+    log(f"a connection is held open to {busy}")
+    return connection, busy
+
+
+@scenario("policy", timeout=180)
+def draintimeout_keeps_a_removed_server_until_idle(t):
+    """draintimeout=60: a reload that removes the real server holding a connection sets it to
+    weight 0 at once and keeps it while the connection lasts; it leaves once the connection
+    closes. The other servers are not touched."""
+    backends, d = started(t, web(quiescent="no", globals_="draintimeout=60"))
+    t.kernel.add_address("10.0.0.10")
+    d.start()
+    everyone = {R2: 1, R3: 2, R4: 3}
+    t.kernel.wait_weights(SVC, everyone, FIRST, "the three real servers")
+    connection, busy = hold_connection(t)
+    others = {r: w for r, w in everyone.items() if r != busy}
+    poll = t.kernel.poller()
+    mark = d.mark()
+    reals = "".join(f"\treal={r} masq {w}\n" for r, w in others.items())
+    d.write(web(quiescent="no", globals_="draintimeout=60", reals=reals))
+    result = d.command("reload")
+    check(result.returncode == 0, f"directord reload: exit {result.returncode}: {result.stdout}{result.stderr}")
+    _, took = t.kernel.wait_weights(SVC, dict(others, **{busy: 0}), INTERVAL + SLACK, f"{busy} at weight 0")
+    log(f"{busy} at weight 0 {took:.2f} s after the reload")
+    stable_for(t.kernel, 3, d, [r.replace(":", " ") for r in others])
+    check(t.kernel.table().weights(SVC) == dict(others, **{busy: 0}), f"{busy} left while its connection is open")
+    check("draining" in d.command("status", "-v").stdout, "status -v does not show the draining server")
+    connection.close()
+    _, took = t.kernel.wait_weights(SVC, others, 2 * INTERVAL + DETECT, f"{busy} deleted once idle")
+    log(f"{busy} deleted {took:.1f} s after its last connection closed")
+    poll.stop()
+    for real, weight in others.items():
+        check(poll.history(SVC, real) == [weight], f"{real} was touched: {poll.describe()}")
+    check(poll.history(SVC, busy) == [everyone[busy], 0, None], f"{busy} went through {poll.history(SVC, busy)}")
+    d.wait_log(re.compile("^" + re.escape(f"Draining real server: {busy} ({VIP}) (removed from the configuration")),
+               5, since=mark)
+    d.wait_log(re.compile("^" + re.escape(f"Deleted real server: {busy} ({VIP})")), 5, since=mark)
+
+
+@scenario("policy", timeout=180)
+def draintimeout_at_stop_waits_then_gives_up(t):
+    """draintimeout=5 with cleanstop=yes: `stop` sets every real server to weight 0 at once,
+    keeps the service while a connection is open, and deletes it when the 5 s are up although
+    the connection still is."""
+    backends, d = started(t, web(quiescent="no", globals_="draintimeout=5"))
+    t.kernel.add_address("10.0.0.10")
+    d.start()
+    t.kernel.wait_weights(SVC, {R2: 1, R3: 2, R4: 3}, FIRST, "the three real servers")
+    connection, busy = hold_connection(t)
+    poll = t.kernel.poller()
+    began = time.monotonic()
+    stopper = threading.Thread(target=d.stop, daemon=True)
+    stopper.start()
+    _, took = t.kernel.wait_weights(SVC, {R2: 0, R3: 0, R4: 0}, 2 + SLACK, "every real server at weight 0")
+    log(f"every weight 0 {took:.2f} s after stop")
+    _, gone = t.kernel.wait(lambda table: SVC not in table.services, 5 + 2 * SLACK, "the service deleted")
+    waited = time.monotonic() - began
+    log(f"the service deleted {waited:.1f} s after stop, its connection still open")
+    stopper.join(30)
+    poll.stop()
+    connection.close()
+    check(waited >= 5 - 0.5, f"the service went after {waited:.1f} s, before draintimeout=5")
+    check(poll.history(SVC, busy)[-2:] == [0, None], f"{busy} went through {poll.history(SVC, busy)}")
+    d.wait_log(re.compile(r"^Draining real server: .*\(stopping: weight 0 until its last connection ends"), 5)
+
+
+@scenario("policy")
+def httpstatus_accepts_the_codes_it_names(t):
+    """httpstatus=200,500: a real server that answers 500 stays in the table; the same file
+    without httpstatus takes it out, as ldirectord's 2xx rule does."""
+    config = web(quiescent="no", virtual="\thttpstatus=200,500\n").replace('\treceive="OK"\n', '\treceive="OK|failing"\n')
+    check("httpstatus" in config and "OK|failing" in config, "test bug: the file was not edited")
+    backends, d = started(t, config, {R2: "error", R3: "up", R4: "up"})
+    d.start()
+    t.kernel.wait_weights(SVC, {R2: 1, R3: 2, R4: 3}, FIRST, "127.0.0.2 in although it answers 500")
+    stable_for(t.kernel, 2, d, ["127.0.0.2 8080"])
+    check(t.kernel.table().weights(SVC) == {R2: 1, R3: 2, R4: 3}, "127.0.0.2 (500) did not stay in")
+    d.write(config.replace("\thttpstatus=200,500\n", ""))
+    result = d.command("reload")
+    check(result.returncode == 0, f"directord reload: exit {result.returncode}: {result.stdout}{result.stderr}")
+    t.kernel.wait_weights(SVC, {R3: 2, R4: 3}, DETECT + SLACK, "127.0.0.2 out without httpstatus")

@@ -4,9 +4,11 @@
 /// all back with a flap when the director recovers, although no real server changed. Such
 /// results are set aside instead, with one error line, until most checks stop failing so.
 ///
-/// A local failure of one real server still counts, one check interval late: its first such
-/// failure is held back, its second in a row is recorded. Checks of every server run within
-/// one interval, so a fault of the whole director is seen before any server is taken out.
+/// A local failure of one real server still counts, about one round of checks late: its local
+/// failures in a row are held back until as many results as there are real servers have come
+/// in after the first. A fault of the whole director that begins in the middle of a round is
+/// then seen in every server's check (at the first failure of the server checked just before
+/// it began) before any server is taken out.
 extension DirectorState {
     /// With one real server a share says nothing of the director: its local failures count.
     static let localFaultMinimum = 2
@@ -25,17 +27,19 @@ extension DirectorState {
     mutating func setAsideLocalFault(_ result: CheckResult, for ref: RealServerRef, isUp: Bool) -> Bool {
         guard let fault = Self.localFault(of: result) else {
             if localFaults.removeValue(forKey: ref) != nil { localFaultsChanged = true }
-            localFaultHeld.remove(ref)
+            localFaultHeld[ref] = nil
             return false
         }
         if localFaults.updateValue(fault, forKey: ref) != fault { localFaultsChanged = true }
         guard isUp else {
-            localFaultHeld.remove(ref)
+            localFaultHeld[ref] = nil
             return false
         }
         if localFaultFreeze == fault { return true }
-        // The first in a row waits one interval; the second is the server's own.
-        return localFaultHeld.insert(ref).inserted
+        // Held until a round's worth of results came in after the first; then the server's own.
+        let first = localFaultHeld[ref] ?? resultsRecorded
+        localFaultHeld[ref] = first
+        return resultsRecorded - first < health.count
     }
 
     /// Starts or ends the freeze from the last results of every server.
@@ -58,7 +62,7 @@ extension DirectorState {
             failing * 10 >= total * 9
         else { return [] }
         localFaultFreeze = fault
-        localFaultHeld = []
+        localFaultHeld = [:]
         return [.localFaultBegan(fault: fault, failing: failing, total: total)]
     }
 }

@@ -54,10 +54,13 @@ public struct DirectorState: Sendable {
     /// maintenance, a reload. Cleared by ``takeReconciliation(phase:)``.
     public internal(set) var needsReconcile = true
     /// The local error of each server's last check, where it was one (DirectorState+LocalFault);
-    /// the servers whose first such failure in a row is held back; the error whose results are
-    /// set aside while nearly every check fails with it.
+    /// the servers whose local failures in a row are held back, by the result count at the first;
+    /// the error whose results are set aside while nearly every check fails with it.
     var localFaults: [RealServerRef: String] = [:]
-    var localFaultHeld: Set<RealServerRef> = []
+    var localFaultHeld: [RealServerRef: Int] = [:]
+    /// Results recorded so far, one per real server a result decides: a held local failure
+    /// waits until a round's worth of results (one per server) has come in after it.
+    var resultsRecorded = 0
     var localFaultsChanged = false
     public internal(set) var localFaultFreeze: String?
     /// When each real server was last taken out by its checks, in order (`maxejection` holds
@@ -195,6 +198,7 @@ public struct DirectorState: Sendable {
     public mutating func record(_ result: CheckResult, for refs: [RealServerRef]) -> [DirectorEvent] {
         var events: [DirectorEvent] = []
         for ref in refs {
+            resultsRecorded += 1
             guard var current = health[ref], let virtual = virtualService(ref.service),
                 !setAsideLocalFault(result, for: ref, isUp: current.state == .up)
             else { continue }
