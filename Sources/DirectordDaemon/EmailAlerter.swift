@@ -177,7 +177,7 @@ extension DirectorEvent {
             .fallbackAdded(_, let key), .fallbackRestored(_, let key), .fallbackDeleted(_, let key),
             .firstCheckFailed(_, let key, _), .ejectionLimitHolds(_, let key, _, _), .realServerDrained(_, let key, _),
             .realServerUndrained(_, let key, _), .slowStartBegan(_, let key, _, _), .realServerRamped(_, let key, _, _),
-            .realServerDraining(_, let key, _, _):
+            .realServerDraining(_, let key, _, _), .agentReported(_, let key, _, _):
             return key
         case .softFailure, .softFailureReset, .localFaultBegan, .localFaultEnded:
             // Soft failures are not mailed; their virtual ID is text.

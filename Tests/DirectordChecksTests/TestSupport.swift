@@ -39,14 +39,20 @@ struct TestServers: Decodable {
 /// A ``HealthCheck`` exactly as the daemon gets it: parsed from an ldirectord.cf virtual block
 /// and resolved by the core, for its first real server.
 func healthCheck(_ block: String, file: String = #fileID, line: Int = #line) throws -> HealthCheck {
+    let service = try configuration(block)
+    return service.healthCheck(for: service.realServers[0])
+}
+
+/// The first virtual service of a block that must parse, with at least one real server.
+func configuration(_ block: String) throws -> VirtualService {
     let parser = ConfigParser(resolver: StaticNameResolver(services: StaticNameResolver.commonServices))
     let outcome = parser.parse(block, file: "test.cf")
     guard let configuration = outcome.configuration, let service = configuration.virtualServices.first,
-        let real = service.realServers.first
+        !service.realServers.isEmpty
     else {
         throw TestServerError("the test config does not parse: \(outcome.errors.map(\.description))")
     }
-    return service.healthCheck(for: real)
+    return service
 }
 
 /// A `service=ldap` or `ldaps` check of 127.0.0.1:`port`: a base search of `base`, within a

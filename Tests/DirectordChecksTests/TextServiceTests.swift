@@ -26,6 +26,41 @@ struct TextServiceTests {
             """)
     }
 
+    // MARK: HAProxy agents
+
+    func agentQuery(port: String, timeout: Int = 2) throws -> HealthCheck {
+        let service = try configuration(
+            """
+            virtual=10.0.0.1:80
+            \treal=127.0.0.1:80 gate 100
+            \tservice=http
+            \tagentport=\(servers.port(port))
+            \tchecktimeout=\(timeout)
+            """)
+        return try #require(service.agentCheck(for: service.realServers[0]))
+    }
+
+    @Test("an agent's line is the reason, escaped, and reads as HAProxy's words")
+    func agentAnswers() async throws {
+        let result = await run(try agentQuery(port: "agent"))
+        #expect(result.isUp)
+        #expect(result.reason == AgentReply.reasonPrefix + "75% drain # busy\\x1B[2J")
+        let reply = try #require(AgentReply(result: result))
+        #expect(reply.percent == 75 && reply.administrative == .drain && reply.description == "busy\\x1B[2J")
+        let partial = await run(try agentQuery(port: "agent_partial"))
+        #expect(AgentReply(result: partial)?.operational == .up, "\(partial.reason)")
+    }
+
+    @Test("an agent that says nothing, or is not there, gives no answer: the state is left alone")
+    func agentSilent() async throws {
+        let closed = await run(try agentQuery(port: "agent_closed"))
+        #expect(!closed.isUp && AgentReply(result: closed) == nil)
+        #expect(closed.reason == "agent: connection closed without an answer")
+        let silent = await run(try agentQuery(port: "silent", timeout: 1))
+        #expect(!silent.isUp && AgentReply(result: silent) == nil)
+        #expect(silent.latency < .seconds(3))
+    }
+
     // MARK: simpletcp
 
     @Test("simpletcp: sends the request with \\n as newlines, up when a line matches receive")

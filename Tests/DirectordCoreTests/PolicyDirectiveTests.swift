@@ -21,6 +21,22 @@ struct PolicyDirectiveTests {
         try RoundTripTests.assertRoundTrip(ConfigPrinter.print(try #require(outcome.configuration)), name: "p.cf")
     }
 
+    @Test("agentport and agentinterval: global defaults a block overrides; an interval without a port is warned about")
+    func agent() throws {
+        let outcome = testParser.parse(
+            [
+                "agentinterval=4", "virtual=10.0.0.10:80", "\treal=10.0.0.11:80 gate", "\tagentport=5555",
+                "virtual=10.0.0.10:443", "\treal=10.0.0.11:443 gate", "\tagentinterval=2",
+            ].joined(separator: "\n"), file: "t.cf")
+        #expect(outcome.errors.isEmpty)
+        let services = try #require(outcome.configuration).virtualServices
+        #expect(services.map(\.agentPort) == [5555, nil])
+        #expect(services.map(\.agentInterval) == [4, 2])
+        #expect(outcome.warnings.contains { $0.line == 5 && $0.message.contains("agentinterval has no effect") })
+        #expect(!outcome.warnings.contains { $0.line == 2 && $0.message.contains("has no effect") })
+        try RoundTripTests.assertRoundTrip(ConfigPrinter.print(try #require(outcome.configuration)), name: "p.cf")
+    }
+
     @Test("without them nothing ramps or waits, and the printed file has neither")
     func absent() throws {
         let outcome = testParser.parse("virtual=10.0.0.10:80\n\treal=10.0.0.11:80 gate", file: "t.cf")
@@ -48,6 +64,7 @@ struct PolicyDirectiveTests {
         "values out of range or malformed are errors naming the line",
         arguments: [
             "slowstart=0", "slowstart=86401", "slowstart=1m", "draintimeout=0", "draintimeout=-1",
+            "agentport=0", "agentport=65536", "agentport=http", "agentinterval=0",
             "httpstatus=", "httpstatus=2xx", "httpstatus=99", "httpstatus=600", "httpstatus=299-200",
             "httpstatus=200,,204", "httpstatus=200-", "httpheader=", "httpheader=no colon",
             "httpheader=: value", "httpheader=Bad Name: x", "httpheader=Host: example.org",

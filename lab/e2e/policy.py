@@ -249,3 +249,67 @@ def httpstatus_accepts_the_codes_it_names(t):
     result = d.command("reload")
     check(result.returncode == 0, f"directord reload: exit {result.returncode}: {result.stdout}{result.stderr}")
     t.kernel.wait_weights(SVC, {R3: 2, R4: 3}, DETECT + SLACK, "127.0.0.2 out without httpstatus")
+
+
+class Agents:
+    """HAProxy agents on ADDRESS:5555, one thread each: every connection gets the current
+    reply line, then is closed."""
+
+    def __init__(self, addresses, reply="ready"):
+        self.replies = {address: reply for address in addresses}
+        self.sockets = []
+        for address in addresses:
+            listening = socket.socket()
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listening.bind((address, 5555))
+            listening.listen(16)
+            self.sockets.append(listening)
+            threading.Thread(target=self.serve, args=(listening, address), daemon=True).start()
+
+    def serve(self, listening, address):
+        while True:
+            try:
+                connection, _ = listening.accept()
+            except OSError:
+                return
+            with connection:
+                try:
+                    connection.sendall(self.replies[address].encode() + b"\n")
+                except OSError:
+                    pass
+
+    def say(self, address, reply):
+        self.replies[address] = reply
+        log(f"the agent of {address} now says {reply!r}")
+
+    def close(self):
+        for listening in self.sockets:
+            listening.close()
+
+
+@scenario("policy")
+def agent_answers_move_the_weight(t):
+    """agentport=5555: the agent's answers set the weight as a share of the configured one
+    (each replacing the last), drain sets 0, maint and down take the server out, ready and up
+    end them; the other servers keep their weights."""
+    agents = Agents(["127.0.0.2", "127.0.0.3", "127.0.0.4"])
+    try:
+        backends, d = started(t, web(quiescent="no", globals_="agentport=5555\nagentinterval=1", weights=(10, 100, 10)))
+        d.start()
+        t.kernel.wait_weights(SVC, {R2: 10, R3: 100, R4: 10}, FIRST, "the three real servers at their weights")
+        mark = d.mark()
+        poll = t.kernel.poller()
+        bound = 2 * (INTERVAL + TIMEOUT) + SLACK
+        for reply, weight in [("50%", 50), ("25%", 25), ("drain", 0), ("maint", None), ("ready 100%", 100),
+                              ("down # disk full", None), ("up", 100), ("75%", 75)]:
+            agents.say("127.0.0.3", reply)
+            expected = {R2: 10, R4: 10} if weight is None else {R2: 10, R3: weight, R4: 10}
+            _, took = t.kernel.wait_weights(SVC, expected, bound, f"127.0.0.3 at {weight} after {reply!r}")
+            log(f"{reply!r}: 127.0.0.3 {'out' if weight is None else f'at weight {weight}'} in {took:.1f} s")
+        poll.stop()
+        check(poll.history(SVC, R2) == [10] and poll.history(SVC, R4) == [10], f"others moved:\n{poll.describe()}")
+        d.wait_log(re.compile(r'^Agent of real server: 127\.0\.0\.3:8080 \(10\.0\.0\.10:80\) said "25%": 25%: weight 25'),
+                   5, since=mark)
+        check("agent: \"75%\": 75%: weight 75" in d.command("status", "-v").stdout, "status -v does not show the agent")
+    finally:
+        agents.close()

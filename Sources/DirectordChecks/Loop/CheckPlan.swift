@@ -16,6 +16,8 @@ struct CheckPlan {
         case pgsql
         case external(perl: Bool)
         case simpleTCP
+        /// A query of the real server's HAProxy agent (`agentport`).
+        case agent
         case smtp
         case pop
         case imap
@@ -59,7 +61,7 @@ struct CheckPlan {
         case .immediate: nil
         // RADIUS and LDAP too: ldirectord's alarm around the exchange is checktimeout (libcurl
         // keeps LDAP's, the loop's is a backstop).
-        case .connect, .external, .radius, .substitute(_, .connect): check.checkTimeout
+        case .connect, .external, .radius, .substitute(_, .connect), .agent: check.checkTimeout
         case .ldap: check.checkTimeout + .seconds(1)
         case .mysql, .pgsql, .simpleTCP, .smtp, .pop, .imap, .nntp, .ftp, .dns, .sip, .plainHTTP:
             check.negotiateTimeout
@@ -74,6 +76,7 @@ struct CheckPlan {
     }
 
     private static func kind(of check: HealthCheck) -> Kind {
+        if check.agent { return .agent }
         switch check.type {
         case .on:
             return .immediate(.up("checktype=on: added without checks", latency: .zero))
@@ -148,6 +151,8 @@ struct CheckPlan {
             return PgSQLCheck(context: context, check: check)
         case .external(let perl):
             return ExternalCheck(context: context, check: check, perl: perl)
+        case .agent:
+            return TextProtocolCheck(context: context, check: check, dialogue: AgentDialogue())
         case .simpleTCP:
             return TextProtocolCheck(
                 context: context, check: check, dialogue: SimpleTCPDialogue(check: check, patterns: context.patterns))

@@ -219,3 +219,23 @@ struct SIPDialogue: TextDialogue {
         return .down("sip: \(status.isEmpty ? "an empty status line" : status)", goodbye: nil)
     }
 }
+
+/// A query of a real server's HAProxy agent (`agentport`): connect, send nothing, take the
+/// first line (or what came before the agent closed). The line is the verdict's reason, after
+/// ``AgentReply/reasonPrefix``, for DirectorState to read; the query itself is up whenever the
+/// agent answered.
+struct AgentDialogue: TextDialogue {
+    let name = "agent"
+    /// A reply is a few words; more is cut in the reason (and so in the log).
+    static let longestReply = 200
+
+    mutating func received(_ line: TextLine) -> DialogueStep {
+        let text = VisibleText.escaping(String(line.text.prefix(Self.longestReply)))
+        return .up(AgentReply.reasonPrefix + text, goodbye: nil)
+    }
+
+    mutating func ended(partialLine: TextLine?) -> DialogueStep {
+        if let partialLine, !partialLine.bytes.isEmpty { return received(partialLine) }
+        return .down("agent: connection closed without an answer", goodbye: nil)
+    }
+}

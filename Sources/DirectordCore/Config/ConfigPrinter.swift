@@ -51,6 +51,8 @@ public enum ConfigPrinter {
         if let value = defaults.policy.maxEjection { out.append("maxejection=\(value)") }
         if let value = defaults.policy.slowStart { out.append("slowstart=\(value)") }
         if let value = defaults.policy.drainTimeout { out.append("draintimeout=\(value)") }
+        if let value = defaults.policy.agentPort { out.append("agentport=\(value)") }
+        if let value = defaults.policy.agentInterval { out.append("agentinterval=\(value)") }
 
         for service in configuration.virtualServices {
             out.append("")
@@ -137,6 +139,8 @@ public enum ConfigPrinter {
         if let value = service.maxEjection { add("maxejection=\(value)") }
         if let value = service.slowStart { add("slowstart=\(value)") }
         if let value = service.drainTimeout { add("draintimeout=\(value)") }
+        if let value = service.agentPort { add("agentport=\(value)") }
+        if let value = service.agentInterval { add("agentinterval=\(value)") }
         if fork { add("checkinterval=\(service.checkInterval)") }
         add("quiescent=\(yesNo(service.quiescent))")
         add("cleanstop=\(yesNo(service.cleanStop))")

@@ -249,6 +249,11 @@ extension ParseSession {
                 "httpstatus and httpheader have no effect in \(service.id): its checks are not HTTP requests (checktype=\(service.checkType.configValue), service=\(service.service.rawValue))"
             )
         }
+        if draft.policy.agentInterval != nil && service.agentPort == nil {
+            warn(
+                line: line.number, text: String(line.text),
+                "agentinterval has no effect in \(service.id) without agentport")
+        }
         if service.slowStart != nil, Scheduler.hashing.contains(service.scheduler.rawValue) {
             warn(
                 line: line.number, text: String(line.text),

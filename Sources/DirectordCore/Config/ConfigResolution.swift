@@ -185,6 +185,8 @@ extension ParseSession {
         service.maxEjection = draft.policy.maxEjection ?? global.policy.maxEjection
         service.slowStart = draft.policy.slowStart ?? global.policy.slowStart
         service.drainTimeout = draft.policy.drainTimeout ?? global.policy.drainTimeout
+        service.agentPort = (draft.policy.agentPort ?? global.policy.agentPort).map { UInt16($0) }
+        service.agentInterval = draft.policy.agentInterval ?? global.policy.agentInterval
         service.quiescent = draft.quiescent ?? global.quiescent ?? false
         service.cleanStop = draft.cleanStop ?? global.cleanStop ?? true
         service.fallbackCommand = draft.fallbackCommand ?? global.fallbackCommand

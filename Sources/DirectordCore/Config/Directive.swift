@@ -22,7 +22,9 @@ enum Directive {
     static let extensions: Set<String> = Set(["cafile", "sniname", "httpstatus", "httpheader"]).union(policy)
 
     /// directord's health policy, global and per virtual service.
-    static let policy: Set<String> = ["risecount", "downinterval", "maxejection", "slowstart", "draintimeout"]
+    static let policy: Set<String> = [
+        "risecount", "downinterval", "maxejection", "slowstart", "draintimeout", "agentport", "agentinterval",
+    ]
 
     /// directord's own global directives, which ldirectord would refuse.
     static let globalExtensions: Set<String> = Set([

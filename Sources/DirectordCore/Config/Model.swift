@@ -132,6 +132,10 @@ public struct HealthPolicy: Hashable, Sendable, Codable {
     /// `draintimeout`: seconds a removed real server is left at weight 0 for its connections
     /// to end before it is deleted.
     public var drainTimeout: Int?
+    /// `agentport`: the TCP port of the real servers' HAProxy agents.
+    public var agentPort: Int?
+    /// `agentinterval`: seconds between two agent queries.
+    public var agentInterval: Int?
 
     public init() {}
 }

@@ -20,6 +20,11 @@ extension ParseSession {
         case "slowstart":
             policy.slowStart = strictNumber(
                 line, text, range: 1...86400, expected: "seconds over which a returning server ramps up, 1 to 86400")
+        case "agentport":
+            policy.agentPort = strictNumber(line, text, range: 1...65535, expected: "a TCP port, 1 to 65535")
+        case "agentinterval":
+            policy.agentInterval = strictNumber(
+                line, text, range: 1...86400, expected: "seconds between agent queries, 1 to 86400")
         case "draintimeout":
             policy.drainTimeout = strictNumber(
                 line, text, range: 1...86400,

@@ -80,6 +80,11 @@ public struct VirtualService: Hashable, Sendable, Codable {
     /// directord's `draintimeout`: a real server a reload or a stop removes is left at weight 0
     /// until the kernel shows it no connection, at most this many seconds; nil: deleted at once.
     public var drainTimeout: Int?
+    /// directord's `agentport`: each real server's HAProxy agent answers on this TCP port with
+    /// a weight share or a state (DirectorState+Agent); nil: no agent.
+    public var agentPort: UInt16?
+    /// directord's `agentinterval`: seconds between agent queries; nil: checkinterval.
+    public var agentInterval: Int?
 
     // MARK: Behaviour, merged with the global directives
     public var quiescent: Bool = false
@@ -107,6 +112,24 @@ public struct VirtualService: Hashable, Sendable, Codable {
 
     /// ldirectord's `get_virtual_id_str`: `tcp:1.2.3.4:80`, `fwm:1`, `fwm6:1`.
     public var id: String { key.virtualID }
+
+    /// The query of a real server's HAProxy agent, when the service has an `agentport`.
+    public func agentCheck(for real: RealServer) -> HealthCheck? {
+        guard let agentPort else { return nil }
+        var check = healthCheck(for: real)
+        check.agent = true
+        check.port = agentPort
+        check.url = "tcp://\(real.address.bracketed):\(agentPort)"
+        // Only what the query uses: agents of the same address and port are one query.
+        (check.type, check.service, check.protocol) = (.connect, .none, .tcp)
+        (check.request, check.receive, check.virtualHost) = ("", "", nil)
+        (check.login, check.password, check.database, check.secret, check.checkCommand) = ("", "", "", "", "")
+        (check.externalArguments, check.caFile, check.sniName, check.headers) = ([], nil, nil, [])
+        (check.negotiateTimeout, check.checkCount, check.httpMethod, check.acceptedStatus) = (
+            check.checkTimeout, 1, .get, .success
+        )
+        return check
+    }
 
     /// Everything a checker needs to check one of this service's real servers.
     public func healthCheck(for real: RealServer) -> HealthCheck {
@@ -247,6 +270,9 @@ public struct HealthCheck: Hashable, Sendable, Codable {
     public var acceptedStatus: HTTPStatusSet = .success
     /// `httpheader` lines, sent as written after the check's own.
     public var headers: [String] = []
+    /// A query of the real server's HAProxy agent (`agentport`), not a health check: its
+    /// answer is a weight share or a state, within `checkTimeout`.
+    public var agent: Bool = false
 }
 
 extension ServiceKey {

@@ -42,6 +42,7 @@ extension DirectorState {
         configuration = newConfiguration
         keepDrainsStillConfigured()
         keepRampsStillConfigured()
+        keepAgentsStillConfigured()
         return kept
     }
 
@@ -104,7 +105,7 @@ extension DirectorState {
                 == destination.key
             // A fallback at the address of a real server is the real server while that is up.
             let asFallback = isFallback && !(isReal && health[ref]?.state == .up)
-            let reason = health[ref]?.reason
+            let reason = agentReason(ref) ?? health[ref]?.reason
             switch operation {
             case .addDestination:
                 if asFallback { return .fallbackAdded(destination.endpoint, in: key) }

@@ -66,8 +66,11 @@ extension DirectorState {
         }
     }
 
+    /// The weight a ramp ends at: the configured one, or the agent's share of it.
     private func fullWeight(_ ref: RealServerRef) -> Int32? {
-        realServer(ref).map { Int32(clamping: $0.1.weight) }
+        guard let real = realServer(ref)?.1 else { return nil }
+        let configured = Int32(clamping: real.weight)
+        return agentEffect(ref, configured: configured).weight ?? configured
     }
 
     private func rampedWeight(_ ref: RealServerRef) -> Int32? {

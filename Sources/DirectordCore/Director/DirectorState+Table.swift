@@ -36,8 +36,21 @@ extension DirectorState {
                     // Drained: in the table, but no new connection, and not counted as up.
                     destinations.append(real.destination(weight: 0))
                 } else if state.state == .up {
-                    anyUp = true
-                    destinations.append(real.destination(weight: currentWeight(ref, configured: configured.weight)))
+                    switch agentEffect(ref, configured: configured.weight) {
+                    case .out:
+                        // The agent says down or maint: as a server its checks took out.
+                        if virtual.quiescent && current?[destination: ref.destination] != nil {
+                            destinations.append(real.destination(weight: 0))
+                        }
+                    case .weight(0):
+                        destinations.append(real.destination(weight: 0))
+                    case .weight(let weight):
+                        anyUp = true
+                        destinations.append(real.destination(weight: currentWeight(ref, configured: weight)))
+                    case .unchanged:
+                        anyUp = true
+                        destinations.append(real.destination(weight: currentWeight(ref, configured: configured.weight)))
+                    }
                 } else if state.isPending {
                     anyPending = true
                     if let present = current?[destination: ref.destination] { destinations.append(present) }
@@ -153,7 +166,9 @@ extension DirectorState {
             for real in virtual.realServers {
                 let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
                 let state = health[ref]
-                if state?.state == .up && drains[ref] == nil { anyUp = true }
+                if state?.state == .up && drains[ref] == nil && agentCountsUp(ref, configured: real.weight) {
+                    anyUp = true
+                }
                 if state?.isPending == true { anyPending = true }
             }
             if !anyUp && anyPending { continue }

@@ -83,6 +83,8 @@ public struct DirectorState: Sendable {
     /// Entries a reload removed, left at weight 0 until idle (`draintimeout`,
     /// DirectorState+Departures), and the services a reload removed that still hold some.
     public internal(set) var departures: [RealServerRef: Departure] = [:]
+    /// What each real server's agent said last (`agentport`, DirectorState+Agent).
+    public internal(set) var agents: [RealServerRef: AgentState] = [:]
     var departingServices: [ServiceKey: IPVSService] = [:]
 
     public enum FallbackCommandStatus: String, Hashable, Sendable {
@@ -159,17 +161,25 @@ public struct DirectorState: Sendable {
                 case .external, .externalPerl: break
                 default: check.externalArguments = []
                 }
-                let identity = CheckIdentity(
-                    check: check, interval: .seconds(virtual.checkInterval),
-                    downInterval: virtual.downInterval.map { .seconds($0) })
-                if let position = index[identity] {
-                    order[position].realServers.append(ref)
-                } else {
-                    index[identity] = order.count
-                    order.append(
-                        ScheduledCheck(
-                            check: identity.check, interval: identity.interval, realServers: [ref],
-                            downInterval: identity.downInterval))
+                var identities = [
+                    CheckIdentity(
+                        check: check, interval: .seconds(virtual.checkInterval),
+                        downInterval: virtual.downInterval.map { .seconds($0) })
+                ]
+                if let agent = virtual.agentCheck(for: real) {
+                    identities.append(
+                        CheckIdentity(check: agent, interval: .seconds(virtual.agentInterval ?? virtual.checkInterval)))
+                }
+                for identity in identities {
+                    if let position = index[identity] {
+                        order[position].realServers.append(ref)
+                    } else {
+                        index[identity] = order.count
+                        order.append(
+                            ScheduledCheck(
+                                check: identity.check, interval: identity.interval, realServers: [ref],
+                                downInterval: identity.downInterval))
+                    }
                 }
             }
         }
@@ -179,7 +189,7 @@ public struct DirectorState: Sendable {
     private struct CheckIdentity: Hashable {
         var check: HealthCheck
         var interval: Duration
-        var downInterval: Duration?
+        var downInterval: Duration? = nil
     }
 
     /// Whether every real server these refs name is down by its checks (not pending, not in

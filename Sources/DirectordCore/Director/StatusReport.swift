@@ -35,6 +35,9 @@ public struct StatusReport: Codable, Hashable, Sendable {
         public var heldByMaxEjection: Bool? = nil
         /// A slow start under way (`slowstart`): "weight 30 of 100, 12 s of 20"; nil otherwise.
         public var slowStart: String? = nil
+        /// What the real server's agent said last and what it made of it (`agentport`); nil
+        /// without an agent.
+        public var agent: String? = nil
         /// The last check: how long it took (seconds), and when it ended (seconds since 1970).
         public var lastCheckSeconds: Double? = nil
         public var lastCheckAt: Double? = nil
@@ -85,6 +88,7 @@ public struct StatusReport: Codable, Hashable, Sendable {
                     "  \(real.endpoint)\(padding)  \(real.state) (\(weight)\(soft)\(drained)\(held)\(ramp)): \(real.reason)"
                 )
                 if let detail = Self.detail(real, now: madeAt) { lines.append("      " + detail) }
+                if let agent = real.agent { lines.append("      agent: " + agent) }
             }
             for departing in service.departing ?? [] { lines.append("  \(departing)") }
         }
@@ -168,6 +172,7 @@ extension DirectorState {
                         if ejectionHeld(virtual).contains(ref) {
                             report.heldByMaxEjection = true
                         }
+                        report.agent = agentStatus(ref, configured: Int32(clamping: real.weight))
                         if let ramp = ramps[ref], let weight = report.kernelWeight {
                             let elapsed = Int(ramp.began.map { clock - $0 } ?? 0)
                             report.slowStart = "weight \(weight) of \(real.weight), \(elapsed) s of \(ramp.seconds)"

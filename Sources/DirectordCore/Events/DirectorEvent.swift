@@ -41,6 +41,9 @@ public enum DirectorEvent: Hashable, Sendable {
     /// weight 0 until its last connection ends.
     case realServerDraining(Endpoint, in: ServiceKey, seconds: Int, why: DepartureCause)
 
+    /// `agentport`: a real server's agent changed what the table makes of it.
+    case agentReported(Endpoint, in: ServiceKey, reply: String, effect: String)
+
     public enum DepartureCause: String, Hashable, Sendable {
         case reload
         case stop
@@ -114,6 +117,8 @@ public enum DirectorEvent: Hashable, Sendable {
             "Slow start of real server: \(real) (\(key)) (weight=\(weight) of \(full))"
         case .realServerDraining(let real, let key, let seconds, .reload):
             "Draining real server: \(real) (\(key)) (removed from the configuration: weight 0 until its last connection ends, at most \(seconds) s)"
+        case .agentReported(let real, let key, let reply, let effect):
+            "Agent of real server: \(real) (\(key)) said \"\(reply)\": \(effect)"
         case .realServerDraining(let real, let key, let seconds, .stop):
             "Draining real server: \(real) (\(key)) (stopping: weight 0 until its last connection ends, at most \(seconds) s)"
         }

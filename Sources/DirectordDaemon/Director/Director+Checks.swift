@@ -23,7 +23,8 @@ extension Director {
     func runDueCheck(_ id: UInt64) {
         guard lifecycle != .stopping, let scheduler, let entry = scheduler.entries[id] else { return }
         var refs = entry.scheduled.realServers
-        if let maintenance {
+        // An agent query is not a check: maintenance files are the health checks' business.
+        if let maintenance, !entry.scheduled.check.agent {
             let inMaintenance = refs.filter { maintenance.isInMaintenance($0) }
             for ref in refs { state.setMaintenance(inMaintenance.contains(ref), for: ref) }
             if !inMaintenance.isEmpty {
@@ -47,6 +48,13 @@ extension Director {
     private func checkFinished(_ id: UInt64, refs: [RealServerRef], check: HealthCheck, result: CheckResult) {
         guard lifecycle != .stopping else {
             scheduler?.finished(id, result: result)
+            return
+        }
+        if check.agent {
+            // An agent's answer sets a weight or a state; it is not a health check.
+            for event in state.recordAgent(result, for: refs) { report(event) }
+            scheduler?.finished(id, result: result)
+            if state.needsReconcile { requestReconcile() }
             return
         }
         writeMonitorLines(refs, result: result)

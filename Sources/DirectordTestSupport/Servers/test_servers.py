@@ -43,6 +43,8 @@ LDAP (plain, and TLS for ldaps): simple binds, anonymous or cn=monitor,dc=exampl
 password secret; base searches find dc=example,dc=org and cn=monitor,dc=example,dc=org;
 ldap_slow and ldaps_slow answer each message after 0.4 s.
 POP3 and IMAP, plain (pop, imap) and over TLS (pops, imaps): user tester, password secret.
+HAProxy agents: agent says "75% drain # busy" (with an escape sequence), agent_partial "up"
+without a line end, agent_closed nothing, each then closes.
 Other services: smtp, smtp_bad (554 greeting), nntp, nntp_bad, ftp, simpletcp,
 silent (accepts, reads, never says anything, closes when the client does), hold (accepts and
 does nothing), tls_hold (completes a TLS handshake, then does nothing), backlog (a full listen
@@ -256,6 +258,19 @@ def imap(line):
     if rest.upper().startswith("LOGOUT"):
         return f"* BYE\r\n{tag} OK bye\r\n", True
     return f"{tag} BAD what\r\n", False
+
+
+def agent(reply):
+    """A HAProxy agent: says `reply` as soon as a client connects, then closes."""
+    async def handler(reader, writer):
+        writers.add(writer)
+        try:
+            writer.write(reply)
+            await writer.drain()
+            writer.close()
+        except ConnectionError:
+            pass
+    return handler
 
 
 async def simpletcp(reader, writer):
@@ -630,6 +645,9 @@ async def faults():
         "ftp": await serve(ftp),
         "ftp6": await serve(ftp, "::1"),
         "simpletcp": await serve(simpletcp),
+        "agent": await serve(agent(b"75% drain # busy\x1b[2J\r\n")),
+        "agent_partial": await serve(agent(b"up")),
+        "agent_closed": await serve(agent(b"")),
         "silent": await serve(silent),
         "hold": await serve(hold),
         "ldap": await serve(ldap),
