@@ -147,6 +147,8 @@ extension DirectorEvent {
         case .ejectionLimitHolds, .localFaultBegan: .error
         // A ramp's steps between its first and its last: up to 20 lines a ramp.
         case .realServerRamped(_, _, let weight, let full) where weight != full: .debug
+        // The private services of checkpath=forwarding: directord's own plumbing.
+        case .checkPathChanged: .debug
         default: .info
         }
     }

@@ -179,7 +179,7 @@ extension DirectorEvent {
             .realServerUndrained(_, let key, _), .slowStartBegan(_, let key, _, _), .realServerRamped(_, let key, _, _),
             .realServerDraining(_, let key, _, _), .agentReported(_, let key, _, _):
             return key
-        case .softFailure, .softFailureReset, .localFaultBegan, .localFaultEnded:
+        case .softFailure, .softFailureReset, .localFaultBegan, .localFaultEnded, .checkPathChanged:
             // Soft failures are not mailed; their virtual ID is text.
             return .firewallMark(0, .ipv4)
         }

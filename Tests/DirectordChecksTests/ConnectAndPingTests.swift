@@ -27,6 +27,24 @@ struct ConnectCheckTests {
         #expect(result.reason == "connected to 127.0.0.1:\(servers.port("http"))")
     }
 
+    @Test("through the forwarding path: to the virtual address, marked, and a failure says so")
+    func forwardingPath() async throws {
+        // Without IPVS on the host the mark leads nowhere special: the virtual address here is
+        // the server's own, so the connection shows the socket is marked, bound and connected.
+        var check = try connect(servers.port("http"))
+        check.forwardingPath = ForwardingPath(virtualAddress: IPAddress("127.0.0.1")!, mark: 0x6476_0001)
+        check.address = IPAddress("127.0.0.2")!
+        let result = await run(check)
+        #expect(result.isUp, "\(result.reason)")
+        #expect(result.reason == "connected to 127.0.0.1:\(servers.port("http")) (forwarded to 127.0.0.2)")
+        check.port = servers.port("closed")
+        let refused = await run(check)
+        #expect(
+            refused.reason
+                == "connect to 127.0.0.1:\(servers.port("closed")) (forwarded to 127.0.0.2): Connection refused (sent to 127.0.0.1 through the forwarding path, fwmark 1685454849)"
+        )
+    }
+
     @Test("a closed port is down, with the system's reason")
     func refused() async throws {
         let port = servers.port("closed")

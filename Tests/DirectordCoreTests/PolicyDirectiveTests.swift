@@ -37,6 +37,26 @@ struct PolicyDirectiveTests {
         try RoundTripTests.assertRoundTrip(ConfigPrinter.print(try #require(outcome.configuration)), name: "p.cf")
     }
 
+    @Test(
+        "checkpath: a global default a block overrides either way, printed back; what cannot take the path is warned about"
+    )
+    func checkPath() throws {
+        let outcome = testParser.parse(
+            [
+                "checkpath=forwarding", "virtual=10.0.0.10:80", "\treal=10.0.0.11:80 gate", "\treal=10.0.0.12:80 masq",
+                "\tservice=http", "virtual=10.0.0.10:443", "\treal=10.0.0.11:443 gate", "\tcheckpath=direct",
+                "virtual=10.0.0.10:3306", "\treal=10.0.0.11:3306 ipip", "\tservice=mysql",
+            ].joined(separator: "\n"), file: "t.cf")
+        #expect(outcome.errors.isEmpty)
+        let services = try #require(outcome.configuration).virtualServices
+        #expect(services.map(\.checkThroughForwarding) == [true, false, true])
+        #expect(services[0].realServers.map(services[0].checksThroughForwarding) == [true, false])
+        #expect(!services[2].checksThroughForwarding(services[2].realServers[0]))
+        #expect(outcome.warnings.contains { $0.line == 4 && $0.message.contains("10.0.0.12 is checked directly") })
+        #expect(outcome.warnings.contains { $0.line == 9 && $0.message.contains("service=mysql checks are not sent") })
+        try RoundTripTests.assertRoundTrip(ConfigPrinter.print(try #require(outcome.configuration)), name: "p.cf")
+    }
+
     @Test("without them nothing ramps or waits, and the printed file has neither")
     func absent() throws {
         let outcome = testParser.parse("virtual=10.0.0.10:80\n\treal=10.0.0.11:80 gate", file: "t.cf")
@@ -64,7 +84,7 @@ struct PolicyDirectiveTests {
         "values out of range or malformed are errors naming the line",
         arguments: [
             "slowstart=0", "slowstart=86401", "slowstart=1m", "draintimeout=0", "draintimeout=-1",
-            "agentport=0", "agentport=65536", "agentport=http", "agentinterval=0",
+            "agentport=0", "agentport=65536", "agentport=http", "agentinterval=0", "checkpath=nat", "checkpath=",
             "httpstatus=", "httpstatus=2xx", "httpstatus=99", "httpstatus=600", "httpstatus=299-200",
             "httpstatus=200,,204", "httpstatus=200-", "httpheader=", "httpheader=no colon",
             "httpheader=: value", "httpheader=Bad Name: x", "httpheader=Host: example.org",

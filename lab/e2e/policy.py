@@ -3,6 +3,7 @@ policy beyond every anchor"): risecount, downinterval, maxejection, slowstart, d
 httpstatus, judged by `ipvsadm -Ln` and the monitor file's record of every check.
 """
 
+import os
 import re
 import socket
 import subprocess
@@ -313,3 +314,80 @@ def agent_answers_move_the_weight(t):
         check("agent: \"75%\": 75%: weight 75" in d.command("status", "-v").stdout, "status -v does not show the agent")
     finally:
         agents.close()
+
+
+FORWARDING_FILE = """# checkpath=forwarding against a correct and a broken direct-routing real server
+checkinterval=1
+checktimeout=2
+negotiatetimeout=2
+logfile="{log}"
+virtual=10.0.0.10:80
+\treal=10.1.1.2:80 gate
+\treal=10.1.2.2:80 gate
+\tservice=http
+\trequest="/"
+\tcheckpath=forwarding
+\tmonitorfile="{monitor}"
+virtual=10.0.0.11:80
+\treal=10.1.1.2:80 gate
+\treal=10.1.2.2:80 gate
+\tservice=http
+\trequest="/"
+"""
+
+
+@scenario("policy")
+def checkpath_forwarding_catches_a_real_server_without_the_vip(t):
+    """Two direct-routing real servers in their own network namespaces: A has the virtual
+    addresses on its loopback, B does not (every packet the kernel forwards to it is lost).
+    Plain checks (10.0.0.11) pass both; checks through the forwarding path (10.0.0.10) pass
+    only A. Once B gets the virtual address, it comes in."""
+    servers = {}
+    for number, suffix in ((1, "rsa"), (2, "rsb")):
+        namespace = t.other_namespace(suffix).netns
+        subprocess.run(["ip", "link", "add", f"dp{number}", "type", "veth", "peer", "name", "eth0", "netns",
+                        namespace], check=True)
+        subprocess.run(["ip", "address", "add", f"10.1.{number}.1/24", "dev", f"dp{number}"], check=True)
+        subprocess.run(["ip", "link", "set", f"dp{number}", "up"], check=True)
+        subprocess.run(["ip", "-n", namespace, "address", "add", f"10.1.{number}.2/24", "dev", "eth0"], check=True)
+        subprocess.run(["ip", "-n", namespace, "link", "set", "eth0", "up"], check=True)
+        server = subprocess.Popen(["ip", "netns", "exec", namespace, "python3", "-m", "http.server", "80", "--bind",
+                                   "0.0.0.0"], cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t.cleanups.append(server.kill)
+        servers[namespace] = f"10.1.{number}.2"
+    (a, _), (b, _) = servers.items()
+    for address in ("10.0.0.10", "10.0.0.11"):
+        t.kernel.add_address(address)
+        subprocess.run(["ip", "-n", a, "address", "add", f"{address}/32", "dev", "lo"], check=True)
+    def listening(address):
+        try:
+            socket.create_connection((address, 80), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    for address in servers.values():
+        wait_until(lambda: listening(address), 20, f"the HTTP server on {address}")
+    log("real server A (10.1.1.2) has 10.0.0.10 and 10.0.0.11 on its loopback; B (10.1.2.2) has neither")
+    d = t.director(FORWARDING_FILE, name="forwarding.cf")
+    d.start()
+    plain, through = "TCP 10.0.0.11:80", "TCP 10.0.0.10:80"
+    both = {"10.1.1.2:80": 1, "10.1.2.2:80": 1}
+    t.kernel.wait(lambda table: table.weights(plain) == both and table.weights(through) == {"10.1.1.2:80": 1},
+                  FIRST, "plain checks passing both, forwarded checks only A")
+    stable_for(t.kernel, 3, d, ["10.1.2.2 80"])
+    table = t.kernel.table()
+    check(table.weights(through) == {"10.1.1.2:80": 1}, f"B got in through the forwarding path:\n{table}")
+    check(table.weights(plain) == both, f"a plain check failed:\n{table}")
+    private = [name for name in table.services if name.startswith("FWM ")]
+    check(len(private) == 2, f"not one private service per real server checked so:\n{table}")
+    log(f"ipvsadm -Ln:\n{table}")
+    failure = [m for m in d.monitor() if " 10.1.2.2 80 " in f" {m[2]} " and m[3] == "down"]
+    check(failure, "no failing check of B in the monitor file")
+    d.wait_log(re.compile(r"^checkpath=forwarding: net\.ipv4\.conf\.dp[12]\.accept_local set to 1"), 5)
+    subprocess.run(["ip", "-n", b, "address", "add", "10.0.0.10/32", "dev", "lo"], check=True)
+    log("B gets 10.0.0.10 on its loopback")
+    _, took = t.kernel.wait_weights(through, both, DETECT + SLACK, "B in once it takes traffic for the VIP")
+    log(f"B in {took:.1f} s after it got the virtual address")
+    d.stop()
+    check(not [n for n in t.kernel.table().services if n.startswith("FWM ")], "the private services outlived the stop")

@@ -62,5 +62,9 @@ extension CheckOperation {
 extension HealthCheck {
     /// Redirects are followed, as ldirectord's LWP follows them, unless `httpstatus` accepts a
     /// 3xx status: then the redirect itself is the answer judged.
-    var followsRedirects: Bool { !acceptedStatus.ranges.contains { $0.overlaps(300...399) } }
+    var followsRedirects: Bool {
+        // Through the forwarding path only directord's own HTTP client goes (libcurl cannot mark
+        // its socket here): the redirect is judged as an answer.
+        forwardingPath == nil && !acceptedStatus.ranges.contains { $0.overlaps(300...399) }
+    }
 }

@@ -23,7 +23,7 @@ final class PlainHTTPCheck: CheckOperation {
     init(context: LoopContext, check: HealthCheck, target: String) {
         self.check = check
         self.target = target
-        connection = StreamConnection(reactor: context.reactor, address: check.address, port: check.port ?? 0)
+        connection = StreamConnection(reactor: context.reactor, check: check, port: check.port ?? 0)
         parser = HTTPResponseParser(
             bodyLimit: context.options.maximumBodyBytes, isHeadRequest: check.httpMethod == .head)
         super.init(context: context)

@@ -181,9 +181,18 @@ public actor CheckLoop {
         // drops the closure once it has run, and every operation ends by its time limit.
         operation.run(timeout: plan.timeout) { result in
             self.inFlight[id] = nil
+            let result = Self.sayingThePath(result, of: check)
             self.trace(check, result)
             completion(result)
         }
+    }
+
+    /// A failure through the forwarding path says so: a plain check of the same server may pass.
+    static func sayingThePath(_ result: CheckResult, of check: HealthCheck) -> CheckResult {
+        guard let path = check.forwardingPath, !result.isUp else { return result }
+        var result = result
+        result.reason += " (sent to \(path.virtualAddress) through the forwarding path, fwmark \(path.mark))"
+        return result
     }
 
     private func trace(_ check: HealthCheck, _ result: CheckResult) {

@@ -48,8 +48,15 @@ struct CheckPlan {
     init(_ check: HealthCheck, plainHTTPThroughLibcurl: Bool = false) {
         self.check = check
         var kind = Self.kind(of: check)
-        if kind == .http, !plainHTTPThroughLibcurl, let target = PlainHTTPCheck.requestTarget(for: check) {
+        if kind == .http, !plainHTTPThroughLibcurl || check.forwardingPath != nil,
+            let target = PlainHTTPCheck.requestTarget(for: check)
+        {
             kind = .plainHTTP(target: target)
+        } else if kind == .http, check.forwardingPath != nil {
+            kind = .immediate(
+                .down(
+                    "checkpath=forwarding: \(check.url) cannot be sent through the virtual service (only plain http:// URLs on the real server can)",
+                    latency: .zero))
         }
         self.kind = kind
     }

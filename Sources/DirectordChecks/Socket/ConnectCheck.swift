@@ -9,7 +9,7 @@ final class ConnectCheck: CheckOperation {
     private let label: String?
 
     init(context: LoopContext, check: HealthCheck, label: String?) {
-        connection = StreamConnection(reactor: context.reactor, address: check.address, port: check.port ?? 0)
+        connection = StreamConnection(reactor: context.reactor, check: check, port: check.port ?? 0)
         self.label = label
         super.init(context: context)
     }

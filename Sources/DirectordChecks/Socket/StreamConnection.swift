@@ -35,6 +35,10 @@ final class StreamConnection {
     /// Bytes a single read asks for.
     private static let readSize = 16 * 1024
 
+    /// `checkpath=forwarding`: the socket carries this firewall mark, connects to the virtual
+    /// address (``address``), and leaves from the director's address toward this real server.
+    private var forwarding: (mark: UInt32, realServer: IPAddress)?
+
     init(reactor: Reactor, address: IPAddress, port: UInt16, transport: Transport = .tcp) {
         self.reactor = reactor
         self.address = address
@@ -42,12 +46,26 @@ final class StreamConnection {
         self.transport = transport
     }
 
+    /// A TCP connection for a check of `check.address`: directly, or through the forwarding
+    /// path to the virtual address when the check has one.
+    convenience init(reactor: Reactor, check: HealthCheck, port: UInt16) {
+        guard let path = check.forwardingPath else {
+            self.init(reactor: reactor, address: check.address, port: port)
+            return
+        }
+        self.init(reactor: reactor, address: path.virtualAddress, port: port)
+        forwarding = (path.mark, check.address)
+    }
+
     deinit {
         close()
     }
 
-    /// "10.0.0.1:80", "[::1]:80": how reasons name the peer.
-    var endpoint: String { "\(address.bracketed):\(port)" }
+    /// "10.0.0.1:80", "[::1]:80": how reasons name the peer; through the forwarding path,
+    /// "10.0.0.10:80 (forwarded to 10.1.0.2)".
+    var endpoint: String {
+        "\(address.bracketed):\(port)" + (forwarding.map { " (forwarded to \($0.realServer.bracketed))" } ?? "")
+    }
 
     /// This end's address and port once connected (`getsockname`).
     var localAddress: (address: IPAddress, port: UInt16)? {
@@ -78,6 +96,12 @@ final class StreamConnection {
             return
         }
         self.fd = fd
+        if let forwarding,
+            let problem = Self.prepareForwarding(fd, mark: forwarding.mark, toward: forwarding.realServer)
+        {
+            fail(problem)
+            return
+        }
         let result = target.withSockAddr { pointer, length in
             retryingInterrupts { Glibc.connect(fd, pointer, length) }
         }
@@ -89,6 +113,21 @@ final class StreamConnection {
         } else {
             fail(SystemError("connect"))
         }
+    }
+
+    /// Marks the socket, and binds it to the address this director would send from to the real
+    /// server: the virtual address is the director's own, and a connection to it would
+    /// otherwise leave from it, and the real server's answer go to itself.
+    private static func prepareForwarding(_ fd: Int32, mark: UInt32, toward realServer: IPAddress) -> SystemError? {
+        var value = mark
+        guard setsockopt(fd, SOL_SOCKET, SO_MARK, &value, socklen_t(MemoryLayout<UInt32>.size)) == 0 else {
+            return SystemError("setsockopt SO_MARK")
+        }
+        guard let source = AcceptLocal.sourceAddress(toward: realServer) else {
+            return SystemError("no route to \(realServer.bracketed)", code: ENETUNREACH)
+        }
+        let bound = SocketAddress(source).withSockAddr { Glibc.bind(fd, $0, $1) }
+        return bound == 0 ? nil : SystemError("bind")
     }
 
     /// Queues bytes and writes what the socket takes now.

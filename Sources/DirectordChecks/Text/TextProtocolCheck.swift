@@ -52,8 +52,10 @@ final class TextProtocolCheck: CheckOperation {
         self.dialogue = dialogue
         let transport: StreamConnection.Transport =
             [.simpletcp, .sip].contains(check.service) && check.protocol == .udp ? .udp : .tcp
-        connection = StreamConnection(
-            reactor: context.reactor, address: check.address, port: check.port ?? 0, transport: transport)
+        connection =
+            transport == .tcp
+            ? StreamConnection(reactor: context.reactor, check: check, port: check.port ?? 0)
+            : StreamConnection(reactor: context.reactor, address: check.address, port: check.port ?? 0, transport: .udp)
         lines = LineBuffer(limit: context.options.maximumReplyBytes)
         super.init(context: context)
     }

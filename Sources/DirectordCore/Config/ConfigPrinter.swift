@@ -53,6 +53,9 @@ public enum ConfigPrinter {
         if let value = defaults.policy.drainTimeout { out.append("draintimeout=\(value)") }
         if let value = defaults.policy.agentPort { out.append("agentport=\(value)") }
         if let value = defaults.policy.agentInterval { out.append("agentinterval=\(value)") }
+        if let value = defaults.policy.checkThroughForwarding {
+            out.append("checkpath=\(value ? "forwarding" : "direct")")
+        }
 
         for service in configuration.virtualServices {
             out.append("")
@@ -141,6 +144,9 @@ public enum ConfigPrinter {
         if let value = service.drainTimeout { add("draintimeout=\(value)") }
         if let value = service.agentPort { add("agentport=\(value)") }
         if let value = service.agentInterval { add("agentinterval=\(value)") }
+        if service.checkThroughForwarding || defaults.policy.checkThroughForwarding == true {
+            add("checkpath=\(service.checkThroughForwarding ? "forwarding" : "direct")")
+        }
         if fork { add("checkinterval=\(service.checkInterval)") }
         add("quiescent=\(yesNo(service.quiescent))")
         add("cleanstop=\(yesNo(service.cleanStop))")

@@ -249,6 +249,18 @@ extension ParseSession {
                 "httpstatus and httpheader have no effect in \(service.id): its checks are not HTTP requests (checktype=\(service.checkType.configValue), service=\(service.service.rawValue))"
             )
         }
+        if service.checkThroughForwarding {
+            if let why = service.forwardingPathUnsupported {
+                warn(
+                    line: line.number, text: String(line.text),
+                    "checkpath=forwarding: the real servers of \(service.id) are checked directly: \(why)")
+            } else if let real = service.realServers.first(where: { ![.gate, .ipip].contains($0.forwarding) }) {
+                warn(
+                    line: real.line,
+                    "checkpath=forwarding: \(real.address.bracketed) is checked directly: only direct routing (gate) and tunnelled (ipip) real servers have a forwarding path to check"
+                )
+            }
+        }
         if draft.policy.agentInterval != nil && service.agentPort == nil {
             warn(
                 line: line.number, text: String(line.text),

@@ -187,6 +187,8 @@ extension ParseSession {
         service.drainTimeout = draft.policy.drainTimeout ?? global.policy.drainTimeout
         service.agentPort = (draft.policy.agentPort ?? global.policy.agentPort).map { UInt16($0) }
         service.agentInterval = draft.policy.agentInterval ?? global.policy.agentInterval
+        service.checkThroughForwarding =
+            draft.policy.checkThroughForwarding ?? global.policy.checkThroughForwarding ?? false
         service.quiescent = draft.quiescent ?? global.quiescent ?? false
         service.cleanStop = draft.cleanStop ?? global.cleanStop ?? true
         service.fallbackCommand = draft.fallbackCommand ?? global.fallbackCommand

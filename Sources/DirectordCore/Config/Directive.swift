@@ -24,6 +24,7 @@ enum Directive {
     /// directord's health policy, global and per virtual service.
     static let policy: Set<String> = [
         "risecount", "downinterval", "maxejection", "slowstart", "draintimeout", "agentport", "agentinterval",
+        "checkpath",
     ]
 
     /// directord's own global directives, which ldirectord would refuse.

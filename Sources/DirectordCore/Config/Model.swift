@@ -136,6 +136,8 @@ public struct HealthPolicy: Hashable, Sendable, Codable {
     public var agentPort: Int?
     /// `agentinterval`: seconds between two agent queries.
     public var agentInterval: Int?
+    /// `checkpath=forwarding`: checks go through the virtual service's forwarding path.
+    public var checkThroughForwarding: Bool?
 
     public init() {}
 }

@@ -107,7 +107,8 @@ extension ParseSession {
                         expected: "IP:PORT or [IPv6]:PORT, the port 1 to 65535 (0.0.0.0:9100 for every address)")
                 }
             }
-        case "risecount", "downinterval", "maxejection", "slowstart", "draintimeout", "agentport", "agentinterval":
+        case "risecount", "downinterval", "maxejection", "slowstart", "draintimeout", "agentport", "agentinterval",
+            "checkpath":
             warnOwnDirective(line)
             globals.defaults.policy = readPolicyDirective(line, globals.defaults.policy)
         case "syncdaemon", "syncinterface", "syncid", "syncgroup", "syncport", "syncttl", "syncmaxlen":

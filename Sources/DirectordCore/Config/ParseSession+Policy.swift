@@ -25,6 +25,15 @@ extension ParseSession {
         case "agentinterval":
             policy.agentInterval = strictNumber(
                 line, text, range: 1...86400, expected: "seconds between agent queries, 1 to 86400")
+        case "checkpath":
+            switch text.lowercased() {
+            case "direct": policy.checkThroughForwarding = false
+            case "forwarding": policy.checkThroughForwarding = true
+            default:
+                invalid(
+                    line, "invalid checkpath \"\(text)\"",
+                    expected: "direct (to the real server's address) or forwarding (through the virtual service)")
+            }
         case "draintimeout":
             policy.drainTimeout = strictNumber(
                 line, text, range: 1...86400,

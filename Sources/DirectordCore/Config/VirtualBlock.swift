@@ -307,7 +307,8 @@ extension ParseSession {
             draft.service.serviceName = unquoted(line).map(String.init)
         case "comment":
             draft.service.comment = unquoted(line).map(String.init)
-        case "risecount", "downinterval", "maxejection", "slowstart", "draintimeout", "agentport", "agentinterval":
+        case "risecount", "downinterval", "maxejection", "slowstart", "draintimeout", "agentport", "agentinterval",
+            "checkpath":
             draft.policy = readPolicyDirective(line, draft.policy)
         case "httpstatus":
             if let text = unquoted(line) {

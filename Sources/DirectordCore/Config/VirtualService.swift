@@ -85,6 +85,10 @@ public struct VirtualService: Hashable, Sendable, Codable {
     public var agentPort: UInt16?
     /// directord's `agentinterval`: seconds between agent queries; nil: checkinterval.
     public var agentInterval: Int?
+    /// directord's `checkpath=forwarding`: the checks of its direct-routing and tunnelled real
+    /// servers go to the virtual address through a private IPVS service that holds only the
+    /// real server checked (DirectorState+CheckPath).
+    public var checkThroughForwarding = false
 
     // MARK: Behaviour, merged with the global directives
     public var quiescent: Bool = false
@@ -112,6 +116,28 @@ public struct VirtualService: Hashable, Sendable, Codable {
 
     /// ldirectord's `get_virtual_id_str`: `tcp:1.2.3.4:80`, `fwm:1`, `fwm6:1`.
     public var id: String { key.virtualID }
+
+    /// Whether the checks of `real` go through the forwarding path (`checkpath=forwarding`): a
+    /// direct-routing or tunnelled real server of an address-and-port service, with a check
+    /// that directord speaks over a plain TCP connection. Any other is checked directly.
+    public func checksThroughForwarding(_ real: RealServer) -> Bool {
+        guard checkThroughForwarding, case .inet = key, [.gate, .ipip].contains(real.forwarding) else { return false }
+        return forwardingPathUnsupported == nil
+    }
+
+    /// Why this service's checks cannot take the forwarding path, or nil when they can.
+    public var forwardingPathUnsupported: String? {
+        if case .firewallMark = key { return "a firewall-mark service has no address to send them to" }
+        switch checkType {
+        case .connect where self.protocol != .udp: return nil
+        case .negotiate, .combined:
+            let spoken: [ServiceType] = [.http, .simpletcp, .smtp, .submission, .pop, .imap, .nntp]
+            if spoken.contains(service) && self.protocol != .udp { return nil }
+            return "service=\(service.rawValue) checks are not sent over a plain TCP connection of directord's own"
+        default:
+            return "checktype=\(checkType.configValue) is not a TCP check"
+        }
+    }
 
     /// The query of a real server's HAProxy agent, when the service has an `agentport`.
     public func agentCheck(for real: RealServer) -> HealthCheck? {
@@ -273,6 +299,22 @@ public struct HealthCheck: Hashable, Sendable, Codable {
     /// A query of the real server's HAProxy agent (`agentport`), not a health check: its
     /// answer is a weight share or a state, within `checkTimeout`.
     public var agent: Bool = false
+    /// `checkpath=forwarding`: connect to this virtual address, through the private service of
+    /// this firewall mark, instead of to ``address``; nil: directly.
+    public var forwardingPath: ForwardingPath? = nil
+}
+
+/// The way to a real server through the kernel's forwarding (`checkpath=forwarding`): a check
+/// connects to the virtual address with its socket marked, and the kernel sends it through the
+/// private IPVS service of that mark, which holds only the real server checked.
+public struct ForwardingPath: Hashable, Sendable, Codable {
+    public var virtualAddress: IPAddress
+    public var mark: UInt32
+
+    public init(virtualAddress: IPAddress, mark: UInt32) {
+        self.virtualAddress = virtualAddress
+        self.mark = mark
+    }
 }
 
 extension ServiceKey {

@@ -138,6 +138,7 @@ extension DirectorEvent {
             return event("slow_start_began", key, real, to: "up", weight: weight, reason: "slowstart=\(seconds)")
         case .realServerRamped(let real, let key, let weight, let full):
             return event(weight == full ? "slow_start_ended" : "slow_start_step", key, real, to: "up", weight: weight)
+        case .checkPathChanged: return nil
         case .agentReported(let real, let key, let reply, let effect):
             return event("agent_reported", key, real, reason: "\(reply): \(effect)")
         case .realServerDraining(let real, let key, let seconds, let why):

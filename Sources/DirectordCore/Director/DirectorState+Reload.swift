@@ -40,6 +40,7 @@ extension DirectorState {
         managedServices = managedServices.union(newKeys)
         fallbackCommandStatus = fallbackCommandStatus.filter { newKeys.contains($0.key) }
         configuration = newConfiguration
+        managedServices.formUnion(checkPathServiceKeys)
         keepDrainsStillConfigured()
         keepRampsStillConfigured()
         keepAgentsStillConfigured()
@@ -59,6 +60,12 @@ extension DirectorState {
             operations.append(.deleteService(entry.service))
             events.append(.virtualServicePurged(virtual.key, phase: .stop))
         }
+        // The check paths' private services are directord's alone: they go whatever cleanstop.
+        for entry in observed.entries
+        where managedServices.contains(entry.service.key) && isCheckPathService(entry.service.key) {
+            operations.append(.deleteService(entry.service))
+            events.append(.checkPathChanged(entry.service.key, "removed at stop"))
+        }
         var commands: [FallbackCommand] = []
         for virtual in configuration.virtualServices {
             if let command = virtual.fallbackCommand, fallbackCommandStatus[virtual.key] == .start {
@@ -73,6 +80,7 @@ extension DirectorState {
     // MARK: Log lines for operations
 
     func event(for operation: TableOperation, observed: IPVSTable, phase: DirectorEvent.Phase) -> DirectorEvent {
+        if isCheckPathService(operation.serviceKey) { return checkPathEvent(for: operation, key: operation.serviceKey) }
         switch operation {
         case .addService(let service):
             return .virtualServiceAdded(service.key)

@@ -80,6 +80,10 @@ extension DirectorState {
             table.upsert(IPVSService(virtual))
             for destination in destinations { table.upsert(destination, in: virtual.key) }
         }
+        for (service, destination) in checkPathEntries {
+            table.upsert(service)
+            table.upsert(destination, in: service.key)
+        }
         if !departingServices.isEmpty {
             for service in departingServiceEntries {
                 table.upsert(service)

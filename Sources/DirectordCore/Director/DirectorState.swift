@@ -83,6 +83,11 @@ public struct DirectorState: Sendable {
     /// Entries a reload removed, left at weight 0 until idle (`draintimeout`,
     /// DirectorState+Departures), and the services a reload removed that still hold some.
     public internal(set) var departures: [RealServerRef: Departure] = [:]
+    /// The firewall mark of each real server checked through the forwarding path
+    /// (DirectorState+CheckPath), kept with the configuration.
+    public internal(set) var checkPaths: [RealServerRef: UInt32] = [:]
+    /// The real server of each check path's private service.
+    var checkPathOwners: [ServiceKey: RealServerRef] = [:]
     /// What each real server's agent said last (`agentport`, DirectorState+Agent).
     public internal(set) var agents: [RealServerRef: AgentState] = [:]
     var departingServices: [ServiceKey: IPVSService] = [:]
@@ -113,6 +118,7 @@ public struct DirectorState: Sendable {
         self.observed = observed
         managedServices = Set(configuration.virtualServices.filter { $0.refusal == nil }.map(\.key))
         indexServices()
+        managedServices.formUnion(checkPathServiceKeys)
         for virtual in configuration.virtualServices {
             for real in virtual.realServers {
                 let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
@@ -155,6 +161,7 @@ public struct DirectorState: Sendable {
             for real in virtual.realServers where real.refusal == nil {
                 let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
                 var check = virtual.healthCheck(for: real)
+                check.forwardingPath = forwardingPath(ref)
                 // Only external checks see the virtual service; others are the same check in
                 // every service that has this real server.
                 switch check.type {
@@ -296,9 +303,14 @@ public struct DirectorState: Sendable {
         return (virtual, real)
     }
 
+    /// What follows from the configuration alone: where each service is, the check paths.
     private mutating func indexServices() {
         serviceIndex = Dictionary(
             configuration.virtualServices.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { first, _ in first })
+        checkPaths = Self.checkPathMarks(for: configuration)
+        checkPathOwners = Dictionary(
+            checkPaths.map { (ServiceKey.firewallMark($0.value, $0.key.service.family), $0.key) },
+            uniquingKeysWith: { first, _ in first })
     }
 }
 

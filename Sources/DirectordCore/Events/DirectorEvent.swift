@@ -41,6 +41,8 @@ public enum DirectorEvent: Hashable, Sendable {
     /// weight 0 until its last connection ends.
     case realServerDraining(Endpoint, in: ServiceKey, seconds: Int, why: DepartureCause)
 
+    /// `checkpath=forwarding`: a private service of a check path changed.
+    case checkPathChanged(ServiceKey, String)
     /// `agentport`: a real server's agent changed what the table makes of it.
     case agentReported(Endpoint, in: ServiceKey, reply: String, effect: String)
 
@@ -117,6 +119,8 @@ public enum DirectorEvent: Hashable, Sendable {
             "Slow start of real server: \(real) (\(key)) (weight=\(weight) of \(full))"
         case .realServerDraining(let real, let key, let seconds, .reload):
             "Draining real server: \(real) (\(key)) (removed from the configuration: weight 0 until its last connection ends, at most \(seconds) s)"
+        case .checkPathChanged(let key, let what):
+            "Check path \(key): \(what)"
         case .agentReported(let real, let key, let reply, let effect):
             "Agent of real server: \(real) (\(key)) said \"\(reply)\": \(effect)"
         case .realServerDraining(let real, let key, let seconds, .stop):

@@ -52,6 +52,7 @@ extension Director {
                 configName: settings.configName)
         }
         await configureMaintenance()
+        await prepareCheckPaths()
         scheduler?.update(state.scheduledChecks)
         if configuration.globals.checkInterval != oldInterval { startTimers() }
         configWatcher = ConfigWatcher(path: settings.configPath)

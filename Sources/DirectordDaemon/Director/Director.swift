@@ -277,6 +277,7 @@ public actor Director {
             drainFile.write(savedDrains)
         }
         await configureMaintenance()
+        await prepareCheckPaths()
         await reconcile(phase: .start)
         await keepSyncDaemons()
         configureMetrics()
