@@ -1,28 +1,28 @@
+import DirectordChecks
 import DirectordCore
 import DirectordSystem
-import Dispatch
 
-/// Drives a ``CheckSchedule`` with one Dispatch timer on the check loop's queue: the schedule
+/// Drives a ``CheckSchedule`` with one timer on the check loop's thread: the schedule
 /// decides what is due and when to wake next; this only sets the timer and hands the due
 /// checks to `onDue`. Not thread-safe: it lives on the check loop.
 final class CheckScheduler {
     private(set) var schedule: CheckSchedule
-    private let timer: any DispatchSourceTimer
+    private var timer: LoopTimer?
     /// When the timer is set for; nil when it is not.
     private var armedFor: ContinuousClock.Instant?
     /// Called on the loop for each check that is due; `begin` it, then `finished` later.
     var onDue: ((UInt64) -> Void)?
 
-    init(queue: DispatchQueue, maxRunning: Int = CheckSchedule.defaultMaxRunning) {
+    /// Made on the loop, as everything that uses it.
+    init(loop: CheckLoop, maxRunning: Int = CheckSchedule.defaultMaxRunning) {
         schedule = CheckSchedule(maxRunning: maxRunning)
-        timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.setEventHandler { [weak self] in self?.fire() }
-        timer.schedule(deadline: .distantFuture)
-        timer.resume()
+        let link = Link()
+        timer = loop.makeTimer { link.scheduler?.fire() }
+        link.scheduler = self
     }
 
     deinit {
-        timer.cancel()
+        timer?.cancel()
     }
 
     private var now: ContinuousClock.Instant { .now }
@@ -39,7 +39,7 @@ final class CheckScheduler {
 
     func stop() {
         schedule.stop()
-        timer.schedule(deadline: .distantFuture)
+        timer?.cancel()
         armedFor = nil
     }
 
@@ -67,6 +67,12 @@ final class CheckScheduler {
         if let armedFor, armedFor <= next { return }
         armedFor = next
         let wait = max(next - now, .zero)
-        timer.schedule(deadline: .now() + wait.dispatchInterval, leeway: .milliseconds(1))
+        timer?.schedule(after: wait)
+    }
+
+    /// The timer's way back to the scheduler. Its action runs on the loop, where the scheduler
+    /// lives, so the reference is only ever used there.
+    private final class Link: @unchecked Sendable {
+        weak var scheduler: CheckScheduler?
     }
 }

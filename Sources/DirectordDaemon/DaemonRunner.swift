@@ -151,7 +151,10 @@ public enum DaemonRunner {
         settings.onReady = { Daemonize.reportStart(status: 0) }
         // A dry run starts from an empty table of its own: the real daemon's drains are not its.
         settings.drainFile = options.dryRun ? nil : DrainFile(pidFile: pidFile)
-        let events = EventHub(queue: loop.dispatchQueue)
+        // The event followers, the control socket and the signals are served on a queue of their
+        // own: they reach the director through its requests (or, for a signal, on the loop).
+        let service = DispatchQueue(label: "directord.service")
+        let events = EventHub(queue: service)
         settings.events = events
         let director = Director(
             configuration: configuration, settings: settings,
@@ -162,6 +165,7 @@ public enum DaemonRunner {
                 Daemonize.reportStart(
                     status: status, message: status == 0 ? "" : "directord could not start; see its log")
                 unlink(ControlSocket.path(for: pidFile))
+                events.flush()
                 withExtendedLifetime(pidLock) { exit(status) }
             })
         // status --verbose, drain and undrain come in here; without it those verbs fail, and
@@ -169,27 +173,29 @@ public enum DaemonRunner {
         let controlSocket: ControlSocket?
         do {
             controlSocket = try ControlSocket(
-                path: ControlSocket.path(for: pidFile), queue: loop.dispatchQueue, events: events,
+                path: ControlSocket.path(for: pidFile), queue: service, events: events,
                 handle: { await director.control($0) })
         } catch {
             log.log("Cannot open the control socket: \(error)", priority: .warning)
             controlSocket = nil
         }
 
-        let signals = installSignalHandlers(director: director, queue: loop.dispatchQueue)
+        let signals = installSignalHandlers(director: director, loop: loop, queue: service)
         // The daemon's one task: it starts, serves the director's requests and ends the process.
         Task { await director.run() }
         // The sources and the lock must live as long as the process; dispatchMain never returns.
         withExtendedLifetime((signals, pidLock, controlSocket)) { dispatchMain() }
     }
 
-    /// ldirectord's signals, handled on the check loop's queue: SIGHUP reloads; SIGTERM, SIGINT,
+    /// ldirectord's signals, noticed on `queue` and handled on the check loop's thread: SIGHUP reloads; SIGTERM, SIGINT,
     /// SIGQUIT, SIGXCPU and SIGXFSZ stop cleanly (ldirectord's `ld_handler_term`); SIGUSR1
     /// writes the status report. ldirectord also stops cleanly on SIGILL, SIGABRT, SIGFPE,
     /// SIGSEGV, SIGBUS and SIGSYS; directord leaves those fatal, since in a compiled program they
     /// mean the process is broken and its clean-up cannot be trusted (and the runtime prints a
     /// backtrace).
-    private static func installSignalHandlers(director: Director, queue: DispatchQueue) -> [any DispatchSourceSignal] {
+    private static func installSignalHandlers(
+        director: Director, loop: CheckLoop, queue: DispatchQueue
+    ) -> [any DispatchSourceSignal] {
         signal(SIGPIPE, SIG_IGN)
         let handled: [(Int32, String)] = [
             (SIGHUP, "HUP"), (SIGTERM, "TERM"), (SIGINT, "INT"), (SIGQUIT, "QUIT"), (SIGXCPU, "XCPU"),
@@ -198,8 +204,9 @@ public enum DaemonRunner {
         return handled.map { number, name in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            // The queue is the director's executor: the signal is handled right here.
-            source.setEventHandler { director.assumeIsolated { $0.signal(name) } }
+            // The loop's thread is the director's executor: the signal is handled in order with
+            // everything else the director does, without a task.
+            source.setEventHandler { loop.execute { director.assumeIsolated { $0.signal(name) } } }
             source.resume()
             return source
         }

@@ -5,7 +5,8 @@ import Glibc
 
 /// The followers of `directord events`: each gets every ``ControlEvent`` as a JSON line.
 ///
-/// Everything here runs on the check loop's queue (the director reports from there). A
+/// Everything here runs on the hub's own queue, in the order the director on the check loop
+/// asked for it. A
 /// follower's socket is non-blocking; what it does not take at once waits in a buffer of its
 /// own, and a follower that falls a megabyte behind, or hangs up, is let go: a slow reader never
 /// holds the loop.
@@ -18,12 +19,20 @@ public final class EventHub: @unchecked Sendable {
         self.queue = queue
     }
 
-    /// Sends the event to every follower. On the hub's queue.
+    /// Sends the event to every follower, on the hub's queue. Called from the check loop (where
+    /// the director reports), so events and ``follow(_:first:)`` keep the loop's order.
     public func publish(_ event: ControlEvent) {
-        dispatchPrecondition(condition: .onQueue(queue))
-        guard !followers.isEmpty else { return }
-        let line = Self.line(event)
-        for follower in followers.values { follower.send(line) }
+        queue.async { [self] in
+            guard !followers.isEmpty else { return }
+            let line = Self.line(event)
+            for follower in followers.values { follower.send(line) }
+        }
+    }
+
+    /// Waits until every event published so far has been handed to the followers' sockets
+    /// (the daemon's last events, just before it exits). Not on the hub's queue.
+    public func flush() {
+        queue.sync {}
     }
 
     /// Takes over `fd` (a connected, non-blocking socket) as a follower, after `first`.

@@ -3,7 +3,8 @@ public import DirectordSystem
 public import Dispatch
 import Glibc
 
-/// `metrics=IP:PORT`: a small HTTP/1.x server for Prometheus, on the check loop's queue.
+/// `metrics=IP:PORT`: a small HTTP/1.x server for Prometheus, on a queue of its own (each
+/// scrape asks the director, on the check loop, for its figures).
 ///
 /// `GET /metrics` (or `HEAD`) answers with the text format; anything else with 404, 405 or
 /// 400. One request a connection, then close: Prometheus opens a connection per scrape, or

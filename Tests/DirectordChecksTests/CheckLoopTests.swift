@@ -1,5 +1,6 @@
 import DirectordChecks
 import DirectordCore
+import Foundation
 import Synchronization
 import Testing
 
@@ -120,6 +121,71 @@ struct CheckLoopTests {
             loop.submit(check) { continuation.resume(returning: $0) }
         }
         #expect(result.isUp, "\(result.reason)")
+    }
+
+    @Test("timers and work from other threads run on the loop, in order; a cancelled timer never fires")
+    func timersAndExecute() async throws {
+        let loop = try CheckLoop()
+        let fired = Mutex<[String]>([])
+        let ticks = Mutex(0)
+        // The loop's actor is entered from the timer's action: it runs on the loop's thread.
+        let timers = Mutex<[LoopTimer]>([])
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                let once = loop.makeTimer { fired.withLock { $0.append("once") } }
+                once.schedule(after: .milliseconds(30))
+                let cancelled = loop.makeTimer { fired.withLock { $0.append("cancelled") } }
+                cancelled.schedule(after: .milliseconds(10))
+                cancelled.cancel()
+                let repeating = loop.makeTimer {
+                    let count = ticks.withLock {
+                        $0 += 1
+                        return $0
+                    }
+                    _ = loop.assumeIsolated { $0.checksInFlight }
+                    if count == 5 { done.resume() }
+                }
+                repeating.schedule(after: .milliseconds(5), repeating: .milliseconds(20))
+                timers.withLock { $0 = [once, cancelled, repeating] }
+            }
+        }
+        for index in 0..<100 { loop.execute { fired.withLock { $0.append("\(index)") } } }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in loop.execute { done.resume() } }
+        let seen = fired.withLock { $0 }
+        #expect(seen.contains("once") && !seen.contains("cancelled"), "\(seen)")
+        #expect(seen.filter { $0 != "once" } == (0..<100).map { "\($0)" })
+        #expect(ticks.withLock { $0 } >= 5)
+        // Stopped on the loop: it fires no more.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                for timer in timers.withLock({ $0 }) { timer.cancel() }
+                done.resume()
+            }
+        }
+        let stopped = ticks.withLock { $0 }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(ticks.withLock { $0 } == stopped)
+    }
+
+    @Test("a released loop's thread ends")
+    func threadEnds() async throws {
+        func loopThreads() -> Int {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return tasks.filter { task in
+                let name = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
+                return name.hasPrefix("loop-end-test")
+            }.count
+        }
+        var options = CheckLoop.Options()
+        options.queueLabel = "loop-end-test"
+        do {
+            let loop = try CheckLoop(options: options)
+            #expect(await loop.check(try http("/ok")).isUp)
+            await loop.shutdown()
+        }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while loopThreads() > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(loopThreads() == 0)
     }
 
     @Test("mixed check types share the loop")

@@ -5,6 +5,7 @@
 // and the check loop (epoll, pidfd). Only what Swift cannot import by itself.
 
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <spawn.h>
@@ -26,6 +27,9 @@ long CSystem_peer_uid(int fd);
 // prctl is variadic: PR_SET_CHILD_SUBREAPER, so that a check's processes that escape their
 // process group (setsid) are re-parented to the daemon, which can end them.
 int CSystem_set_child_subreaper(void);
+
+// Names the calling thread (at most 15 bytes), as `top -H` and debuggers show it.
+int CSystem_set_thread_name(const char *name);
 
 // `environ` is a mutable C global, which Swift 6 refuses to read; spawned children inherit it.
 static inline char *const *CSystem_environ(void) {

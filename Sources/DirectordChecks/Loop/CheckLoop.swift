@@ -1,14 +1,13 @@
 public import DirectordCore
 import DirectordSystem
-public import Dispatch
 public import Logging
 import Synchronization
 
 /// Runs health checks of real servers, all concurrently, on one event loop.
 ///
-/// Every check of every kind shares one serial Dispatch queue, which is also this actor's
-/// executor: sockets are watched through one epoll instance behind one Dispatch source, all
-/// time limits live in one deadline heap behind one Dispatch timer, plain HTTP is spoken
+/// Every check of every kind shares one thread of its own, which is also this actor's
+/// executor: sockets are watched through one epoll instance, all time limits live in one
+/// deadline heap whose earliest entry is the `epoll_wait` timeout, plain HTTP is spoken
 /// directly, HTTPS (and what plain HTTP hands over), LDAP, POP3S and IMAPS go through libcurl's
 /// multi-socket API, MySQL through MariaDB's non-blocking API, PostgreSQL through libpq's, ICMP
 /// through one socket per address family, and external commands are watched through pidfds.
@@ -30,8 +29,9 @@ import Synchronization
 /// For `checktype=N` (combined), keep one `CombinedCheckState` (in DirectordCore) per real server; it picks
 /// the connect or negotiate check ldirectord would run next.
 ///
-/// Another actor can run on this loop's queue (and call ``start(_:completion:)`` without a hop)
-/// by returning this loop's `unownedExecutor` from its own.
+/// Another actor can run on this loop's thread (and call ``startOnLoop(_:completion:)`` without
+/// a hop) by returning this loop's `unownedExecutor` from its own; its timers are
+/// ``LoopTimer``s and work from other threads reaches it through ``execute(_:)``.
 public actor CheckLoop {
     /// Settings that are not part of ldirectord.cf.
     public struct Options: Sendable, Hashable {
@@ -44,13 +44,14 @@ public actor CheckLoop {
         public var plainHTTPThroughLibcurl = false
         /// The User-Agent of HTTP checks.
         public var userAgent: String = "directord"
-        /// The label of the loop's Dispatch queue, seen in debuggers and crash reports.
-        public var queueLabel: String = "directord.checks"
+        /// The name of the loop's thread (at most 15 bytes), seen in `top -H`, debuggers and
+        /// crash reports.
+        public var queueLabel: String = "directord-loop"
 
         public init() {}
     }
 
-    private let executor: DispatchQueueExecutor
+    private let executor: LoopExecutor
     let context: LoopContext
     /// The settings the loop was made with.
     public nonisolated let options: Options
@@ -58,31 +59,44 @@ public actor CheckLoop {
     private let logger: Logger
     private var inFlight: [UInt64: CheckOperation] = [:]
     private var isShutDown = false
-    private var hasStarted = false
     private let nextID = Atomic<UInt64>(1)
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
-    /// The loop's Dispatch queue, for timers and sources of an actor that shares this loop's
-    /// executor: their handlers run in the loop's context and may `assumeIsolated`.
-    public nonisolated var dispatchQueue: DispatchQueue { executor.queue }
+    /// Runs `work` on the loop's thread, after the work already waiting there. From any thread;
+    /// `work` may `assumeIsolated` this loop or an actor that shares its executor.
+    public nonisolated func execute(_ work: @escaping @Sendable () -> Void) {
+        executor.thread.post(work)
+    }
 
-    /// Creates the loop's queue, epoll instance and timer.
+    /// A timer whose `action` runs on the loop's thread (and may `assumeIsolated` this loop or
+    /// an actor that shares its executor). Made, set and cancelled on the loop only.
+    public nonisolated func makeTimer(_ action: @escaping @Sendable () -> Void) -> LoopTimer {
+        assumeIsolated { LoopTimer(reactor: $0.context.reactor, action: action) }
+    }
+
+    /// Creates the loop's thread and epoll instance.
     ///
     /// - Throws: ``CheckLoopError`` when the process is out of file descriptors.
     public init(
         options: Options = Options(),
         logger: Logger = Logger(label: "directord.checks", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws(CheckLoopError) {
-        let executor = DispatchQueueExecutor(label: options.queueLabel)
-        self.executor = executor
         self.options = options
         self.logger = logger
+        let context: LoopContext
         do {
-            self.context = try LoopContext(options: options, queue: executor.queue)
+            context = try LoopContext(options: options)
         } catch {
             throw .cannotCreatePoller(error.description)
         }
+        self.context = context
+        let thread = context.reactor.thread
+        self.executor = LoopExecutor(thread: thread)
+        context.hop = { [weak self] work in
+            self?.execute { [weak self] in self?.assumeIsolated { work($0.context) } }
+        }
+        context.reactor.start(name: options.queueLabel)
     }
 
     // MARK: Running checks
@@ -101,7 +115,7 @@ public actor CheckLoop {
         } onCancel: {
             // Runs on whatever thread cancels; the cancellation is a job on the loop, after the
             // check has been registered (both are on the same serial queue).
-            self.executor.queue.async { [weak self] in
+            self.executor.thread.post { [weak self] in
                 self?.assumeIsolated { $0.cancel(id, reason: "check cancelled") }
             }
         }
@@ -118,7 +132,7 @@ public actor CheckLoop {
     /// Starts one check from any thread; `completion` runs on the loop.
     public nonisolated func submit(_ check: HealthCheck, completion: @escaping @Sendable (CheckResult) -> Void) {
         let id = nextID.add(1, ordering: .relaxed).newValue
-        executor.queue.async { [weak self] in
+        executor.thread.post { [weak self] in
             guard let self else {
                 completion(.down("check loop shut down", latency: .zero))
                 return
@@ -127,7 +141,7 @@ public actor CheckLoop {
         }
     }
 
-    /// Starts one check now from code already running on the loop's queue (an actor that
+    /// Starts one check now from code already running on the loop's thread (an actor that
     /// shares this loop's executor), without the hop ``submit(_:completion:)`` makes.
     public nonisolated func startOnLoop(_ check: HealthCheck, completion: @escaping @Sendable (CheckResult) -> Void) {
         let id = nextID.add(1, ordering: .relaxed).newValue
@@ -154,20 +168,6 @@ public actor CheckLoop {
         guard !isShutDown else {
             completion(.down("check loop shut down", latency: .zero))
             return
-        }
-        if !hasStarted {
-            hasStarted = true
-            let executor = self.executor
-            context.hop = { [weak self] work in
-                executor.queue.async { [weak self] in
-                    self?.assumeIsolated { work($0.context) }
-                }
-            }
-            context.reactor.start { [weak self] timers in
-                self?.assumeIsolated { loop in
-                    if timers { loop.context.reactor.processTimers() } else { loop.context.reactor.processIO() }
-                }
-            }
         }
         let plan = CheckPlan(check, plainHTTPThroughLibcurl: context.options.plainHTTPThroughLibcurl)
         guard let operation = plan.makeOperation(context: context) else {
@@ -245,14 +245,14 @@ final class LoopContext {
         return watcher
     }
 
-    init(options: CheckLoop.Options, queue: DispatchQueue) throws(SystemError) {
+    init(options: CheckLoop.Options) throws(SystemError) {
         self.options = options
-        self.reactor = try Reactor(queue: queue)
+        self.reactor = try Reactor()
     }
 
     /// The loop was released without ``CheckLoop/shutdown()``: the checks still in flight were
     /// released before this (each holds the context), dropping their results; what is left is
-    /// closed here. The Dispatch handlers hold the loop weakly, so none runs any more.
+    /// closed here. Work posted to the thread holds the loop weakly, so none runs any more.
     deinit {
         shutdown()
     }

@@ -1,7 +1,6 @@
 import CSystemShims
 import DirectordCore
 import DirectordSystem
-import Dispatch
 import Glibc
 
 /// Readiness of a file descriptor, as epoll reports it.
@@ -16,19 +15,16 @@ struct PollEvents: OptionSet, Hashable {
     static let hangup = PollEvents(rawValue: EPOLLHUP.rawValue)
 }
 
-/// The I/O and timer core of a ``CheckLoop``: one epoll instance and one deadline heap, each
-/// driven by a single Dispatch source on the loop's serial queue.
+/// The I/O and timer core of a ``CheckLoop``: one epoll instance and one deadline heap, driven
+/// by the loop's own thread (``LoopThread``), which waits in `epoll_wait` until a descriptor is
+/// ready or the earliest deadline comes.
 ///
-/// Why epoll behind one `DispatchSourceRead` instead of one Dispatch source per socket: on Linux,
-/// Dispatch registers and cancels sources asynchronously through its manager thread, so a socket
-/// may only be closed after its source's cancel handler has run. libcurl, libmariadb and our own
-/// checks close sockets synchronously and reuse descriptor numbers at once, which races with
-/// that. Here registration and removal are one synchronous `epoll_ctl` each, made on the loop, so
-/// closing right after `unregister` is always safe, and a check costs no Dispatch objects. The
-/// epoll descriptor is level-triggered and itself pollable: Dispatch fires the source again as
-/// long as any registered descriptor is ready.
+/// Registration and removal are one synchronous `epoll_ctl` each, made on the loop, so closing
+/// a descriptor right after `unregister` is always safe (libcurl, libmariadb and our own checks
+/// close sockets synchronously and reuse descriptor numbers at once), and a check costs no
+/// objects beyond its handler. The epoll descriptor is level-triggered.
 ///
-/// Not thread-safe: every method runs on the loop's queue (the ``CheckLoop`` actor's executor).
+/// Not thread-safe: every method runs on the loop's thread (the ``CheckLoop`` actor's executor).
 final class Reactor {
     typealias IOHandler = (PollEvents) -> Void
 
@@ -37,26 +33,19 @@ final class Reactor {
         var handler: IOHandler
     }
 
-    let queue: DispatchQueue
-    private let epollFD: Int32
+    let thread: LoopThread
+    private var epollFD: Int32 { thread.epollFD }
     private var registrations: [Int32: Registration] = [:]
     private var generation: UInt32 = 0
     private var events: [epoll_event]
 
-    private var ioSource: (any DispatchSourceRead)?
-    private var timerSource: (any DispatchSourceTimer)?
     private var timers = DeadlineHeap<UInt64>()
     private var timerActions: [UInt64: () -> Void] = [:]
     private var nextTimerID: UInt64 = 1
-    /// The deadline the Dispatch timer is armed for; `UInt64.max` when disarmed.
-    private var armedDeadline = UInt64.max
     private(set) var isClosed = false
 
-    init(queue: DispatchQueue) throws(SystemError) {
-        self.queue = queue
-        let fd = epoll_create1(Int32(EPOLL_CLOEXEC))
-        guard fd >= 0 else { throw SystemError("epoll_create1") }
-        epollFD = fd
+    init() throws(SystemError) {
+        thread = try LoopThread()
         events = [epoll_event](repeating: epoll_event(), count: 256)
     }
 
@@ -64,38 +53,23 @@ final class Reactor {
         readBuffer.deallocate()
     }
 
-    /// Creates and resumes the two Dispatch sources. `wake` runs on the queue and must call
-    /// ``processIO()`` or ``processTimers()`` inside the owning actor's isolation.
-    func start(wake: @escaping @Sendable (_ timers: Bool) -> Void) {
-        guard ioSource == nil, !isClosed else { return }
-        let io = DispatchSource.makeReadSource(fileDescriptor: epollFD, queue: queue)
-        io.setEventHandler { wake(false) }
-        let epollFD = self.epollFD
-        // The descriptor may only be closed once Dispatch has let go of it.
-        io.setCancelHandler { Glibc.close(epollFD) }
-        io.resume()
-        ioSource = io
-
-        let timer = DispatchSource.makeTimerSource(flags: .strict, queue: queue)
-        timer.setEventHandler { wake(true) }
-        timer.schedule(deadline: .distantFuture, leeway: .milliseconds(1))
-        timer.resume()
-        timerSource = timer
+    /// Starts the loop's thread; from then on only that thread touches this reactor.
+    func start(name: String) {
+        thread.start(name: name, reactor: self)
     }
 
-    /// Cancels both sources and forgets every registration and timer. Descriptors registered
-    /// here belong to their owners, which close them.
+    /// Forgets every registration and timer. Descriptors registered here belong to their
+    /// owners, which close them; the thread keeps running posted work until it is terminated.
     func close() {
         guard !isClosed else { return }
         isClosed = true
+        for fd in registrations.keys {
+            var event = epoll_event()
+            _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, &event)
+        }
         registrations.removeAll()
         timerActions.removeAll()
-        timerSource?.cancel()
-        if let ioSource {
-            ioSource.cancel()
-        } else {
-            Glibc.close(epollFD)
-        }
+        timers.removeAll { _ in true }
     }
 
     // MARK: Descriptors
@@ -104,6 +78,7 @@ final class Reactor {
     /// hang-ups are always reported). Registering an fd that is already registered replaces
     /// its interest and handler.
     func register(_ fd: Int32, for interest: PollEvents, handler: @escaping IOHandler) throws(SystemError) {
+        guard !isClosed else { throw SystemError("epoll_ctl", code: EBADF) }
         generation &+= 1
         let token = UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd))
         var event = epoll_event()
@@ -157,18 +132,22 @@ final class Reactor {
     /// its own for each read.
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
 
-    /// Runs the handlers of every ready descriptor, once. When more are ready than fit in one
-    /// batch, the still-readable epoll descriptor makes Dispatch call again, so timers and
-    /// other queue work interleave with a flood of I/O.
-    func processIO() {
-        guard !isClosed else { return }
+    /// Waits up to `timeoutMilliseconds` (-1: for ever, 0: not at all) for ready descriptors
+    /// and runs their handlers, once. When more are ready than fit in one batch, the rest are
+    /// reported by the next call (the descriptor is level-triggered), after timers and posted
+    /// work have had their turn.
+    func poll(timeoutMilliseconds: Int32) {
         let count = events.withUnsafeMutableBufferPointer { buffer in
-            retryingInterrupts { epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), 0) }
+            epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeoutMilliseconds)
         }
         guard count > 0 else { return }
         for index in 0..<Int(count) {
             let event = events[index]
             let token = event.data.u64
+            if token == LoopThread.wakeToken {
+                thread.consumeWakeUp()
+                continue
+            }
             let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: token))
             // An earlier handler in this batch may have unregistered the descriptor, and a new
             // one may have taken its number: the generation tells them apart.
@@ -181,8 +160,13 @@ final class Reactor {
 
     // MARK: Timers
 
-    /// Now, on the clock the timers use (Dispatch's monotonic uptime), in nanoseconds.
-    static var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
+    /// Now, on the clock the timers use (CLOCK_MONOTONIC, read without a system call), in
+    /// nanoseconds.
+    static var now: UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+    }
 
     /// Runs `action` on the loop at `deadline` (``Reactor/now`` nanoseconds) unless cancelled.
     @discardableResult
@@ -191,7 +175,6 @@ final class Reactor {
         nextTimerID += 1
         timerActions[id] = action
         timers.insert(deadline: deadline, id: id)
-        if deadline < armedDeadline { arm(deadline) }
         return TimerID(rawValue: id)
     }
 
@@ -211,28 +194,26 @@ final class Reactor {
         }
     }
 
-    /// Runs every timer that is due. Timers scheduled while this runs wait for the next round,
-    /// so an action that reschedules itself at "now" cannot spin the loop.
-    func processTimers() {
-        guard !isClosed else { return }
-        armedDeadline = .max
+    /// Runs every timer that is due; returns how long the loop may wait for I/O before the
+    /// next one, in milliseconds rounded up (-1: no timer). Timers scheduled while this runs
+    /// wait for the next round, so an action that reschedules itself at "now" cannot spin it.
+    func processTimers() -> Int32 {
+        guard !isClosed else { return -1 }
         let now = Self.now
         let newest = nextTimerID
         while let head = timers.first, head.deadline <= now, head.id < newest {
             timers.removeFirst()
             if let action = timerActions.removeValue(forKey: head.id) { action() }
         }
-        // Drop cancelled timers from the top so the Dispatch timer is not armed for them.
+        // Cancelled timers at the top would wake the loop for nothing.
         while let head = timers.first, timerActions[head.id] == nil { timers.removeFirst() }
-        if let head = timers.first { arm(head.deadline) }
+        guard let head = timers.first else { return -1 }
+        let after = Self.now
+        guard head.deadline > after else { return 0 }
+        return Int32(clamping: (head.deadline - after + 999_999) / 1_000_000)
     }
 
     var pendingTimerCount: Int { timerActions.count }
-
-    private func arm(_ deadline: UInt64) {
-        armedDeadline = deadline
-        timerSource?.schedule(deadline: DispatchTime(uptimeNanoseconds: deadline), leeway: .milliseconds(1))
-    }
 }
 
 /// A timer scheduled on a ``Reactor``.

@@ -1,6 +1,7 @@
 import DirectordChecks
 import DirectordCore
 import DirectordSystem
+import Dispatch
 
 /// `metrics=`: the server of `/metrics`, started, moved or stopped as the file says, and the
 /// scrape, which reads the kernel's table once.
@@ -19,7 +20,9 @@ extension Director {
         }
         if metrics == nil { metrics = DirectorMetrics(version: Version.current) }
         do {
-            metricsServer = try MetricsServer(address: wanted, queue: loop.dispatchQueue) { [weak self] in
+            // Scrapes are served off the loop; each asks the director for its figures.
+            metricsServer = try MetricsServer(address: wanted, queue: DispatchQueue(label: "directord.metrics")) {
+                [weak self] in
                 guard let self else { return .unavailable("directord is stopping") }
                 return await self.scrape()
             }

@@ -52,9 +52,7 @@ extension Director {
     /// step of a ramp is reconciled; no timer runs otherwise.
     func keepRampTimer() {
         guard state.rampsUnderWay, rampTimer == nil, lifecycle != .stopping else { return }
-        let timer = DispatchSource.makeTimerSource(queue: loop.dispatchQueue)
-        timer.schedule(deadline: .now() + 1, repeating: 1, leeway: .milliseconds(50))
-        timer.setEventHandler { [unowned self] in
+        let timer = loop.makeTimer { [unowned self] in
             self.assumeIsolated { director in
                 director.state.advanceClock(to: Self.wallClockSeconds())
                 if director.state.needsReconcile { director.requestReconcile() }
@@ -64,7 +62,7 @@ extension Director {
                 }
             }
         }
-        timer.resume()
+        timer.schedule(after: .seconds(1), repeating: .seconds(1))
         rampTimer = timer
     }
 

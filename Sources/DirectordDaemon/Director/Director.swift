@@ -104,9 +104,9 @@ public actor Director {
     private var reconcileQueued = false
     var scheduler: CheckScheduler?
     var maintenance: MaintenanceDirectory?
-    private var timers: [any DispatchSourceTimer] = []
+    private var timers: [LoopTimer] = []
     /// Gives the time to slow starts once a second while one is under way.
-    var rampTimer: (any DispatchSourceTimer)?
+    var rampTimer: LoopTimer?
     var lastLateWarning: ContinuousClock.Instant?
     var configWatcher: ConfigWatcher?
     var unwritableMonitorFiles: Set<String> = []
@@ -283,7 +283,7 @@ public actor Director {
         configureMetrics()
         metrics?.configurationLoaded(at: Self.wallClockSeconds())
 
-        let scheduler = CheckScheduler(queue: loop.dispatchQueue)
+        let scheduler = CheckScheduler(loop: loop)
         scheduler.onDue = { [unowned self] id in self.assumeIsolated { $0.runDueCheck(id) } }
         self.scheduler = scheduler
         scheduler.update(state.scheduledChecks)
@@ -350,11 +350,8 @@ public actor Director {
     }
 
     private func addTimer(every period: Duration, _ work: @escaping @Sendable (isolated Director) -> Void) {
-        let timer = DispatchSource.makeTimerSource(queue: loop.dispatchQueue)
-        timer.schedule(
-            deadline: .now() + period.dispatchInterval, repeating: period.dispatchInterval, leeway: .milliseconds(10))
-        timer.setEventHandler { [unowned self] in self.assumeIsolated { work($0) } }
-        timer.resume()
+        let timer = loop.makeTimer { [unowned self] in self.assumeIsolated { work($0) } }
+        timer.schedule(after: period, repeating: period)
         timers.append(timer)
     }
 

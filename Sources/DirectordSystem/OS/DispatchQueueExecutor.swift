@@ -3,7 +3,7 @@ public import Dispatch
 /// A serial executor that runs jobs on one Dispatch queue.
 ///
 /// An actor whose `unownedExecutor` is this one runs in the same serial context as the
-/// Dispatch sources on ``queue`` (the check loop's epoll source and timers), and Dispatch
+/// Dispatch sources on ``queue`` (the table writer's netlink work runs so), and Dispatch
 /// handlers can enter the actor synchronously with `assumeIsolated`. `DispatchSerialQueue` does
 /// not exist on Linux, hence this type (conventions §6, pitfalls 1 and 2).
 public final class DispatchQueueExecutor: SerialExecutor {
