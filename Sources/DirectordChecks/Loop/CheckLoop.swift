@@ -252,9 +252,40 @@ final class LoopContext {
 
     /// The loop was released without ``CheckLoop/shutdown()``: the checks still in flight were
     /// released before this (each holds the context), dropping their results; what is left is
-    /// closed here. Work posted to the thread holds the loop weakly, so none runs any more.
+    /// closed here, on the loop's thread, which may be touching the reactor at this moment.
+    /// Work posted to the thread holds the loop weakly, so none of the loop's runs any more.
     deinit {
-        shutdown()
+        if reactor.thread.isCurrent {
+            shutdown()
+            return
+        }
+        let remains = Remains(
+            processWatcher: processWatcher, curlMultis: curlMultis, icmp: Array(icmp.values), reactor: reactor)
+        reactor.thread.post { remains.close() }
+    }
+
+    /// What a context released off the loop leaves for the loop's thread to close.
+    private final class Remains: @unchecked Sendable {
+        // Handed over whole: nothing else refers to these once the context is gone but the
+        // loop's thread, which is where they are closed.
+        let processWatcher: ProcessWatcher?
+        let curlMultis: [CurlMulti?]
+        let icmp: [ICMPEndpoint]
+        let reactor: Reactor
+
+        init(processWatcher: ProcessWatcher?, curlMultis: [CurlMulti?], icmp: [ICMPEndpoint], reactor: Reactor) {
+            self.processWatcher = processWatcher
+            self.curlMultis = curlMultis
+            self.icmp = icmp
+            self.reactor = reactor
+        }
+
+        func close() {
+            processWatcher?.killAll()
+            for multi in curlMultis { multi?.close() }
+            for endpoint in icmp { endpoint.close() }
+            reactor.close()
+        }
     }
 
     /// The libcurl multi handle for a real server's checks, made on first use.

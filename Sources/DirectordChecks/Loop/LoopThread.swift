@@ -142,6 +142,8 @@ final class LoopThread: Sendable {
                     }
                 }
             }
+            // The loop's context, released with the loop, posts its closing just before.
+            _ = runPostedWork()
         }
 
         /// Runs what was posted; false once terminated with nothing left. The work is released
