@@ -7,7 +7,7 @@ import DirectordSystem
 /// checks to `onDue`. Not thread-safe: it lives on the check loop.
 final class CheckScheduler {
     private(set) var schedule: CheckSchedule
-    private var timer: LoopTimer?
+    private let timer: LoopTimer
     /// When the timer is set for; nil when it is not.
     private var armedFor: ContinuousClock.Instant?
     /// Called on the loop for each check that is due; `begin` it, then `finished` later.
@@ -22,7 +22,7 @@ final class CheckScheduler {
     }
 
     deinit {
-        timer?.cancel()
+        timer.cancel()
     }
 
     private var now: ContinuousClock.Instant { .now }
@@ -39,7 +39,7 @@ final class CheckScheduler {
 
     func stop() {
         schedule.stop()
-        timer?.cancel()
+        timer.cancel()
         armedFor = nil
     }
 
@@ -67,7 +67,7 @@ final class CheckScheduler {
         if let armedFor, armedFor <= next { return }
         armedFor = next
         let wait = max(next - now, .zero)
-        timer?.schedule(after: wait)
+        timer.schedule(after: wait)
     }
 
     /// The timer's way back to the scheduler. Its action runs on the loop, where the scheduler

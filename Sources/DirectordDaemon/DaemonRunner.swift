@@ -187,12 +187,12 @@ public enum DaemonRunner {
         withExtendedLifetime((signals, pidLock, controlSocket)) { dispatchMain() }
     }
 
-    /// ldirectord's signals, noticed on `queue` and handled on the check loop's thread: SIGHUP reloads; SIGTERM, SIGINT,
-    /// SIGQUIT, SIGXCPU and SIGXFSZ stop cleanly (ldirectord's `ld_handler_term`); SIGUSR1
-    /// writes the status report. ldirectord also stops cleanly on SIGILL, SIGABRT, SIGFPE,
-    /// SIGSEGV, SIGBUS and SIGSYS; directord leaves those fatal, since in a compiled program they
-    /// mean the process is broken and its clean-up cannot be trusted (and the runtime prints a
-    /// backtrace).
+    /// ldirectord's signals, noticed on `queue` and handled on the check loop's thread: SIGHUP
+    /// reloads; SIGTERM, SIGINT, SIGQUIT, SIGXCPU and SIGXFSZ stop cleanly (ldirectord's
+    /// `ld_handler_term`); SIGUSR1 writes the status report. ldirectord also stops cleanly on
+    /// SIGILL, SIGABRT, SIGFPE, SIGSEGV, SIGBUS and SIGSYS; directord leaves those fatal, since in
+    /// a compiled program they mean the process is broken and its clean-up cannot be trusted (and
+    /// the runtime prints a backtrace).
     private static func installSignalHandlers(
         director: Director, loop: CheckLoop, queue: DispatchQueue
     ) -> [any DispatchSourceSignal] {

@@ -6,10 +6,9 @@ import Glibc
 /// The followers of `directord events`: each gets every ``ControlEvent`` as a JSON line.
 ///
 /// Everything here runs on the hub's own queue, in the order the director on the check loop
-/// asked for it. A
-/// follower's socket is non-blocking; what it does not take at once waits in a buffer of its
-/// own, and a follower that falls a megabyte behind, or hangs up, is let go: a slow reader never
-/// holds the loop.
+/// asked for it. A follower's socket is non-blocking; what it does not take at once waits in a
+/// buffer of its own, and a follower that falls a megabyte behind, or hangs up, is let go: a
+/// slow reader never holds the loop.
 public final class EventHub: @unchecked Sendable {
     private let queue: DispatchQueue
     private var followers: [Int32: Follower] = [:]

@@ -177,7 +177,7 @@ struct CheckLoopTests {
             }.count
         }
         var options = CheckLoop.Options()
-        options.queueLabel = "loop-end-test"
+        options.threadName = "loop-end-test"
         do {
             let loop = try CheckLoop(options: options)
             #expect(await loop.check(try http("/ok")).isUp)

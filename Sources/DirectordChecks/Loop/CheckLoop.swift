@@ -46,7 +46,7 @@ public actor CheckLoop {
         public var userAgent: String = "directord"
         /// The name of the loop's thread (at most 15 bytes), seen in `top -H`, debuggers and
         /// crash reports.
-        public var queueLabel: String = "directord-loop"
+        public var threadName: String = "directord-loop"
 
         public init() {}
     }
@@ -96,7 +96,7 @@ public actor CheckLoop {
         context.hop = { [weak self] work in
             self?.execute { [weak self] in self?.assumeIsolated { work($0.context) } }
         }
-        context.reactor.start(name: options.queueLabel)
+        context.reactor.start(name: options.threadName)
     }
 
     // MARK: Running checks
@@ -255,19 +255,23 @@ final class LoopContext {
     /// closed here, on the loop's thread, which may be touching the reactor at this moment.
     /// Work posted to the thread holds the loop weakly, so none of the loop's runs any more.
     deinit {
+        let remains = self.remains
         if reactor.thread.isCurrent {
-            shutdown()
-            return
+            remains.close()
+        } else {
+            reactor.thread.post { remains.close() }
         }
-        let remains = Remains(
-            processWatcher: processWatcher, curlMultis: curlMultis, icmp: Array(icmp.values), reactor: reactor)
-        reactor.thread.post { remains.close() }
     }
 
-    /// What a context released off the loop leaves for the loop's thread to close.
+    /// What the context holds open, to close: at ``shutdown()``, or by the loop's thread once
+    /// the context is released.
+    private var remains: Remains {
+        Remains(processWatcher: processWatcher, curlMultis: curlMultis, icmp: Array(icmp.values), reactor: reactor)
+    }
+
     private final class Remains: @unchecked Sendable {
-        // Handed over whole: nothing else refers to these once the context is gone but the
-        // loop's thread, which is where they are closed.
+        // Handed to the loop's thread whole when the context is released elsewhere: nothing
+        // else refers to these any more, and they are closed there.
         let processWatcher: ProcessWatcher?
         let curlMultis: [CurlMulti?]
         let icmp: [ICMPEndpoint]
@@ -323,11 +327,9 @@ final class LoopContext {
     }
 
     func shutdown() {
-        processWatcher?.killAll()
-        for multi in curlMultis { multi?.close() }
+        let remains = self.remains
         curlMultis = Array(repeating: nil, count: Self.curlShards)
-        for endpoint in icmp.values { endpoint.close() }
         icmp.removeAll()
-        reactor.close()
+        remains.close()
     }
 }

@@ -69,7 +69,7 @@ final class Reactor {
         }
         registrations.removeAll()
         timerActions.removeAll()
-        timers.removeAll { _ in true }
+        timers = DeadlineHeap()
     }
 
     // MARK: Descriptors
