@@ -32,27 +32,70 @@ struct CheckScheduleTests {
         #expect(CheckSchedule.phases(of: try Self.checks(3)).map(\.delay) == [.zero, .zero, .zero])
     }
 
-    @Test("200 checks: each runs once within the first second, in batches of 10 ms, never in one burst")
+    /// Runs `schedule` from t0 for `span` with checks that end at once, and gives each
+    /// wake-up's starts (check id, offset from t0).
+    static func wakeups(_ schedule: inout CheckSchedule, for span: Duration) -> [[(id: UInt64, at: Duration)]] {
+        var wakeups: [[(id: UInt64, at: Duration)]] = []
+        var now = Self.t0
+        while let next = schedule.nextWakeup, next < Self.t0 + span {
+            now = max(now, next)
+            var started: [(id: UInt64, at: Duration)] = []
+            for id in schedule.takeDue(now: now) {
+                _ = schedule.begin(id, now: now)
+                schedule.finished(id, result: Self.up, now: now)
+                started.append((id, now - Self.t0))
+            }
+            wakeups.append(started)
+        }
+        return wakeups
+    }
+
+    @Test("200 checks: each runs once within the first second, in a few batches, never in one burst")
     func noBurst() throws {
         var schedule = CheckSchedule()
         schedule.update(try Self.checks(200), now: Self.t0)
-        var started: [Duration] = []
-        var wakeups = 0
-        var now = Self.t0
-        while let next = schedule.nextWakeup, next < Self.t0 + .seconds(1) {
-            now = max(now, next)
-            wakeups += 1
-            for id in schedule.takeDue(now: now) {
-                _ = schedule.begin(id, now: now)
-                started.append(now - Self.t0)
-            }
+        let wakeups = Self.wakeups(&schedule, for: .seconds(1))
+        let started = wakeups.flatMap { $0 }
+        #expect(Set(started.map(\.id)).count == 200)
+        #expect(started.map(\.at).max()! < .seconds(1))
+        // Checks due within 250 ms share a wake-up: four of them, none with all 200 (the last
+        // also starts the first batch's second runs, due at 1 s, a little early).
+        #expect(wakeups.count == 4)
+        #expect(wakeups.allSatisfy { $0.count <= 100 })
+    }
+
+    @Test("checks started together stay together: a few wake-ups an interval, each check every interval")
+    func batchesHold() throws {
+        var schedule = CheckSchedule()
+        schedule.update(try Self.checks(40), now: Self.t0)
+        let wakeups = Self.wakeups(&schedule, for: .seconds(10))
+        #expect(wakeups.count <= 40, "at most four wake-ups a second, not one per check")
+        #expect(wakeups.suffix(10).count(where: { !$0.isEmpty }) == 10)
+        let starts = Dictionary(grouping: wakeups.flatMap { $0 }, by: \.id).mapValues { $0.map(\.at) }
+        #expect(starts.count == 40)
+        for times in starts.values {
+            let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+            // Never later than its interval; early by less than the window when a batch takes it.
+            #expect(gaps.allSatisfy { $0 <= .seconds(1) && $0 > .seconds(1) - CheckSchedule.batchWindow })
+            #expect(times.count >= 10)
         }
-        #expect(started.count == 200)
-        #expect(started.max()! < .seconds(1))
-        // Half of them in the second half of the second (a few up to 10 ms early, batched).
-        #expect(started.filter { $0 >= .milliseconds(490) }.count >= 100)
-        // Checks due within 10 ms share a wake-up: about 100, not 200.
-        #expect(wakeups <= 101)
+        // Once the batches have settled, later seconds wake the loop as often: three times.
+        let late = wakeups.filter { ($0.first?.at ?? .zero) >= .seconds(5) }
+        #expect(late.count == 15)
+    }
+
+    @Test("a wake-up starts at most batchLimit checks early; those already due all start")
+    func batchLimit() throws {
+        var schedule = CheckSchedule()
+        let count = 4 * CheckSchedule.batchLimit
+        schedule.update(try Self.checks(count), now: Self.t0)
+        let early = schedule.takeDue(now: Self.t0)
+        #expect(early.count == CheckSchedule.batchLimit, "1,024 due within 250 ms, 256 of them started early")
+        for id in early { _ = schedule.begin(id, now: Self.t0) }
+        // Half a second late: every check due by then starts, beyond the limit.
+        let late = schedule.takeDue(now: Self.t0 + .milliseconds(500))
+        #expect(late.count > CheckSchedule.batchLimit)
+        #expect(early.count + late.count <= count)
     }
 
     @Test("a check runs again one interval after its start; one still running waits for its end")

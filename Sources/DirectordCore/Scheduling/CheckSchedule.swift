@@ -37,8 +37,17 @@ public struct CheckSchedule: Sendable {
     public let maxRunning: Int
     public static let defaultMaxRunning = 2048
     /// Checks due this soon start with those due now: one wake-up of the loop for several
-    /// checks instead of one each, for at most this much earliness.
-    public static let batchWindow = Duration.milliseconds(10)
+    /// checks instead of one each, for at most this much earliness. A wake-up from idle, not
+    /// the check, is what a check costs at low rates (40 HTTP checks a second on the host:
+    /// 0.43 ms of CPU each with a 10 ms window, 0.16 ms with 100 ms, 0.09 ms in one burst a
+    /// second); checks started together stay together, since each next run follows its last
+    /// start, so the loop wakes at most about four times an interval for its timers. Early,
+    /// never late: the detection bound (interval + timeout) is unchanged.
+    public static let batchWindow = Duration.milliseconds(250)
+    /// At most this many checks start early at one wake-up, so that a large table still
+    /// starts its checks in slices over the interval, not in a few bursts of thousands.
+    /// Checks already due start whatever their number (slots permitting).
+    public static let batchLimit = 256
 
     public init(maxRunning: Int = CheckSchedule.defaultMaxRunning) {
         self.maxRunning = max(maxRunning, 1)
@@ -97,10 +106,12 @@ public struct CheckSchedule: Sendable {
         waitingForSlot = false
     }
 
-    /// The checks to start now (due, or due within ``batchWindow``), as long as slots are free.
+    /// The checks to start now (due, or up to ``batchLimit`` due within ``batchWindow``), as
+    /// long as slots are free.
     public mutating func takeDue(now: Instant) -> [UInt64] {
         var due: [UInt64] = []
         while let top = heap.first, top.deadline <= now + Self.batchWindow {
+            if top.deadline > now, due.count >= Self.batchLimit { break }
             guard running.count + due.count < maxRunning else {
                 if !waitingForSlot { saturations += 1 }
                 waitingForSlot = true
