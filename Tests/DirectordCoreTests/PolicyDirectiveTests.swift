@@ -21,6 +21,36 @@ struct PolicyDirectiveTests {
         try RoundTripTests.assertRoundTrip(ConfigPrinter.print(try #require(outcome.configuration)), name: "p.cf")
     }
 
+    @Test("repairinterval: read, refused at 0 with line and expectation, printed back; by default by table size")
+    func repairInterval() throws {
+        let outcome = testParser.parse(
+            ["checkinterval=2", "repairinterval=30", "virtual=10.0.0.10:80", "\treal=10.0.0.11:80 gate"]
+                .joined(separator: "\n"), file: "t.cf")
+        #expect(outcome.errors.isEmpty)
+        let globals = try #require(outcome.configuration).globals
+        #expect(globals.repairInterval == 30)
+        #expect(outcome.warnings.filter { $0.ldirectord == .unknownDirective }.map(\.line) == [2])
+        try RoundTripTests.assertRoundTrip(ConfigPrinter.print(try #require(outcome.configuration)), name: "p.cf")
+
+        let zero = testParser.parse("repairinterval=0\nvirtual=10.0.0.10:80\n\treal=10.0.0.11:80 gate\n", file: "z.cf")
+        let error = try #require(zero.errors.first)
+        #expect(error.line == 1)
+        #expect(error.description.contains("z.cf:1: error"))
+        #expect(error.description.contains("invalid repair interval value"))
+        #expect(error.description.contains("a whole number of seconds above 0"))
+
+        // Unset: every checkinterval up to 500 real servers a second, then by size.
+        var defaults = GlobalSettings()
+        defaults.checkInterval = 1
+        #expect(defaults.defaultRepairInterval(realServers: 40) == 1)
+        #expect(defaults.defaultRepairInterval(realServers: 500) == 1)
+        #expect(defaults.defaultRepairInterval(realServers: 1_000) == 2)
+        #expect(defaults.defaultRepairInterval(realServers: 10_000) == 20)
+        defaults.checkInterval = 10
+        #expect(defaults.defaultRepairInterval(realServers: 1_000) == 10)
+        #expect(defaults.defaultRepairInterval(realServers: 0) == 10)
+    }
+
     @Test("agentport and agentinterval: global defaults a block overrides; an interval without a port is warned about")
     func agent() throws {
         let outcome = testParser.parse(

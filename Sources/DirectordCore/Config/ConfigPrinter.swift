@@ -22,6 +22,7 @@ public enum ConfigPrinter {
         // directord's own directive: written only when it differs from the default, so that a
         // file without it prints to one ldirectord reads.
         if !globals.repair { out.append("repair=no") }
+        if let interval = globals.repairInterval { out.append("repairinterval=\(interval)") }
         if let metrics = globals.metrics { out.append("metrics=\(metrics)") }
         let sync = globals.connectionSync
         if let mode = sync.mode { out.append("syncdaemon=\(mode.rawValue)") }

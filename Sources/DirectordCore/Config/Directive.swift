@@ -29,7 +29,8 @@ enum Directive {
 
     /// directord's own global directives, which ldirectord would refuse.
     static let globalExtensions: Set<String> = Set([
-        "repair", "metrics", "syncdaemon", "syncinterface", "syncid", "syncgroup", "syncport", "syncttl", "syncmaxlen",
+        "repair", "repairinterval", "metrics", "syncdaemon", "syncinterface", "syncid", "syncgroup", "syncport",
+        "syncttl", "syncmaxlen",
     ]).union(policy)
 
     /// Directives that may be given several times, each adding something.

@@ -77,6 +77,21 @@ public struct GlobalSettings: Hashable, Sendable, Codable {
     /// `repair` (directord's own): put back, once per check interval, what was changed in the
     /// kernel's table behind directord's back. `repair=no` leaves the operator's edits alone.
     public var repair: Bool = true
+    /// `repairinterval` (directord's own): seconds between two reads of the whole table for
+    /// the repair; nil: ``defaultRepairInterval(realServers:)``.
+    public var repairInterval: Int?
+
+    /// How often the repair reads the whole table when the file does not say: every
+    /// `checkinterval`, but at most ``repairReadBudget`` destinations a second, so that a large
+    /// table is not read in full every second (10,000 real servers at `checkinterval=1`: every
+    /// 20 s). A read costs the kernel and directord one message per destination.
+    public func defaultRepairInterval(realServers: Int) -> Int {
+        let budgeted = (realServers + Self.repairReadBudget - 1) / Self.repairReadBudget
+        return max(checkInterval, budgeted, 1)
+    }
+
+    /// Destinations a second the repair reads at most by default.
+    public static let repairReadBudget = 500
     /// `metrics` (directord's own): where to serve Prometheus metrics at `/metrics`; none
     /// when nil.
     public var metrics: ListenAddress?

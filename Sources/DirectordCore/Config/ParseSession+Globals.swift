@@ -94,6 +94,12 @@ extension ParseSession {
         case "repair":
             warnOwnDirective(line)
             if let value = yesNo(line) { globals.repair = value }
+        case "repairinterval":
+            warnOwnDirective(line)
+            if let value = number(line, problem: "invalid repair interval value", expected: seconds, range: 1...largest)
+            {
+                globals.repairInterval = value
+            }
         case "metrics":
             warnOwnDirective(line)
             if let text = text(

@@ -70,8 +70,9 @@ public actor Director {
     /// The work ``run()`` serves, in order.
     enum Request: Sendable {
         case reconcile
-        /// Read the kernel's table afresh, then reconcile.
-        case repair
+        /// The check-interval round: the table read afresh when `readTable` (the repair's
+        /// read is due), idle drains ended, then a reconciliation.
+        case repair(readTable: Bool)
         case reload(ReloadTrigger, done: CheckedContinuation<Void, Never>? = nil)
         case statusReport(done: CheckedContinuation<Void, Never>? = nil)
         /// A request from the control socket.
@@ -105,6 +106,8 @@ public actor Director {
     var scheduler: CheckScheduler?
     var maintenance: MaintenanceDirectory?
     private var timers: [LoopTimer] = []
+    /// Check-interval rounds since the repair last read the whole table.
+    private var roundsSinceRepairRead = 0
     /// Gives the time to slow starts once a second while one is under way.
     var rampTimer: LoopTimer?
     var lastLateWarning: ContinuousClock.Instant?
@@ -158,12 +161,12 @@ public actor Director {
             case .reconcile:
                 reconcileQueued = false
                 await reconcile(phase: .repair)
-            case .repair:
+            case .repair(let readTable):
                 guard lifecycle != .stopping else { continue }
-                if state.configuration.globals.repair { await refreshTable() }
+                if readTable { await refreshTable() }
                 await removeIdleDrains()
                 await reconcile(phase: .repair)
-                if state.configuration.globals.repair { await keepSyncDaemons() }
+                if readTable { await keepSyncDaemons() }
             case .reload(let trigger, let done):
                 await performReload(trigger: trigger)
                 await keepSyncDaemons()
@@ -300,6 +303,8 @@ public actor Director {
         let notes = [
             settings.dryRun ? "dry run: no kernel changes" : nil,
             loop.options.plainHTTPThroughLibcurl ? "plain HTTP checks through libcurl" : nil,
+            configuration.globals.repair && repairInterval != configuration.globals.checkInterval
+                ? "the table read for repairs every \(repairInterval) s" : nil,
         ].compactMap { $0 }
         log.log("Ready: \(summary)\(notes.map { " (\($0))" }.joined())")
         if let instances = settings.instances, !configuration.globals.execute.isEmpty {
@@ -324,16 +329,22 @@ public actor Director {
     func startTimers() {
         for timer in timers { timer.cancel() }
         timers = []
-        // Repairs what was changed behind directord's back, and notices a changed file, once
-        // per checkinterval (at least a second: the parser sees to it).
+        // Notices a changed file once per checkinterval (at least a second: the parser sees
+        // to it), and repairs what was changed behind directord's back once per repair
+        // interval (by default the check interval, longer for large tables: a read costs a
+        // message per real server).
+        roundsSinceRepairRead = 0
         addTimer(every: .seconds(state.configuration.globals.checkInterval)) { director in
             guard director.lifecycle != .stopping else { return }
+            let globals = director.state.configuration.globals
+            director.roundsSinceRepairRead += 1
+            let readDue =
+                globals.repair && director.roundsSinceRepairRead * globals.checkInterval >= director.repairInterval
+            if readDue { director.roundsSinceRepairRead = 0 }
             // repair=no: the table is read and put right only when directord changes it (and
             // read for the connections of servers drained until idle).
-            if director.state.configuration.globals.repair || !director.state.drainsAwaitingIdle.isEmpty
-                || !director.state.departuresAwaitingIdle.isEmpty
-            {
-                director.request(.repair)
+            if readDue || !director.state.drainsAwaitingIdle.isEmpty || !director.state.departuresAwaitingIdle.isEmpty {
+                director.request(.repair(readTable: readDue))
             }
             director.warnIfChecksRunLate()
             director.checkConfigFile()
@@ -347,6 +358,13 @@ public actor Director {
             let notifier = self.notifier
             addTimer(every: watchdog / 2) { _ in notifier.watchdog() }
         }
+    }
+
+    /// Seconds between the repair's reads of the whole table: `repairinterval`, or by the
+    /// table's size.
+    var repairInterval: Int {
+        let globals = state.configuration.globals
+        return globals.repairInterval ?? globals.defaultRepairInterval(realServers: state.configuration.realServerCount)
     }
 
     private func addTimer(every period: Duration, _ work: @escaping @Sendable (isolated Director) -> Void) {
