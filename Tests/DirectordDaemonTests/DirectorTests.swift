@@ -259,6 +259,11 @@ struct DirectorTests {
             harness.logged(
                 "Restored real server: 127.0.0.1:\(web.port) (10.0.0.10:80) (Weight set to 7)",
                 reason: "HTTP 200 OK, receive /healthy/ found"))
+        // The reload says what it cost the table: one change.
+        #expect(
+            harness.lines.contains {
+                $0.hasPrefix("Reloaded \(harness.configPath): 1 table change in ") && $0.hasSuffix(" ms")
+            })
 
         let before = try harness.table.table()
         try "virtual=10.0.0.10:80\n\treal=127.0.0.1:80 gate 5x\n\tquiescent=maybe\n"

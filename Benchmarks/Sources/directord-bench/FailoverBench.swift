@@ -95,6 +95,12 @@ struct FailoverBench: ParsableCommand {
     @Option(help: "The keepalived executable.")
     var keepalived = "/usr/sbin/keepalived"
 
+    @Option(
+        help: ArgumentHelp(
+            "Real servers whose weight each reload changes, comma-separated: one reload each, after the faults "
+                + "(none: no reloads); at most N."))
+    var reloads = "1,1000"
+
     @Option(help: "First port of the fleet.")
     var basePort = 20000
 
@@ -267,6 +273,7 @@ struct FailoverRun {
     private var process: ToolProcess!
     private var started: UInt64 = 0
     private var quiet: (counts: NetlinkTap.Counts, window: Double)?
+    private var configurationPath = ""
     private var quietForkRate: Double?
 
     init(
@@ -305,6 +312,7 @@ struct FailoverRun {
                 try quietWindow()
                 try faultPhases()
             }
+            try reloadPhases()
             result.completed = true
         } catch let stop as Stop {
             result.incomplete = stop.reason
@@ -324,14 +332,9 @@ struct FailoverRun {
         try fleet.reset()
         let directory = "\(bench.work)/\(tool.rawValue)-\(layout.reals)"
         mkdir(directory, 0o755)
-        let configuration: String
-        if tool == .keepalived {
-            configuration = "\(directory)/keepalived.conf"
-            try writeFile(configuration, settings.keepalivedConfig(layout))
-        } else {
-            configuration = "\(directory)/bench.cf"
-            try writeFile(configuration, settings.ldirectordConfig(layout))
-        }
+        let configuration = "\(directory)/\(tool == .keepalived ? "keepalived.conf" : "bench.cf")"
+        configurationPath = configuration
+        try writeConfiguration(weights: [:])
         if prefilled, let kernel {
             try kernel.client.apply(TableDiff.diff(from: IPVSTable(), to: layout.fullTable))
         }
@@ -590,6 +593,93 @@ struct FailoverRun {
         } catch {
             log("\(name): cleaning up: \(error)")
         }
+    }
+
+    /// Reloads of the file with some real servers' weights changed, each to a weight none had
+    /// before (2, 3, ...), servers spread over the file: how long from the signal (SIGHUP, for
+    /// every tool) until the table shows every change, how many table operations the tool made
+    /// for it, and whether any other server dropped out. Without the kernel only directord is
+    /// measured, by the line its reload logs ("Reloaded FILE: K table changes in M ms").
+    private mutating func reloadPhases() throws {
+        let counts = bench.reloads.split(separator: ",").compactMap { Int($0) }.map { min($0, layout.reals) }
+        guard !counts.isEmpty, kernel != nil || tool == .directord else { return }
+        var weights: [Int: Int] = [:]
+        for (index, count) in counts.enumerated() where count > 0 {
+            try checkBudget()
+            let weight = index + 2
+            // Spread over the file, and never the same servers twice in a row.
+            let stride = max(1, layout.reals / count)
+            let targets = (0..<count).map { ($0 * stride + index * 7) % layout.reals }
+            for target in targets { weights[target] = weight }
+            let figures = try reload(weights: weights, targets: targets, weight: weight)
+            result.reloads.append(figures)
+            log(
+                "\(name): reload changing \(count): \(figures.seconds.map { "\(milliseconds($0)) ms" } ?? "not seen"), "
+                    + "\(figures.operations.map { fixed($0, 0) } ?? "?") operations, \(figures.serversLost) servers lost"
+            )
+        }
+    }
+
+    private func writeConfiguration(weights: [Int: Int]) throws {
+        try writeFile(
+            configurationPath,
+            tool == .keepalived
+                ? settings.keepalivedConfig(layout, weights: weights)
+                : settings.ldirectordConfig(layout, weights: weights))
+    }
+
+    private mutating func reload(weights: [Int: Int], targets: [Int], weight: Int) throws -> ReloadFigures {
+        let upBefore = try serversUp()
+        try writeConfiguration(weights: weights)
+        let logStart = (try? readFile(result.log ?? "").utf8.count) ?? 0
+        try tap?.setUp(true)
+        defer { try? tap?.setUp(false) }
+        let before = tap?.counts
+        let start = monotonicNanoseconds()
+        kill(process.pid, SIGHUP)
+        let deadline = start + UInt64(max(bench.phaseTimeout, Double(layout.reals) / 100) * 1e9)
+        var figures = ReloadFigures(changed: targets.count)
+        var pending = Set(targets)
+        while monotonicNanoseconds() < deadline {
+            try ensureRunning()
+            if let watcher = kernel?.watcher {
+                for service in Set(pending.map { layout.service(of: $0) }) {
+                    let seen = try watcher.destinations(address: layout.serviceAddress(service), port: 80)
+                    for real in layout.reals(of: service) where pending.contains(real) {
+                        if seen[layout.port(of: real)] == UInt32(weight) { pending.remove(real) }
+                    }
+                }
+                if pending.isEmpty { break }
+            } else if let line = try Self.reloadLine(in: result.log ?? "", from: logStart) {
+                figures.operations = line.changes
+                pending = []
+                break
+            }
+            usleep(UInt32(bench.pollMilliseconds) * 1000)
+        }
+        if pending.isEmpty { figures.seconds = seconds(since: start) }
+        // The tool's last acknowledgements, then what it made of the reload.
+        sleepSeconds(0.5)
+        if let tap, let before {
+            figures.operations = Double((tap.counts - before).changeRequests)
+        }
+        figures.serversLost = max(0, upBefore - (try serversUp()))
+        return figures
+    }
+
+    /// directord's "Reloaded FILE: K table changes in M ms" line, once the log has it.
+    static func reloadLine(in path: String, from offset: Int) throws -> (changes: Double, milliseconds: Double)? {
+        let text = try readFile(path)
+        let tail = text.utf8.count > offset ? String(decoding: Array(text.utf8)[offset...], as: UTF8.self) : ""
+        for line in tail.split(separator: "\n") where line.contains("Reloaded ") {
+            let words = line.split(separator: " ")
+            // "...: K table change(s) in M ms"
+            guard let changes = words.firstIndex(of: "table").flatMap({ $0 > 0 ? Double(words[$0 - 1]) : nil }),
+                let took = words.firstIndex(of: "ms").flatMap({ Double(words[$0 - 1]) })
+            else { continue }
+            return (changes, took)
+        }
+        return nil
     }
 
     // MARK: Helpers

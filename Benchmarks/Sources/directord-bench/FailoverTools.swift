@@ -58,7 +58,7 @@ struct CheckSettings {
     /// ldirectord.cf, read by directord and ldirectord alike. `supervised=yes` keeps both in
     /// the foreground logging to standard output or error without debug output (ldirectord's
     /// `-d` would log every check).
-    func ldirectordConfig(_ layout: FleetLayout) -> String {
+    func ldirectordConfig(_ layout: FleetLayout, weights: [Int: Int] = [:]) -> String {
         var lines = [
             "# directord-bench failover: \(layout.reals) real servers in \(layout.services) virtual services",
             "checkinterval=\(interval)",
@@ -72,7 +72,7 @@ struct CheckSettings {
         for service in 0..<layout.services {
             lines.append("virtual=\(layout.serviceText(service)):80")
             for real in layout.reals(of: service) {
-                lines.append("\treal=127.0.0.1:\(layout.port(of: real)) masq 1")
+                lines.append("\treal=127.0.0.1:\(layout.port(of: real)) masq \(weights[real] ?? 1)")
             }
             lines += [
                 "\tchecktype=negotiate", "\tservice=http", "\trequest=\"health\"", "\treceive=\"OK\"",
@@ -86,7 +86,7 @@ struct CheckSettings {
     /// matching "OK"; `retry 0` so one failure counts, as failurecount=1; `delay_loop` the
     /// interval; `connect_timeout` the timeout (keepalived uses it for the connection and for
     /// the answer). keepalived deletes a failed real server (no `inhibit_on_failure`).
-    func keepalivedConfig(_ layout: FleetLayout) -> String {
+    func keepalivedConfig(_ layout: FleetLayout, weights: [Int: Int] = [:]) -> String {
         var lines = [
             "# directord-bench failover: \(layout.reals) real servers in \(layout.services) virtual services",
             "global_defs {", "    router_id directord_bench", "}",
@@ -98,7 +98,8 @@ struct CheckSettings {
             ]
             for real in layout.reals(of: service) {
                 lines += [
-                    "    real_server 127.0.0.1 \(layout.port(of: real)) {", "        weight 1", "        HTTP_GET {",
+                    "    real_server 127.0.0.1 \(layout.port(of: real)) {", "        weight \(weights[real] ?? 1)",
+                    "        HTTP_GET {",
                     "            url {", "                path /health", "                status_code 200-299",
                     "                regex \"OK\"", "            }", "            connect_timeout \(timeout)",
                     "            retry 0", "        }", "    }",

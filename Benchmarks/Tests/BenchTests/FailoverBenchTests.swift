@@ -147,6 +147,38 @@ struct FailoverBenchTests {
                 "- N = 10,000: detection p99 within checkinterval + timeout + 100 ms = 3100 ms: NOT met (worst 3200 ms")
         )
         #expect(text.contains("- N = 1,000: at least 10 times less CPU than ldirectord: met (30.0 x per minute"))
-        #expect(text.contains("under 1 core met (0.50 cores); under 100 MB RSS NOT met (150.0 MB)"))
+        #expect(text.contains("under 0.4 of a core NOT met (0.50 cores); under 60 MB RSS NOT met (150.0 MB)"))
+    }
+
+    @Test func reportJudgesCostAgainstKeepalivedAndTheReload() {
+        var report = FailoverReport(
+            machine: MachineDescription(cpuModel: "test", cpus: 2, kernel: "6.1", memoryMB: 2048, loadBefore: "0 0 0"),
+            settings: [1000: CheckSettings(interval: 10, timeout: 2), 10000: CheckSettings(interval: 1, timeout: 2)],
+            kinds: [.refuse], tools: [.directord, .keepalived],
+            faults: 2, realsPerService: 100, steady: 60, pollMilliseconds: 10)
+        var ours = Self.run(.directord, reals: 1000, cpu: 1, detection: 0.5, rss: 20)
+        ours.reloads = [ReloadFigures(changed: 1, seconds: 0.02, operations: 1), ReloadFigures(changed: 1000)]
+        report.add(ours)
+        report.add(Self.run(.keepalived, reals: 1000, cpu: 2, detection: 5, rss: 10))
+        var large = Self.run(.directord, reals: 10000, cpu: 12, detection: 1, rss: 40)
+        large.reloads = [ReloadFigures(changed: 1, seconds: 0.25, operations: 3, serversLost: 0)]
+        report.add(large)
+        let text = report.render()
+        let rows = text.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        #expect(rows.contains("reload, 1 changed: signal to applied (ms) 20 -"), "\(text)")
+        #expect(rows.contains("reload, 1,000 changed: signal to applied (ms) - -"), "\(text)")
+        #expect(rows.contains("peak RSS per 1,000 real servers (MB) 20.00 10.00 0.5 x"), "\(text)")
+        #expect(
+            text.contains(
+                "- N = 1,000: CPU per check at most 0.8 times keepalived's: met (0.50 times: 0.017 against 0.033"))
+        #expect(text.contains("under 0.4 of a core met (0.20 cores); under 60 MB RSS met (40.0 MB)"))
+        #expect(
+            text.contains(
+                "a reload with one real server changed: applied within 100 ms of the signal NOT met (250 ms); one table operation NOT met (3); no other server lost met (0)"
+            ))
+        let json = large.json
+        #expect(
+            json.contains("\"reloads\": [{\"changed\": 1, \"serversLost\": 0, \"seconds\": 0.2500, \"operations\": 3}]")
+        )
     }
 }

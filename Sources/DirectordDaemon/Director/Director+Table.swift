@@ -88,6 +88,7 @@ extension Director {
                 log.log("IPVS: \(error)", priority: .error)
             }
         }
+        tableOperationsApplied += plan.operations.count - failed.count
         for (index, operation) in plan.operations.enumerated() {
             metrics?.tableOperation(operation, succeeded: !failed.contains(index))
             if !failed.contains(index) { refusedOperations["\(operation)"] = nil }

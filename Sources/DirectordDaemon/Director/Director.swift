@@ -106,6 +106,8 @@ public actor Director {
     var scheduler: CheckScheduler?
     var maintenance: MaintenanceDirectory?
     private var timers: [LoopTimer] = []
+    /// Table operations the kernel accepted since the start (a reload logs its share).
+    var tableOperationsApplied = 0
     /// Check-interval rounds since the repair last read the whole table.
     private var roundsSinceRepairRead = 0
     /// Gives the time to slow starts once a second while one is under way.
