@@ -121,12 +121,19 @@ struct FailoverBenchTests {
         return result
     }
 
-    @Test func reportPrintsRatiosAndJudgesTheAims() {
-        var report = FailoverReport(
+    /// A report of N = 1,000 and 10,000 (checked every second) with refused servers as the fault.
+    static func report(tools: [FailoverTool], intervalAt1000: Int) -> FailoverReport {
+        FailoverReport(
             machine: MachineDescription(cpuModel: "test", cpus: 2, kernel: "6.1", memoryMB: 2048, loadBefore: "0 0 0"),
-            settings: [1000: CheckSettings(interval: 1, timeout: 2), 10000: CheckSettings(interval: 1, timeout: 2)],
-            kinds: [.refuse], tools: [.directord, .ldirectord],
-            faults: 2, realsPerService: 100, steady: 60, pollMilliseconds: 10)
+            settings: [
+                1000: CheckSettings(interval: intervalAt1000, timeout: 2),
+                10000: CheckSettings(interval: 1, timeout: 2),
+            ],
+            kinds: [.refuse], tools: tools, faults: 2, realsPerService: 100, steady: 60, pollMilliseconds: 10)
+    }
+
+    @Test func reportPrintsRatiosAndJudgesTheAims() {
+        var report = Self.report(tools: [.directord, .ldirectord], intervalAt1000: 1)
         report.add(Self.run(.directord, reals: 1000, cpu: 1, detection: 0.5, rss: 20))
         report.add(Self.run(.ldirectord, reals: 1000, cpu: 30, detection: 5, rss: 40))
         report.add(Self.run(.directord, reals: 10000, cpu: 30, detection: 3.2, rss: 150))
@@ -151,11 +158,7 @@ struct FailoverBenchTests {
     }
 
     @Test func reportJudgesCostAgainstKeepalivedAndTheReload() {
-        var report = FailoverReport(
-            machine: MachineDescription(cpuModel: "test", cpus: 2, kernel: "6.1", memoryMB: 2048, loadBefore: "0 0 0"),
-            settings: [1000: CheckSettings(interval: 10, timeout: 2), 10000: CheckSettings(interval: 1, timeout: 2)],
-            kinds: [.refuse], tools: [.directord, .keepalived],
-            faults: 2, realsPerService: 100, steady: 60, pollMilliseconds: 10)
+        var report = Self.report(tools: [.directord, .keepalived], intervalAt1000: 10)
         var ours = Self.run(.directord, reals: 1000, cpu: 1, detection: 0.5, rss: 20)
         ours.reloads = [ReloadFigures(changed: 1, seconds: 0.02, operations: 1), ReloadFigures(changed: 1000)]
         report.add(ours)
