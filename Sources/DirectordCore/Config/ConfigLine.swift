@@ -88,6 +88,8 @@ struct ConfigLine {
 
     /// The line up to its first `#` outside double quotes.
     static func removingComment(_ raw: Substring) -> Substring {
+        // Most lines have no comment: no need to walk their characters.
+        guard raw.utf8.contains(UInt8(ascii: "#")) else { return raw }
         var inQuotes = false
         var index = raw.startIndex
         while index < raw.endIndex {
@@ -161,8 +163,20 @@ struct LenientInteger {
 }
 
 extension Substring {
+    /// Each tab made four spaces. On the UTF-8 bytes: a tab is always a character of its own
+    /// (a grapheme breaks after a control character), so this is the same as per character, at
+    /// a fraction of the cost (it ran for every line of a 10,000-server file at each reload).
     func replacingTabs() -> String {
-        String(flatMap { $0 == "\t" ? ["    "] : [String($0)] }.joined())
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count + 12)
+        for byte in utf8 {
+            if byte == UInt8(ascii: "\t") {
+                bytes.append(contentsOf: [UInt8](repeating: UInt8(ascii: " "), count: 4))
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
