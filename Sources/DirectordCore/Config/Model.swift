@@ -74,7 +74,7 @@ public struct GlobalSettings: Hashable, Sendable, Codable {
     public var maintenanceDirectory: String?
     /// `emailalertfrom`.
     public var emailAlertFrom: String?
-    /// `repair` (directord's own): put back, once per check interval, what was changed in the
+    /// `repair` (directord's own): put back, once per repair interval, what was changed in the
     /// kernel's table behind directord's back. `repair=no` leaves the operator's edits alone.
     public var repair: Bool = true
     /// `repairinterval` (directord's own): seconds between two reads of the whole table for
