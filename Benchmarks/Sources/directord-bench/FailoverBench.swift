@@ -631,7 +631,7 @@ struct FailoverRun {
     private mutating func reload(weights: [Int: Int], targets: [Int], weight: Int) throws -> ReloadFigures {
         let upBefore = try serversUp()
         try writeConfiguration(weights: weights)
-        let logStart = (try? readFile(result.log ?? "").utf8.count) ?? 0
+        let logStart = fileSize(result.log ?? "")
         try tap?.setUp(true)
         defer { try? tap?.setUp(false) }
         let before = tap?.counts
@@ -650,7 +650,7 @@ struct FailoverRun {
                     }
                 }
                 if pending.isEmpty { break }
-            } else if let line = try Self.reloadLine(in: result.log ?? "", from: logStart) {
+            } else if let line = Self.reloadLine(in: try readFile(result.log ?? "", from: logStart)) {
                 figures.operations = line.changes
                 pending = []
                 break
@@ -667,11 +667,10 @@ struct FailoverRun {
         return figures
     }
 
-    /// directord's "Reloaded FILE: K table changes in M ms" line, once the log has it.
-    static func reloadLine(in path: String, from offset: Int) throws -> (changes: Double, milliseconds: Double)? {
-        let text = try readFile(path)
-        let tail = text.utf8.count > offset ? String(decoding: Array(text.utf8)[offset...], as: UTF8.self) : ""
-        for line in tail.split(separator: "\n") where line.contains("Reloaded ") {
+    /// directord's "Reloaded FILE: K table changes in M ms" line in `log` (what its log gained
+    /// since the signal), once it is there.
+    static func reloadLine(in log: String) -> (changes: Double, milliseconds: Double)? {
+        for line in log.split(separator: "\n") where line.contains("Reloaded ") {
             let words = line.split(separator: " ")
             // "...: K table change(s) in M ms"
             guard let changes = words.firstIndex(of: "table").flatMap({ $0 > 0 ? Double(words[$0 - 1]) : nil }),

@@ -293,6 +293,24 @@ func readFile(_ path: String) throws -> String {
     return text
 }
 
+/// What the file holds from byte `offset` on: what was appended since its size was taken
+/// (``fileSize(_:)``), without reading the rest again.
+func readFile(_ path: String, from offset: Int) throws -> String {
+    guard let file = fopen(path, "r") else { throw ValidationError("cannot read \(path)") }
+    defer { fclose(file) }
+    guard fseek(file, offset, SEEK_SET) == 0 else { return "" }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    while case let count = fread(&buffer, 1, buffer.count, file), count > 0 { bytes += buffer[..<count] }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// The file's size in bytes; 0 when it cannot be read.
+func fileSize(_ path: String) -> Int {
+    var info = stat()
+    return stat(path, &info) == 0 ? Int(info.st_size) : 0
+}
+
 func writeFile(_ path: String, _ text: String) throws {
     guard let file = fopen(path, "w") else { throw ValidationError("cannot write \(path)") }
     defer { fclose(file) }

@@ -98,6 +98,22 @@ struct FailoverBenchTests {
         #expect(order != Array(0..<20))
     }
 
+    @Test func reloadLineIsReadFromWhatTheLogGained() throws {
+        let path = "/tmp/directord-bench-test-\(getpid()).log"
+        defer { unlink(path) }
+        try writeFile(path, "[t] Reloaded /etc/x.cf: 3 table changes in 9 ms\n")
+        let start = fileSize(path)
+        #expect(FailoverRun.reloadLine(in: try readFile(path, from: start)) == nil, "the old reload is not this one")
+        try writeFile(
+            path,
+            "[t] Reloaded /etc/x.cf: 3 table changes in 9 ms\n[t] Reloading Linux Director Daemon config on signal\n"
+                + "[t] Reloaded /etc/x.cf: 1 table change in 308 ms\n")
+        let line = try #require(FailoverRun.reloadLine(in: try readFile(path, from: start)))
+        #expect(line.changes == 1 && line.milliseconds == 308)
+        #expect(FailoverRun.reloadLine(in: "[t] Reloaded /etc/x.cf: 1000 table changes in 396 ms")?.changes == 1000)
+        #expect(FailoverRun.reloadLine(in: "[t] Reloaded /etc/x.cf") == nil)
+    }
+
     @Test func jsonQuotesAndLists() {
         #expect(quoted("a\"b\\c\n\u{1}") == "\"a\\\"b\\\\c\\n\\u0001\"")
         var result = RunResult(tool: .directord, reals: 100)
