@@ -58,7 +58,8 @@ public enum DaemonRunner {
     /// process waits until the daemon is ready (0) or has failed (1) and exits with that status.
     public static func start(_ options: Options) -> Int32 {
         let loader = ConfigLoader.standard
-        let outcome = loader.load(path: options.configPath)
+        var parseMemory = ParseMemory()
+        let outcome = loader.load(path: options.configPath, memory: &parseMemory)
         let standardError = FileDescriptorOutput.standardError
         guard let configuration = outcome.configuration else {
             for diagnostic
@@ -159,7 +160,7 @@ public enum DaemonRunner {
         let director = Director(
             configuration: configuration, settings: settings,
             loop: loop, writer: TableWriter(control: control, dryRun: options.dryRun, log: log), log: log,
-            notifier: notifier, loader: loader,
+            notifier: notifier, loader: loader, parseMemory: parseMemory,
             logDestinations: options.debug ? .fixed : .fromConfiguration(journal: journal),
             exitHandler: { status in
                 Daemonize.reportStart(

@@ -132,6 +132,31 @@ struct CheckScheduleTests {
         #expect(newDues == [Self.t0 + .seconds(10), Self.t0 + .seconds(10) + .milliseconds(500)])
     }
 
+    @Test("an update keeps every check that stays, wherever it moved in the list; changed and removed ones go")
+    func updateMatchesMovedChecks() throws {
+        var schedule = CheckSchedule()
+        let checks = try Self.checks(6)
+        schedule.update(checks, now: Self.t0)
+        let idOf = Dictionary(uniqueKeysWithValues: schedule.entries.map { ($0.value.scheduled.check.port!, $0.key) })
+        // Reversed, the third check changed (another interval), the last removed, one added.
+        var next = Array(checks.dropLast().reversed())
+        next[2].interval = .seconds(7)
+        next.append(try Self.checks(1, firstPort: 3000)[0])
+        schedule.update(next, now: Self.t0 + .seconds(5))
+        #expect(schedule.entries.count == 6)
+        let changedPort = next[2].check.port!
+        for check in next.dropLast() {
+            let entry = try #require(schedule.entries.first { $0.value.scheduled.check.port == check.check.port })
+            #expect((entry.key == idOf[check.check.port!]) == (check.check.port != changedPort))
+            #expect(entry.value.scheduled.interval == check.interval)
+        }
+        #expect(schedule.entries[idOf[1005]!] == nil)
+        // The same list again keeps every id.
+        let ids = Set(schedule.entries.keys)
+        schedule.update(next, now: Self.t0 + .seconds(6))
+        #expect(Set(schedule.entries.keys) == ids)
+    }
+
     @Test("at most maxRunning checks are in flight; a due check takes the next free slot")
     func limit() throws {
         var schedule = CheckSchedule(maxRunning: 10)

@@ -7,7 +7,7 @@ struct DirectordBench: ParsableCommand {
         commandName: "directord-bench",
         abstract: "directord benchmarks. Build with -c release for meaningful figures.",
         subcommands: [
-            ParseBench.self, CheckBench.self, IPVSBench.self, IPVSBenchApply.self,
+            ParseBench.self, ReloadBench.self, CheckBench.self, IPVSBench.self, IPVSBenchApply.self,
             FailoverBench.self, FleetCommand.self,
         ]
     )

@@ -34,7 +34,7 @@ struct ConfigLine {
         let first = raw.utf8.first
         isIndented = first == UInt8(ascii: " ") || first == UInt8(ascii: "\t")
         // ldirectord makes every tab of a block's line four spaces, inside quotes too.
-        let source = isIndented && raw.contains("\t") ? Substring(raw.replacingTabs()) : raw
+        let source = isIndented && raw.contains(byte: UInt8(ascii: "\t")) ? Substring(raw.replacingTabs()) : raw
         let content = Self.removingComment(source).trimmingSpaces
         text = content
         guard !content.isEmpty else {
@@ -45,11 +45,11 @@ struct ConfigLine {
             return
         }
         kind = .directive
-        let nameEnd =
-            content.firstIndex { $0 == "=" || $0 == " " || $0 == "\t" } ?? content.endIndex
-        name = content[..<nameEnd]
-        let afterName = content[nameEnd...].trimmingSpaces
-        if afterName.first == "=" {
+        name = content.prefix(whileByte: {
+            $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t")
+        })
+        let afterName = content.after(name).trimmingSpaces
+        if afterName.utf8.first == UInt8(ascii: "=") {
             hasEquals = true
             value = afterName.dropFirst().trimmingSpaces
         } else {
@@ -80,8 +80,8 @@ struct ConfigLine {
     /// spaces; ldirectord needs at least four to keep a line in its virtual block.
     var ldirectordIndent: Int {
         var count = 0
-        for character in raw {
-            if character == " " { count += 1 } else if character == "\t" { count += 4 } else { break }
+        for byte in raw.utf8 {
+            if byte == UInt8(ascii: " ") { count += 1 } else if byte == UInt8(ascii: "\t") { count += 4 } else { break }
         }
         return count
     }
@@ -141,7 +141,8 @@ struct LenientInteger {
     var digits: Substring
 
     init(_ text: Substring) {
-        digits = text.drop { !$0.isASCIIDigit }.prefix { $0.isASCIIDigit }
+        let start = text.utf8.firstIndex(where: \.isASCIIDigit) ?? text.endIndex
+        digits = text[start...].prefix(whileByte: \.isASCIIDigit)
         guard !digits.isEmpty else {
             value = nil
             isExact = false
@@ -158,7 +159,7 @@ struct LenientInteger {
             result = sum
         }
         value = result
-        isExact = digits.count == text.count
+        isExact = digits.utf8.count == text.utf8.count
     }
 }
 
@@ -171,7 +172,7 @@ extension Substring {
         bytes.reserveCapacity(utf8.count + 12)
         for byte in utf8 {
             if byte == UInt8(ascii: "\t") {
-                bytes.append(contentsOf: [UInt8](repeating: UInt8(ascii: " "), count: 4))
+                for _ in 0..<4 { bytes.append(UInt8(ascii: " ")) }
             } else {
                 bytes.append(byte)
             }

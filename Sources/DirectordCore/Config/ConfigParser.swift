@@ -34,7 +34,17 @@ public struct ConfigParser: Sendable {
     ///   - text: the file's content.
     ///   - file: the name to put in messages.
     public func parse(_ text: String, file: String) -> Outcome {
+        var memory = ParseMemory()
+        return parse(text, file: file, memory: &memory)
+    }
+
+    /// Parses the text of a file, taking from `memory` the blocks the last parse of the file
+    /// resolved that have not changed, and leaving in it what this parse resolved. The outcome
+    /// is the same as without memory.
+    public func parse(_ text: String, file: String, memory: inout ParseMemory) -> Outcome {
         var session = ParseSession(file: file, resolver: resolver)
+        session.memory = memory
+        defer { memory = session.rememberedBlocks }
         // A byte order mark is not part of the first directive's name (warned in checkWhole).
         session.readLines(of: text.unicodeScalars.first == "\u{FEFF}" ? String(text.unicodeScalars.dropFirst()) : text)
         var configuration = session.resolve()
@@ -69,6 +79,11 @@ struct ParseSession {
     var seenGlobals: [String: Int] = [:]
     /// The lines of the `sync*` directives, to check them together once the file is read.
     var syncLines: [Substring: ConfigLine] = [:]
+    /// The last parse's blocks, and this parse's, for the next.
+    var memory = ParseMemory()
+    var rememberedBlocks = ParseMemory()
+    /// Names looked up by the resolver so far (a block that needed one is not remembered).
+    var resolverLookups = 0
     /// The largest number of real servers one range may expand to, a /16. ldirectord takes
     /// 330 s to read a range of 65,537 (its reading is quadratic), two hours for a range five
     /// times that long; a larger range is a typo (`10.20.0.13->10.25.0.15` for `->10.20.0.15`)
@@ -151,7 +166,7 @@ struct ParseSession {
             guard line.kind == .directive else {
                 // A comment line is skipped by ldirectord too; an empty or blank one ends its
                 // virtual block (the indented lines after it are then "Unknown command"s).
-                if current != nil, blankInBlock == nil, !line.raw.contains(where: { $0 == "#" }) {
+                if current != nil, blankInBlock == nil, !line.raw.contains(byte: UInt8(ascii: "#")) {
                     blankInBlock = line
                 }
                 continue
@@ -167,6 +182,7 @@ struct ParseSession {
                     }
                     checkLdirectordLayout(line)
                     readVirtualDirective(line, into: &current!)
+                    current!.end = line.raw.endIndex
                 } else {
                     error(line, .indentedOutsideVirtual)
                 }
@@ -233,7 +249,9 @@ struct ParseSession {
             ldirectordRefuses(
                 line, "indented by fewer than four columns (a tab counts four): ldirectord ends the block here")
         }
-        if let hash = line.raw.firstIndex(of: "#"), ConfigLine.removingComment(line.raw).endIndex > hash {
+        if let hash = line.raw.utf8.firstIndex(of: UInt8(ascii: "#")),
+            ConfigLine.removingComment(line.raw).endIndex > hash
+        {
             ldirectordRefuses(line, "a \"#\" inside quotes: ldirectord cuts the line there, as a comment")
         }
     }

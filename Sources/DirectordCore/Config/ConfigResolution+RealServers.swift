@@ -8,19 +8,19 @@ extension ParseSession {
             let parsed: RealServerLine
             do {
                 parsed = try RealServerLine(line.value)
-                if service.family == .ipv6, let close = line.value.firstIndex(of: "]"),
-                    line.value[..<close].contains(where: { $0 == "." || $0 == "%" })
+                if service.family == .ipv6, let close = line.value.utf8.firstIndex(of: UInt8(ascii: "]")),
+                    line.value[..<close].utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "%") })
                 {
                     ldirectordRefuses(line, "ldirectord refuses this form of IPv6 address (dotted or with a zone)")
                 }
-                if service.family == .ipv4, line.value.first == "[" {
+                if service.family == .ipv4, line.value.utf8.first == UInt8(ascii: "[") {
                     warn(
                         line,
                         "an IPv4 address in brackets: read as \(parsed.first); ldirectord skips to a later part of the line and reads another address",
                         ldirectord: .differs)
                 }
-                if parsed.weight == nil, let strings = line.value.firstIndex(of: "\""),
-                    line.value[strings...].contains(where: \.isASCIIDigit),
+                if parsed.weight == nil, let strings = line.value.utf8.firstIndex(of: UInt8(ascii: "\"")),
+                    line.value[strings...].utf8.contains(where: \.isASCIIDigit),
                     line.value[strings...].firstMatch(of: #/[ \t][0-9]/#) != nil
                 {
                     // ldirectord's `\s+(\d+)` finds a weight inside the quoted strings.

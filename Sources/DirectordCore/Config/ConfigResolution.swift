@@ -14,8 +14,10 @@ extension ParseSession {
         var services: [VirtualService] = []
         var firstLine: [ServiceKey: Int] = [:]
         var ldirectordIDs: Set<String> = []
+        let context = memoryContext
+        rememberedBlocks.context = context
         for draft in drafts {
-            guard var service = resolveVirtual(draft) else { continue }
+            guard var service = resolveVirtualRemembering(draft, context: context) else { continue }
             // ldirectord compares its ids as text, so it refuses `:80` twice but not `:80` and
             // `:080`, which are one kernel service.
             let writtenID: String
@@ -50,7 +52,7 @@ extension ParseSession {
     mutating func resolveHost(
         _ text: Substring, family: AddressFamily, what: String, line: ConfigLine
     ) -> IPAddress? {
-        if let percent = text.firstIndex(of: "%") {
+        if let percent = text.utf8.firstIndex(of: UInt8(ascii: "%")) {
             // ldirectord refuses it too; said rather than the zone dropped without a word.
             invalid(
                 line, "\(text): an IPv6 zone (\(text[percent...])) cannot be used for the \(what)",
@@ -66,6 +68,7 @@ extension ParseSession {
                     : "an IPv6 address in brackets: IPv4 services are written virtual=, real=, fallback=")
             return nil
         }
+        resolverLookups += 1
         if let address = resolver.addresses(ofHost: String(text), family: family).first { return address }
         error(line, .unresolvableHost(String(text), what: what, family: family))
         return nil
@@ -76,8 +79,9 @@ extension ParseSession {
         if text.isAllDigits {
             // Leading zeros are fine: ldirectord only checks the number (`$port < 65536`).
             if let port = LenientInteger(text).value, port <= 65535 { return UInt16(port) }
-        } else if let port = resolver.port(ofService: String(text), protocol: `protocol`) {
-            return port
+        } else {
+            resolverLookups += 1
+            if let port = resolver.port(ofService: String(text), protocol: `protocol`) { return port }
         }
         error(line, .unresolvablePort(String(text), what: what))
         return nil

@@ -29,7 +29,7 @@ struct RealServerLine {
     init(_ value: Substring) throws(Problem) {
         var rest = value[...]
         (first, last, port) = try Self.addressPart(&rest)
-        guard rest.first == " " || rest.first == "\t" else {
+        guard rest.utf8.first == UInt8(ascii: " ") || rest.utf8.first == UInt8(ascii: "\t") else {
             if rest.isEmpty {
                 throw .format("no forwarding method: expected gate, masq or ipip after the address")
             }
@@ -44,7 +44,7 @@ struct RealServerLine {
             throw .format("forward method must be gate, masq or ipip, not \"\(method)\"")
         }
         self.forwarding = forwarding
-        if rest.first?.isASCIIDigit == true {
+        if rest.utf8.first?.isASCIIDigit == true {
             let word = Self.token(&rest)
             guard word.isAllDigits, let weight = LenientInteger(word).value else {
                 throw .format("invalid weight \"\(word)\": expected a whole number from 0 to 65535")
@@ -79,8 +79,8 @@ struct RealServerLine {
 
     /// The next blank-separated word; `rest` then starts at the following word.
     private static func token(_ rest: inout Substring) -> Substring {
-        let word = rest.prefix { $0 != " " && $0 != "\t" }
-        rest = rest.dropFirst(word.count).trimmingSpaces
+        let word = rest.prefix(whileByte: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") })
+        rest = rest.after(word).trimmingSpaces
         return word
     }
 
@@ -95,15 +95,15 @@ struct RealServerLine {
         }
         var port: Substring?
         if rest.first == ":" {
-            let portCharacter: (Character) -> Bool = {
-                $0.isASCIIDigit || $0.isASCIILetter || $0 == "-" || $0 == "_"
+            let portByte: (UInt8) -> Bool = {
+                $0.isASCIIDigit || $0.isASCIILetter || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
             }
-            let text = rest.dropFirst().prefix(while: portCharacter)
+            let text = rest.dropFirst().prefix(whileByte: portByte)
             guard !text.isEmpty else {
                 throw .format("invalid port at \"\(rest)\": expected a port number or service name after \":\"")
             }
             port = text
-            rest = rest.dropFirst(1 + text.count)
+            rest = rest[text.endIndex...]
         }
         return (first, last, port)
     }
@@ -117,15 +117,19 @@ struct RealServerLine {
             rest = rest[rest.index(after: close)...]
             return inner
         }
-        let hostCharacter: (Character) -> Bool = { $0.isASCIIDigit || $0.isASCIILetter || $0 == "." || $0 == "-" }
-        var name = rest.prefix(while: hostCharacter)
+        let hostByte: (UInt8) -> Bool = {
+            $0.isASCIIDigit || $0.isASCIILetter || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+        }
+        var name = rest.prefix(whileByte: hostByte)
         // In "a->b" the '-' of "->" is not part of the first host.
-        if name.hasSuffix("-") && rest.dropFirst(name.count).first == ">" { name = name.dropLast() }
+        if name.utf8.last == UInt8(ascii: "-") && rest.after(name).utf8.first == UInt8(ascii: ">") {
+            name = name.dropLast()
+        }
         guard !name.isEmpty else {
             throw .format("invalid address for real server (wrong format) at \"\(rest)\": expected \(expectedAddress)")
         }
-        rest = rest.dropFirst(name.count)
-        if rest.first == ":" && rest.dropFirst().first == ":" {
+        rest = rest.after(name)
+        if rest.utf8.first == UInt8(ascii: ":") && rest.utf8.dropFirst().first == UInt8(ascii: ":") {
             throw .format(
                 "\"::\" after \(name): an IPv6 address must be written in brackets in a real6 line, and a port follows a single \":\""
             )

@@ -30,6 +30,11 @@ struct VirtualDraft {
     /// the printer also writes the scheduler, and the two must be the same text).
     var refusals: [(line: ConfigLine, why: String, directive: String)] = []
     var seen: [String: Int] = [:]
+    /// Where the block's last line ends in the file.
+    var end: Substring.Index
+
+    /// The block as written, from its `virtual=` line to its last line.
+    var text: Substring { line.raw.base[line.raw.startIndex..<end] }
 
     // Values that fall back to the global directives.
     var checkTimeout: Int?
@@ -56,7 +61,7 @@ extension ParseSession {
         case .mark, .refusedMark: service.service = .none
         default: break
         }
-        return VirtualDraft(line: line, family: family, target: target, service: service)
+        return VirtualDraft(line: line, family: family, target: target, service: service, end: line.raw.endIndex)
     }
 
     /// ldirectord's `virtual=` patterns, tried in its order and anchored only at the start:

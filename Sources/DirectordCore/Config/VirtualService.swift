@@ -159,12 +159,7 @@ public struct VirtualService: Hashable, Sendable, Codable {
 
     /// Everything a checker needs to check one of this service's real servers.
     public func healthCheck(for real: RealServer) -> HealthCheck {
-        let virtualServer: String =
-            switch key {
-            case .inet(_, let address, _): address.bracketed
-            case .firewallMark(let mark, _): "\(mark)"
-            }
-        return HealthCheck(
+        HealthCheck(
             type: checkType,
             service: service,
             protocol: self.protocol,
@@ -183,13 +178,27 @@ public struct VirtualService: Hashable, Sendable, Codable {
             database: database,
             secret: secret,
             checkCommand: checkCommand,
-            externalArguments: [
-                virtualServer, "\(key.port)", real.address.bracketed, "\(real.configuredPort ?? 0)",
-            ],
+            externalArguments: externalArguments(for: real),
             caFile: caFile,
             sniName: sniName,
             acceptedStatus: httpStatus ?? .success,
             headers: httpHeaders)
+    }
+
+    /// ldirectord's arguments to an external check; none for other checks, which are the same
+    /// check in every service that has their real server (and, at 10,000 real servers, were
+    /// 40,000 strings formatted for nothing at every reload).
+    private func externalArguments(for real: RealServer) -> [String] {
+        switch checkType {
+        case .external, .externalPerl: break
+        default: return []
+        }
+        let virtualServer: String =
+            switch key {
+            case .inet(_, let address, _): address.bracketed
+            case .firewallMark(let mark, _): "\(mark)"
+            }
+        return [virtualServer, "\(key.port)", real.address.bracketed, "\(real.configuredPort ?? 0)"]
     }
 }
 
@@ -302,6 +311,19 @@ public struct HealthCheck: Hashable, Sendable, Codable {
     /// `checkpath=forwarding`: connect to this virtual address, through the private service of
     /// this firewall mark, instead of to ``address``; nil: directly.
     public var forwardingPath: ForwardingPath? = nil
+
+    /// Hashes what tells checks apart cheaply (where, how, what kind); equality still
+    /// compares every field. Checks are keys of the schedule's tables, and a reload of 10,000
+    /// real servers hashed every request, receive and URL string of every check twice: a
+    /// quarter of its time. Two checks of the same real server that differ in a string only
+    /// share a hash and are told apart by `==`.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(address)
+        hasher.combine(port)
+        hasher.combine(type)
+        hasher.combine(agent)
+        hasher.combine(forwardingPath?.mark)
+    }
 }
 
 /// The way to a real server through the kernel's forwarding (`checkpath=forwarding`): a check

@@ -153,8 +153,11 @@ public struct DirectorState: Sendable {
     /// The checks to run on timers: one per distinct check and interval. checktype=on and off
     /// need none.
     public var scheduledChecks: [ScheduledCheck] {
+        // Sized once: checks are large values, and growing moved them all several times.
         var order: [ScheduledCheck] = []
+        order.reserveCapacity(configuration.realServerCount)
         var index: [CheckIdentity: Int] = [:]
+        index.reserveCapacity(configuration.realServerCount)
         for virtual in configuration.virtualServices where virtual.refusal == nil {
             if case .on = virtual.checkType { continue }
             if case .off = virtual.checkType { continue }
@@ -162,12 +165,6 @@ public struct DirectorState: Sendable {
                 let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
                 var check = virtual.healthCheck(for: real)
                 check.forwardingPath = forwardingPath(ref)
-                // Only external checks see the virtual service; others are the same check in
-                // every service that has this real server.
-                switch check.type {
-                case .external, .externalPerl: break
-                default: check.externalArguments = []
-                }
                 var identities = [
                     CheckIdentity(
                         check: check, interval: .seconds(virtual.checkInterval),

@@ -26,6 +26,8 @@ public struct CheckSchedule: Sendable {
     }
 
     public private(set) var entries: [UInt64: Entry] = [:]
+    /// The entries' ids in the order of the last update's checks.
+    private var order: [UInt64] = []
     /// Due times by id; stale items (rescheduled or removed entries) are skipped.
     private var heap = DeadlineHeap<Instant>()
     private var nextID: UInt64 = 0
@@ -63,28 +65,52 @@ public struct CheckSchedule: Sendable {
 
     /// Replaces the set of checks. Checks that stay (same check and interval) keep their place
     /// in time and their combined-check counter; new ones start within their first second.
+    ///
+    /// A reload usually changes a few checks of thousands, in a list made in the same order:
+    /// each check is first compared with the one at its place in the last list, and only those
+    /// that differ are looked up by identity (the lookup table made only then).
     public mutating func update(_ checks: [ScheduledCheck], now: Instant) {
-        var byIdentity: [Identity: UInt64] = [:]
-        for (id, entry) in entries { byIdentity[Identity(entry.scheduled)] = id }
-        var kept: [UInt64: Entry] = [:]
-        var added: [ScheduledCheck] = []
-        for check in checks {
-            if let id = byIdentity[Identity(check)], var entry = entries[id] {
-                entry.scheduled = check
-                kept[id] = entry
+        var byIdentity: [Identity: UInt64]?
+        var kept = Set<UInt64>(minimumCapacity: checks.count)
+        var newOrder: [UInt64?] = []
+        newOrder.reserveCapacity(checks.count)
+        var added: [Int] = []
+        for (position, check) in checks.enumerated() {
+            var id: UInt64?
+            if position < order.count, let entry = entries[order[position]], !kept.contains(order[position]),
+                entry.scheduled.sameIdentity(as: check)
+            {
+                id = order[position]
             } else {
-                added.append(check)
+                if byIdentity == nil {
+                    var table: [Identity: UInt64] = [:]
+                    table.reserveCapacity(entries.count)
+                    for (id, entry) in entries { table[Identity(entry.scheduled)] = id }
+                    byIdentity = table
+                }
+                if let found = byIdentity?[Identity(check)], !kept.contains(found) { id = found }
             }
+            if let id {
+                kept.insert(id)
+                entries[id]?.scheduled = check
+            } else {
+                added.append(position)
+            }
+            newOrder.append(id)
         }
-        for (check, phase) in zip(added, Self.phases(of: added)) {
+        for id in order where !kept.contains(id) { entries.removeValue(forKey: id) }
+        let addedChecks = added.map { checks[$0] }
+        for (position, phase) in zip(added, Self.phases(of: addedChecks)) {
             let id = nextID
             nextID += 1
             let due = now + phase.firstRun
-            kept[id] = Entry(
+            let check = checks[position]
+            entries[id] = Entry(
                 scheduled: check, combined: CombinedCheckState(for: check.check), due: due, phaseDelay: phase.delay)
             heap.insert(deadline: due, id: id)
+            newOrder[position] = id
         }
-        entries = kept
+        order = newOrder.map { $0! }
     }
 
     /// When new checks first run (after now) and how much later than one interval they run
@@ -102,6 +128,7 @@ public struct CheckSchedule: Sendable {
     /// Forgets every entry; checks in flight end but are not run again.
     public mutating func stop() {
         entries = [:]
+        order = []
         heap = DeadlineHeap()
         waitingForSlot = false
     }
@@ -166,7 +193,7 @@ public struct CheckSchedule: Sendable {
     }
 
     /// What makes two scheduled checks the same across an update.
-    private struct Identity: Hashable {
+    fileprivate struct Identity: Hashable {
         var check: HealthCheck
         var interval: Duration
         var downInterval: Duration?
@@ -176,5 +203,12 @@ public struct CheckSchedule: Sendable {
             interval = scheduled.interval
             downInterval = scheduled.downInterval
         }
+    }
+}
+
+extension ScheduledCheck {
+    /// The same check at the same intervals (its real servers may differ).
+    fileprivate func sameIdentity(as other: ScheduledCheck) -> Bool {
+        interval == other.interval && downInterval == other.downInterval && check == other.check
     }
 }

@@ -13,8 +13,13 @@ extension Director {
         defer { updateLifecycle() }
         if trigger == .signal { log.log("Reloading Linux Director Daemon config on signal") }
         notifier.reloading()
-        let (path, loader) = (settings.configPath, self.loader)
-        let outcome = await Self.offLoop { loader.load(path: path) }
+        let (path, loader, memory) = (settings.configPath, self.loader, parseMemory)
+        let (outcome, newMemory) = await Self.offLoop {
+            var memory = memory
+            let outcome = loader.load(path: path, memory: &memory)
+            return (outcome, memory)
+        }
+        parseMemory = newMemory
         for warning in outcome.warnings { log.log(warning.description, priority: warning.isSevere ? .error : .warning) }
         guard let configuration = outcome.configuration else {
             for error in outcome.errors { log.log(error.description, priority: .error) }

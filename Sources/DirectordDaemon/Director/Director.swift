@@ -90,6 +90,8 @@ public actor Director {
     let log: DirectorLog
     let notifier: SystemdNotifier
     let loader: ConfigLoader
+    /// The last parse's blocks: a reload resolves only the blocks that changed.
+    var parseMemory: ParseMemory
     let alerter: EmailAlerter
     let logDestinations: LogDestinations
     /// Called with the exit status once the director has stopped.
@@ -137,9 +139,10 @@ public actor Director {
 
     public init(
         configuration: Configuration, settings: Settings, loop: CheckLoop, writer: TableWriter, log: DirectorLog,
-        notifier: SystemdNotifier, loader: ConfigLoader, logDestinations: LogDestinations = .fixed,
-        exitHandler: @escaping @Sendable (Int32) -> Void
+        notifier: SystemdNotifier, loader: ConfigLoader, parseMemory: ParseMemory = ParseMemory(),
+        logDestinations: LogDestinations = .fixed, exitHandler: @escaping @Sendable (Int32) -> Void
     ) {
+        self.parseMemory = parseMemory
         self.loop = loop
         self.settings = settings
         self.writer = writer

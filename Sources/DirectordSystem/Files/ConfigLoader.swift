@@ -34,6 +34,13 @@ public struct ConfigLoader: Sendable {
 
     /// Reads and parses the file at `path`. A file that cannot be read is an error outcome.
     public func load(path: String) -> ConfigParser.Outcome {
+        var memory = ParseMemory()
+        return load(path: path, memory: &memory)
+    }
+
+    /// Reads and parses the file at `path`, taking unchanged blocks from the last parse's
+    /// `memory` (a reload) and leaving this parse's in it.
+    public func load(path: String, memory: inout ParseMemory) -> ConfigParser.Outcome {
         let text: String
         var notUTF8: [Int] = []
         if let problem = FileSystem.problemReading(path), problem != "does not exist" {
@@ -52,7 +59,7 @@ public struct ConfigLoader: Sendable {
                 errors: [ConfigError(file: path, line: 0, text: "", reason: .unreadable(problem.description))],
                 warnings: [])
         }
-        var outcome = parser.parse(text, file: path)
+        var outcome = parser.parse(text, file: path, memory: &memory)
         for line in notUTF8 {
             outcome.warnings.append(
                 ConfigWarning(
