@@ -10,6 +10,8 @@ final class CheckScheduler {
     private let timer: LoopTimer
     /// When the timer is set for; nil when it is not.
     private var armedFor: ContinuousClock.Instant?
+    /// When the timer should fire: its time, or when it was set if that time had passed.
+    private var firesAt: ContinuousClock.Instant?
     /// Called on the loop for each check that is due; `begin` it, then `finished` later.
     var onDue: ((UInt64) -> Void)?
 
@@ -29,6 +31,7 @@ final class CheckScheduler {
 
     var entries: [UInt64: CheckSchedule.Entry] { schedule.entries }
     var maxRunning: Int { schedule.maxRunning }
+    var inFlightLimit: Int { schedule.inFlightLimit }
     var runningCount: Int { schedule.runningCount }
     func takeSaturations() -> Int { schedule.takeSaturations() }
 
@@ -41,6 +44,7 @@ final class CheckScheduler {
         schedule.stop()
         timer.cancel()
         armedFor = nil
+        firesAt = nil
     }
 
     func begin(_ id: UInt64) -> HealthCheck? { schedule.begin(id, now: now) }
@@ -56,7 +60,12 @@ final class CheckScheduler {
     }
 
     private func fire() {
+        let now = self.now
+        // How late the loop is for its timer (not how late the checks are: those waiting for
+        // a slot were due long ago): what the in-flight limit follows.
+        if let firesAt { schedule.woke(late: now - firesAt, now: now) }
         armedFor = nil
+        firesAt = nil
         for id in schedule.takeDue(now: now) { onDue?(id) }
         arm()
     }
@@ -66,8 +75,9 @@ final class CheckScheduler {
         guard let next = schedule.nextWakeup else { return }
         if let armedFor, armedFor <= next { return }
         armedFor = next
-        let wait = max(next - now, .zero)
-        timer.schedule(after: wait)
+        let now = self.now
+        firesAt = max(next, now)
+        timer.schedule(after: max(next - now, .zero))
     }
 
     /// The timer's way back to the scheduler. Its action runs on the loop, where the scheduler

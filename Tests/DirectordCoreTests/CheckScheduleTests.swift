@@ -176,6 +176,64 @@ struct CheckScheduleTests {
         #expect(next.count == 1)
     }
 
+    /// Starts every check due at `now` (slots permitting); returns how many started.
+    static func startDue(_ schedule: inout CheckSchedule, at now: ContinuousClock.Instant) -> [UInt64] {
+        let due = schedule.takeDue(now: now)
+        for id in due { _ = schedule.begin(id, now: now) }
+        return due
+    }
+
+    @Test(
+        "a loop waking up late cuts the checks in flight to half, once a second; on time again, the limit doubles back")
+    func limitFollowsTheLoop() throws {
+        var schedule = CheckSchedule(maxRunning: 400)
+        schedule.update(try Self.checks(1000), now: Self.t0)
+        var now = Self.t0 + .seconds(2)
+        let first = Self.startDue(&schedule, at: now)
+        #expect(first.count == 400)
+        // The loop is 300 ms late for its timer: 200 of the 400 at most from now on.
+        schedule.woke(late: .milliseconds(300), now: now)
+        #expect(schedule.inFlightLimit == 200)
+        // Late again within the second: one cut a second, the checks in flight have to end first.
+        schedule.woke(late: .milliseconds(300), now: now + .milliseconds(500))
+        #expect(schedule.inFlightLimit == 200)
+        for id in first.prefix(300) { schedule.finished(id, result: Self.up, now: now) }
+        var inFlight = Array(first.dropFirst(300)) + Self.startDue(&schedule, at: now)
+        #expect(inFlight.count == 200, "100 in flight, 100 more up to the limit")
+        // Still late a second later: half of the 200 in flight.
+        now += .seconds(1)
+        schedule.woke(late: .milliseconds(150), now: now)
+        #expect(schedule.inFlightLimit == 100)
+        // Never below the floor.
+        for step in 1...10 { schedule.woke(late: .seconds(1), now: now + .seconds(step)) }
+        #expect(schedule.inFlightLimit == CheckSchedule.minimumInFlight)
+        // On time, with checks waiting for a slot: it doubles back, up to maxRunning.
+        now += .seconds(20)
+        var limits: [Int] = []
+        for _ in 0..<8 {
+            for id in inFlight { schedule.finished(id, result: Self.up, now: now) }
+            inFlight = Self.startDue(&schedule, at: now + .seconds(5))
+            schedule.woke(late: .milliseconds(1), now: now + .seconds(5))
+            limits.append(schedule.inFlightLimit)
+            now += .seconds(5)
+        }
+        #expect(limits == [32, 64, 128, 256, 400, 400, 400, 400])
+    }
+
+    @Test("checks of hung servers hold their slots until their timeout but never lower the limit")
+    func hungServersDoNotLowerTheLimit() throws {
+        var schedule = CheckSchedule(maxRunning: 100)
+        schedule.update(try Self.checks(300), now: Self.t0)
+        let now = Self.t0 + .seconds(2)
+        // 100 in flight that never end (hung servers), the loop on time: the limit stays.
+        #expect(Self.startDue(&schedule, at: now).count == 100)
+        for step in 1...30 {
+            schedule.woke(late: .milliseconds(2), now: now + .seconds(step))
+            #expect(Self.startDue(&schedule, at: now + .seconds(step)).isEmpty)
+        }
+        #expect(schedule.inFlightLimit == 100)
+    }
+
     @Test("a combined check alternates its halves across runs")
     func combined() throws {
         let text = "virtual=10.0.0.10:80\n\treal=127.0.0.1:80 masq\n\tservice=http\n\tchecktype=2\n"

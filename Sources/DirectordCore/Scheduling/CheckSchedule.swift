@@ -12,6 +12,15 @@
 /// ``maxRunning`` checks are in flight: beyond it due checks wait for a slot and run late
 /// rather than all at once, so an overloaded machine checks less often instead of timing its
 /// own checks out and taking healthy real servers down.
+///
+/// A slow machine is overloaded long before that: 10,000 checks started within a second on
+/// a machine that completes 100 a second (the emulated lab) had their answers wait unread while
+/// their timeouts ran, and 9,232 of the first 10,000 checks failed. So the limit in force,
+/// ``inFlightLimit``, follows how late the loop wakes up for the schedule (``woke(late:now:)``):
+/// later than ``overloadLag``, and it is cut to half the checks in flight (once a second at
+/// most); on time again while checks wait for a slot, and it doubles back towards
+/// ``maxRunning``. A hung real server holds a slot until its timeout but does not make the
+/// loop late, so it never lowers the limit.
 public struct CheckSchedule: Sendable {
     public typealias Instant = ContinuousClock.Instant
 
@@ -38,6 +47,17 @@ public struct CheckSchedule: Sendable {
     private var waitingForSlot = false
     public let maxRunning: Int
     public static let defaultMaxRunning = 2048
+    /// How many checks may be in flight now: ``maxRunning``, less while the loop is late.
+    public private(set) var inFlightLimit: Int
+    /// The loop woke up this late for the schedule: it has more work than it does in time.
+    public static let overloadLag = Duration.milliseconds(100)
+    /// The loop woke up at most this late: it has time for more checks at once.
+    public static let onTimeLag = Duration.milliseconds(20)
+    /// The limit is never cut below this.
+    public static let minimumInFlight = 16
+    private var lastCut: Instant?
+    /// Due checks waited for a slot since the limit last changed.
+    private var limitReached = false
     /// Checks due this soon start with those due now: one wake-up of the loop for several
     /// checks instead of one each, for at most this much earliness. A wake-up from idle, not
     /// the check, is what a check costs at low rates (40 HTTP checks a second on the host:
@@ -53,6 +73,23 @@ public struct CheckSchedule: Sendable {
 
     public init(maxRunning: Int = CheckSchedule.defaultMaxRunning) {
         self.maxRunning = max(maxRunning, 1)
+        inFlightLimit = self.maxRunning
+    }
+
+    /// The loop woke up for the schedule `lag` after the time it was asked to: the limit in
+    /// force follows (see the type's description).
+    public mutating func woke(late lag: Duration, now: Instant) {
+        if lag > Self.overloadLag {
+            if let lastCut, now - lastCut < .seconds(1) { return }
+            let cut = max(min(maxRunning, Self.minimumInFlight), min(inFlightLimit, running.count) / 2)
+            guard cut < inFlightLimit else { return }
+            inFlightLimit = cut
+            lastCut = now
+            limitReached = false
+        } else if lag <= Self.onTimeLag, limitReached, inFlightLimit < maxRunning {
+            inFlightLimit = min(maxRunning, inFlightLimit * 2)
+            limitReached = false
+        }
     }
 
     public var runningCount: Int { running.count }
@@ -139,9 +176,10 @@ public struct CheckSchedule: Sendable {
         var due: [UInt64] = []
         while let top = heap.first, top.deadline <= now + Self.batchWindow {
             if top.deadline > now, due.count >= Self.batchLimit { break }
-            guard running.count + due.count < maxRunning else {
+            guard running.count + due.count < inFlightLimit else {
                 if !waitingForSlot { saturations += 1 }
                 waitingForSlot = true
+                limitReached = true
                 break
             }
             heap.removeFirst()

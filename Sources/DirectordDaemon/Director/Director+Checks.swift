@@ -16,7 +16,7 @@ extension Director {
         if let last = lastLateWarning, now - last < .seconds(60) { return }
         lastLateWarning = now
         log.log(
-            "Checks are running late: \(scheduler.maxRunning) were in flight and more were due; real servers are checked less often than checkinterval",
+            "Checks are running late: due checks waited for one of \(scheduler.inFlightLimit) slots (\(scheduler.maxRunning) at most, fewer while the check loop wakes up late); real servers are checked less often than checkinterval",
             priority: .warning)
     }
 
