@@ -135,8 +135,9 @@ struct FailoverBench: ParsableCommand {
 
     func parsedReals() throws -> [Int] {
         let values = reals.split(separator: ",").map { Int($0.filter { $0 != " " && $0 != "_" }) }
-        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 3 && ($0 ?? 0) <= 40000 }) else {
-            throw ValidationError("--reals: numbers from 3 to 40000")
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 3 && ($0 ?? 0) <= 100_000 }) else {
+            throw ValidationError(
+                "--reals: numbers from 3 to 100000 (from 127.0.0.1 on, as many loopback addresses as the ports need)")
         }
         return values.compactMap { $0 }
     }
@@ -416,7 +417,7 @@ struct FailoverRun {
         try checkBudget()
         try fleet.startWindow()
         let cpuStart = ToolFigures.cpuSeconds(figures.sample(process.pid))
-        let fleetStart = ProcessTable.sample(fleet.pid)?.ownTicks ?? 0
+        let fleetStart = fleet.ownTicks
         let forksStart = ProcessTable.forks()
         let windowStart = monotonicNanoseconds()
         while seconds(since: windowStart) < bench.steady {
@@ -428,7 +429,7 @@ struct FailoverRun {
         let cpu = ToolFigures.cpuSeconds(figures.sample(process.pid)) - cpuStart
         let stats = try fleet.stats(gapThreshold: 1.5 * Double(settings.interval))
         let fleetCPU =
-            Double((ProcessTable.sample(fleet.pid)?.ownTicks ?? 0) - fleetStart) / ProcessTable.ticksPerSecond
+            Double(fleet.ownTicks - fleetStart) / ProcessTable.ticksPerSecond
         let up = try serversUp()
         result.steady = SteadyFigures(
             window: window, cpu: cpu, checks: stats.total, fewestPerServer: stats.fewest, mostPerServer: stats.most,
@@ -556,7 +557,7 @@ struct FailoverRun {
                 let weights = try kernel!.watcher.destinations(address: layout.serviceAddress(service), port: 80)
                 let at = monotonicNanoseconds()
                 for target in members {
-                    let weight = weights[layout.port(of: targets[target])] ?? 0
+                    let weight = weights[layout.key(of: targets[target])] ?? 0
                     if restoring ? weight > 0 : weight == 0 { seen[target] = at }
                 }
             }
@@ -646,7 +647,7 @@ struct FailoverRun {
                 for service in Set(pending.map { layout.service(of: $0) }) {
                     let seen = try watcher.destinations(address: layout.serviceAddress(service), port: 80)
                     for real in layout.reals(of: service) where pending.contains(real) {
-                        if seen[layout.port(of: real)] == UInt32(weight) { pending.remove(real) }
+                        if seen[layout.key(of: real)] == UInt32(weight) { pending.remove(real) }
                     }
                 }
                 if pending.isEmpty { break }
@@ -690,7 +691,7 @@ struct FailoverRun {
         var up = 0
         for service in 0..<layout.services {
             let weights = try watcher.destinations(address: layout.serviceAddress(service), port: 80)
-            for real in layout.reals(of: service) where (weights[layout.port(of: real)] ?? 0) > 0 { up += 1 }
+            for real in layout.reals(of: service) where (weights[layout.key(of: real)] ?? 0) > 0 { up += 1 }
         }
         return up
     }

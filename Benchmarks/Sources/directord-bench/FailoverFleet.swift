@@ -46,10 +46,13 @@ struct FleetCommand: ParsableCommand {
     @Option(help: "Ports: one real server each, consecutive from --base-port.")
     var count = 100
 
+    @Option(help: "The fleet's first server (a fleet too large for one process's descriptors is several).")
+    var firstIndex = 0
+
     func run() throws {
         raiseFileLimit()
         signal(SIGPIPE, SIG_IGN)
-        var fleet = try FleetServer(basePort: basePort, count: count)
+        var fleet = try FleetServer(basePort: basePort, count: count, firstIndex: firstIndex)
         fleet.run()
     }
 }
@@ -71,6 +74,8 @@ struct FleetServer {
     }
 
     private let basePort: Int
+    /// The whole fleet's index of this process's first server.
+    private let firstIndex: Int
     private let epollFD: Int32
     private var modes: [FleetMode]
     private var listeners: [Int32]
@@ -85,11 +90,14 @@ struct FleetServer {
     private var control: [UInt8] = []
     private var buffer = [UInt8](repeating: 0, count: 4096)
 
-    init(basePort: Int, count: Int) throws {
-        guard count > 0, basePort > 0, basePort + count <= 65536 else {
-            throw ValidationError("ports \(basePort)..<\(basePort + count) do not fit")
+    init(basePort: Int, count: Int, firstIndex: Int = 0) throws {
+        guard count > 0, basePort > 0, basePort < 65536,
+            firstIndex + count <= ((basePort < 32768 ? 32768 : 65536) - basePort) * 254
+        else {
+            throw ValidationError("\(count) servers from port \(basePort) do not fit in 127.0.0.1 to 127.0.0.254")
         }
         self.basePort = basePort
+        self.firstIndex = firstIndex
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
         modes = [FleetMode](repeating: .ok, count: count)
         listeners = [Int32](repeating: -1, count: count)
@@ -100,8 +108,7 @@ struct FleetServer {
         longestGap = [UInt64](repeating: 0, count: count)
         for index in 0..<count {
             guard openListener(index) else {
-                throw ValidationError(
-                    "cannot listen on 127.0.0.1:\(basePort + index): \(String(cString: strerror(errno)))")
+                throw ValidationError("cannot listen on \(endpointText(index)): \(String(cString: strerror(errno)))")
             }
         }
         _ = fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK)
@@ -136,8 +143,9 @@ struct FleetServer {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(basePort + index).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let endpoint = FleetLayout.endpoint(of: firstIndex + index, basePort: basePort)
+        address.sin_port = endpoint.port.bigEndian
+        address.sin_addr.s_addr = endpoint.address.bigEndian
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
@@ -152,6 +160,11 @@ struct FleetServer {
         listeners[index] = fd
         watch(fd, role: .listener, owner: Int32(index))
         return true
+    }
+
+    private func endpointText(_ index: Int) -> String {
+        let endpoint = FleetLayout.endpoint(of: firstIndex + index, basePort: basePort)
+        return "\(FleetLayout.text(of: endpoint.address)):\(endpoint.port)"
     }
 
     private mutating func watch(_ fd: Int32, role: Role, owner: Int32) {
@@ -247,7 +260,7 @@ struct FleetServer {
                 if setMode(index, mode) {
                     reply("ok \(monotonicNanoseconds())")
                 } else {
-                    reply("error cannot listen on port \(basePort + index) again: \(String(cString: strerror(errno)))")
+                    reply("error cannot listen on \(endpointText(index)) again: \(String(cString: strerror(errno)))")
                 }
             case "reset":
                 var failed = false
@@ -311,76 +324,52 @@ struct FleetServer {
     }
 }
 
-/// The fleet as a child process of the benchmark, driven through pipes.
+/// The fleet as child processes of the benchmark, driven through pipes: one process for up to
+/// ``FleetProcess/perProcess`` servers, since a process may hold no more descriptors than its
+/// hard limit (20,000 on some hosts, which root cannot raise without CAP_SYS_RESOURCE).
 final class FleetProcess {
-    let pid: pid_t
+    static let perProcess = 15_000
     let count: Int
     let basePort: Int
-    private let input: Int32
-    private let output: Int32
-    private var pending: [UInt8] = []
+    private let parts: [Part]
+
+    var pids: [pid_t] { parts.map(\.pid) }
 
     init(executable: String, basePort: Int, count: Int) throws {
-        let toChild = try Spawner.pipe().get()
-        let fromChild: (read: Int32, write: Int32)
-        do {
-            fromChild = try Spawner.pipe().get()
-        } catch {
-            close(toChild.read)
-            close(toChild.write)
-            throw error
-        }
-        let spawned = Spawner.spawn(
-            [executable, "fleet", "--base-port", "\(basePort)", "--count", "\(count)"],
-            Spawner.Options(input: toChild.read, output: fromChild.write))
-        close(toChild.read)
-        close(fromChild.write)
-        guard case .success(let pid) = spawned else {
-            close(toChild.write)
-            close(fromChild.read)
-            throw ValidationError("cannot start the fleet: \(spawned)")
-        }
-        self.pid = pid
         self.count = count
         self.basePort = basePort
-        input = toChild.write
-        output = fromChild.read
-        let first = try readLine()
-        guard first == "ready \(count)" else {
-            stop()
-            throw ValidationError("the fleet did not start: \(first)")
+        var parts: [Part] = []
+        do {
+            for first in stride(from: 0, to: count, by: Self.perProcess) {
+                parts.append(
+                    try Part(
+                        executable: executable, basePort: basePort, first: first,
+                        count: min(Self.perProcess, count - first)))
+            }
+        } catch {
+            for part in parts { part.stop() }
+            throw error
         }
+        self.parts = parts
     }
 
-    /// Sends one command and returns its one-line answer.
-    func send(_ command: String) throws -> String {
-        let bytes = Array((command + "\n").utf8)
-        var written = 0
-        while written < bytes.count {
-            let count = bytes[written...].withUnsafeBytes { write(input, $0.baseAddress, $0.count) }
-            guard count > 0 else {
-                throw ValidationError("the fleet is gone (write: \(String(cString: strerror(errno))))")
-            }
-            written += count
-        }
-        let answer = try readLine()
-        if answer.hasPrefix("error") { throw ValidationError("fleet: \(answer)") }
-        return answer
-    }
+    /// CPU ticks of every process of the fleet.
+    var ownTicks: Int { parts.reduce(0) { $0 + (ProcessTable.sample($1.pid)?.ownTicks ?? 0) } }
 
     /// Changes a server's mode; returns when it took effect (CLOCK_MONOTONIC ns).
     func set(_ index: Int, _ mode: FleetMode) throws -> UInt64 {
-        let answer = try send("mode \(index) \(mode.rawValue)")
+        let part = parts[index / Self.perProcess]
+        let answer = try part.send("mode \(index - part.first) \(mode.rawValue)")
         guard let time = answer.split(separator: " ").last.flatMap({ UInt64($0) }) else {
             throw ValidationError("fleet: unexpected answer \(answer)")
         }
         return time
     }
 
-    func startWindow() throws { _ = try send("window") }
+    func startWindow() throws { for part in parts { _ = try part.send("window") } }
 
     /// Every server back to answering.
-    func reset() throws { _ = try send("reset") }
+    func reset() throws { for part in parts { _ = try part.send("reset") } }
 
     /// Checks counted by the fleet since ``startWindow()``.
     struct Stats {
@@ -391,36 +380,110 @@ final class FleetProcess {
         var longestGap: Double
         var portsOverGap: Int
         var neverChecked: Int
+
+        /// Two parts of the fleet as one.
+        func merged(with other: Stats) -> Stats {
+            Stats(
+                window: max(window, other.window), total: total + other.total, fewest: min(fewest, other.fewest),
+                most: max(most, other.most), longestGap: max(longestGap, other.longestGap),
+                portsOverGap: portsOverGap + other.portsOverGap, neverChecked: neverChecked + other.neverChecked)
+        }
     }
 
     func stats(gapThreshold: Double) throws -> Stats {
-        let answer = try send("stats \(UInt64(gapThreshold * 1e9))")
-        let words = answer.split(separator: " ").dropFirst().compactMap { UInt64($0) }
-        guard words.count == 7 else { throw ValidationError("fleet: unexpected answer \(answer)") }
-        return Stats(
-            window: Double(words[0]) / 1e9, total: Int(words[1]), fewest: Int(words[2]), most: Int(words[3]),
-            longestGap: Double(words[4]) / 1e9, portsOverGap: Int(words[5]), neverChecked: Int(words[6]))
+        var merged: Stats?
+        for part in parts {
+            let answer = try part.send("stats \(UInt64(gapThreshold * 1e9))")
+            let words = answer.split(separator: " ").dropFirst().compactMap { UInt64($0) }
+            guard words.count == 7 else { throw ValidationError("fleet: unexpected answer \(answer)") }
+            let stats = Stats(
+                window: Double(words[0]) / 1e9, total: Int(words[1]), fewest: Int(words[2]), most: Int(words[3]),
+                longestGap: Double(words[4]) / 1e9, portsOverGap: Int(words[5]), neverChecked: Int(words[6]))
+            merged = merged.map { $0.merged(with: stats) } ?? stats
+        }
+        return merged!
     }
 
-    func stop() {
-        close(input)
-        close(output)
-        kill(pid, SIGKILL)
-        _ = Spawner.wait(for: pid)
-    }
+    func stop() { for part in parts { part.stop() } }
 
-    private func readLine() throws -> String {
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: pending[..<newline], as: UTF8.self)
-                pending.removeSubrange(...newline)
-                return line
+    /// One process of the fleet: servers `first..<first + count` of the whole.
+    private final class Part {
+        let pid: pid_t
+        let first: Int
+        private let input: Int32
+        private let output: Int32
+        private var pending: [UInt8] = []
+
+        init(executable: String, basePort: Int, first: Int, count: Int) throws {
+            let toChild = try Spawner.pipe().get()
+            let fromChild: (read: Int32, write: Int32)
+            do {
+                fromChild = try Spawner.pipe().get()
+            } catch {
+                close(toChild.read)
+                close(toChild.write)
+                throw error
             }
-            let count = read(output, &chunk, chunk.count)
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw ValidationError("the fleet is gone") }
-            pending += chunk[0..<count]
+            let spawned = Spawner.spawn(
+                [
+                    executable, "fleet", "--base-port", "\(basePort)", "--count", "\(count)", "--first-index",
+                    "\(first)",
+                ],
+                Spawner.Options(input: toChild.read, output: fromChild.write))
+            close(toChild.read)
+            close(fromChild.write)
+            guard case .success(let pid) = spawned else {
+                close(toChild.write)
+                close(fromChild.read)
+                throw ValidationError("cannot start the fleet: \(spawned)")
+            }
+            self.pid = pid
+            self.first = first
+            input = toChild.write
+            output = fromChild.read
+            let answer = try readLine()
+            guard answer == "ready \(count)" else {
+                stop()
+                throw ValidationError("the fleet did not start: \(answer)")
+            }
+        }
+
+        /// Sends one command and returns its one-line answer.
+        func send(_ command: String) throws -> String {
+            let bytes = Array((command + "\n").utf8)
+            var written = 0
+            while written < bytes.count {
+                let count = bytes[written...].withUnsafeBytes { write(input, $0.baseAddress, $0.count) }
+                guard count > 0 else {
+                    throw ValidationError("the fleet is gone (write: \(String(cString: strerror(errno))))")
+                }
+                written += count
+            }
+            let answer = try readLine()
+            if answer.hasPrefix("error") { throw ValidationError("fleet: \(answer)") }
+            return answer
+        }
+
+        func stop() {
+            close(input)
+            close(output)
+            kill(pid, SIGKILL)
+            _ = Spawner.wait(for: pid)
+        }
+
+        private func readLine() throws -> String {
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: pending[..<newline], as: UTF8.self)
+                    pending.removeSubrange(...newline)
+                    return line
+                }
+                let count = read(output, &chunk, chunk.count)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { throw ValidationError("the fleet is gone") }
+                pending += chunk[0..<count]
+            }
         }
     }
 }

@@ -45,6 +45,7 @@ enum NetlinkConstant {
     static let ipvsServiceProtocol: UInt16 = 2  // IPVS_SVC_ATTR_PROTOCOL
     static let ipvsServiceAddress: UInt16 = 3  // IPVS_SVC_ATTR_ADDR
     static let ipvsServicePort: UInt16 = 4  // IPVS_SVC_ATTR_PORT
+    static let ipvsDestinationAddress: UInt16 = 1  // IPVS_DEST_ATTR_ADDR
     static let ipvsDestinationPort: UInt16 = 2  // IPVS_DEST_ATTR_PORT
     static let ipvsDestinationWeight: UInt16 = 4  // IPVS_DEST_ATTR_WEIGHT
 }
@@ -170,7 +171,7 @@ final class IPVSWatcher {
 
     /// The destinations of the TCP service `address:port` (IPv4, host order), as real port →
     /// weight; empty when the service is not in the table.
-    func destinations(address: UInt32, port: UInt16) throws -> [UInt16: UInt32] {
+    func destinations(address: UInt32, port: UInt16) throws -> [UInt64: UInt32] {
         let started = monotonicNanoseconds()
         var service = NetlinkBuilder()
         service.attribute(
@@ -187,23 +188,29 @@ final class IPVSWatcher {
             NetlinkBuilder.request(
                 type: family, flags: NetlinkConstant.flagRequest | NetlinkConstant.flagDump, sequence: sequence,
                 portID: portID, command: NetlinkConstant.ipvsGetDestination, version: 1, attributes: attributes.bytes))
-        var result: [UInt16: UInt32] = [:]
+        var result: [UInt64: UInt32] = [:]
         let family = self.family
         do {
             try receive(sequence: sequence) { bytes, start, end, type in
                 guard type == family else { return }
                 NetlinkBytes.attributes(bytes, from: start + 4, to: end) { attribute, from, to in
                     guard attribute == NetlinkConstant.ipvsCommandDestination else { return }
+                    var address: UInt32?
                     var port: UInt16?
                     var weight: UInt32?
                     NetlinkBytes.attributes(bytes, from: from, to: to) { inner, at, _ in
-                        if inner == NetlinkConstant.ipvsDestinationPort {
+                        if inner == NetlinkConstant.ipvsDestinationAddress {
+                            // IPv4 in the first four bytes, network order.
+                            address = bytes[at..<at + 4].reduce(0) { $0 << 8 | UInt32($1) }
+                        } else if inner == NetlinkConstant.ipvsDestinationPort {
                             port = UInt16(bytes[at]) << 8 | UInt16(bytes[at + 1])
                         } else if inner == NetlinkConstant.ipvsDestinationWeight {
                             weight = NetlinkBytes.u32(bytes, at)
                         }
                     }
-                    if let port, let weight { result[port] = weight }
+                    if let address, let port, let weight {
+                        result[FleetLayout.key(address: address, port: port)] = weight
+                    }
                 }
             }
         } catch let error as KernelRefusal where error.errno == ESRCH {

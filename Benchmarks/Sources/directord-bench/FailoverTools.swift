@@ -9,12 +9,28 @@ enum FailoverTool: String, CaseIterable, ExpressibleByArgument, Sendable {
     case keepalived
 }
 
-/// N real servers (ports of 127.0.0.1 from `basePort`) in virtual services of `perService`
-/// (10.1.x.y:80, NAT), as every tool's configuration describes them.
+/// N real servers (ports of 127.0.0.1 from `basePort`, then of 127.0.0.2 and so on: one
+/// address has too few ports for 50,000 below the ephemeral range) in virtual services of `perService` (10.1.x.y:80,
+/// NAT), as every tool's configuration describes them.
 struct FleetLayout {
     let reals: Int
     let perService: Int
     let basePort: Int
+
+    /// Where real server `index` listens, for a fleet from `basePort`: below 32768, where
+    /// Linux's ephemeral ports start (a port with a listener is never a connection's source
+    /// port, and 28,000 listeners there left the checks no source port at all).
+    static func endpoint(of index: Int, basePort: Int) -> (address: UInt32, port: UInt16) {
+        let perAddress = (basePort < 32768 ? 32768 : 65536) - basePort
+        return (0x7f00_0001 + UInt32(index / perAddress), UInt16(basePort + index % perAddress))
+    }
+
+    static func text(of address: UInt32) -> String {
+        "\(address >> 24).\(address >> 16 & 0xff).\(address >> 8 & 0xff).\(address & 0xff)"
+    }
+
+    /// A real server's address and port as one number, as the kernel watcher reports them.
+    static func key(address: UInt32, port: UInt16) -> UInt64 { UInt64(address) << 16 | UInt64(port) }
 
     var services: Int { (reals + perService - 1) / perService }
 
@@ -29,7 +45,10 @@ struct FleetLayout {
     }
 
     func service(of real: Int) -> Int { real / perService }
-    func port(of real: Int) -> UInt16 { UInt16(basePort + real) }
+    func port(of real: Int) -> UInt16 { Self.endpoint(of: real, basePort: basePort).port }
+    func address(of real: Int) -> UInt32 { Self.endpoint(of: real, basePort: basePort).address }
+    func addressText(of real: Int) -> String { Self.text(of: address(of: real)) }
+    func key(of real: Int) -> UInt64 { Self.key(address: address(of: real), port: port(of: real)) }
     func reals(of service: Int) -> Range<Int> { service * perService..<min(reals, (service + 1) * perService) }
 
     /// The table every tool should build when all real servers are up (used to pre-fill it).
@@ -40,7 +59,8 @@ struct FleetLayout {
             table.upsert(IPVSService(key: key, scheduler: Scheduler(uncheckedName: "wrr")))
             for real in reals(of: service) {
                 table.upsert(
-                    IPVSDestination(address: .v4(0x7f00_0001), port: port(of: real), forwarding: .masq, weight: 1),
+                    IPVSDestination(
+                        address: .v4(address(of: real)), port: port(of: real), forwarding: .masq, weight: 1),
                     in: key)
             }
         }
@@ -72,7 +92,8 @@ struct CheckSettings {
         for service in 0..<layout.services {
             lines.append("virtual=\(layout.serviceText(service)):80")
             for real in layout.reals(of: service) {
-                lines.append("\treal=127.0.0.1:\(layout.port(of: real)) masq \(weights[real] ?? 1)")
+                lines.append(
+                    "\treal=\(layout.addressText(of: real)):\(layout.port(of: real)) masq \(weights[real] ?? 1)")
             }
             lines += [
                 "\tchecktype=negotiate", "\tservice=http", "\trequest=\"health\"", "\treceive=\"OK\"",
@@ -98,7 +119,8 @@ struct CheckSettings {
             ]
             for real in layout.reals(of: service) {
                 lines += [
-                    "    real_server 127.0.0.1 \(layout.port(of: real)) {", "        weight \(weights[real] ?? 1)",
+                    "    real_server \(layout.addressText(of: real)) \(layout.port(of: real)) {",
+                    "        weight \(weights[real] ?? 1)",
                     "        HTTP_GET {",
                     "            url {", "                path /health", "                status_code 200-299",
                     "                regex \"OK\"", "            }", "            connect_timeout \(timeout)",

@@ -51,6 +51,24 @@ struct FailoverBenchTests {
         #expect(table.destinationCount == 250)
     }
 
+    @Test func layoutGoesOnToTheNextLoopbackAddressWhenPortsRunOut() throws {
+        // 12,768 ports from 20000 on 127.0.0.1, below the ephemeral ports; then 127.0.0.2 from
+        // 20000 again, and so on.
+        let layout = FleetLayout(reals: 50000, perService: 100, basePort: 20000)
+        #expect(layout.addressText(of: 12767) == "127.0.0.1")
+        #expect(layout.port(of: 12767) == 32767)
+        #expect(layout.addressText(of: 12768) == "127.0.0.2")
+        #expect(layout.port(of: 12768) == 20000)
+        #expect(layout.addressText(of: 49999) == "127.0.0.4")
+        #expect(Set((0..<50000).map(layout.key(of:))).count == 50000)
+        #expect(layout.fullTable.destinationCount == 50000)
+        let text = CheckSettings(interval: 5, timeout: 2).ldirectordConfig(layout)
+        #expect(text.contains("\treal=127.0.0.2:24463 masq 1\n"))
+        let outcome = ConfigParser(resolver: StaticNameResolver()).parse(text, file: "bench.cf")
+        #expect(outcome.errors.isEmpty)
+        #expect(try #require(outcome.configuration).realServerCount == 50000)
+    }
+
     @Test func ldirectordConfigurationIsValidForDirectord() throws {
         let layout = FleetLayout(reals: 150, perService: 100, basePort: 20000)
         let text = CheckSettings(interval: 1, timeout: 2).ldirectordConfig(layout)
