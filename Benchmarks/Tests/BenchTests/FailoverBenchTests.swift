@@ -191,6 +191,21 @@ struct FailoverBenchTests {
         #expect(text.contains("under 0.4 of a core NOT met (0.50 cores); under 60 MB RSS NOT met (150.0 MB)"))
     }
 
+    @Test func reportJudgesFiftyThousandServersEveryFiveSeconds() {
+        var report = FailoverReport(
+            machine: MachineDescription(cpuModel: "test", cpus: 2, kernel: "6.1", memoryMB: 2048, loadBefore: "0 0 0"),
+            settings: [50000: CheckSettings(interval: 5, timeout: 2)], kinds: [.refuse], tools: [.directord],
+            faults: 2, realsPerService: 100, steady: 60, pollMilliseconds: 10)
+        report.add(Self.run(.directord, reals: 50000, cpu: 40, detection: 1, rss: 300))
+        let text = report.render()
+        #expect(
+            text.contains(
+                "- N = 50,000, checkinterval = 5: every server checked every interval met (longest gap 1.20 s, 0 over 7.5 s"
+            ), "\(text)")
+        #expect(text.contains("under one core met (0.67 cores); under 250 MB RSS NOT met (300.0 MB)"), "\(text)")
+        #expect(text.contains("- N = 10,000: not measured"))
+    }
+
     @Test func reportJudgesCostAgainstKeepalivedAndTheReload() {
         var report = Self.report(tools: [.directord, .keepalived], intervalAt1000: 10)
         var ours = Self.run(.directord, reals: 1000, cpu: 1, detection: 0.5, rss: 20)
