@@ -92,7 +92,7 @@ struct FleetServer {
 
     init(basePort: Int, count: Int, firstIndex: Int = 0) throws {
         guard count > 0, basePort > 0, basePort < 65536,
-            firstIndex + count <= ((basePort < 32768 ? 32768 : 65536) - basePort) * 254
+            firstIndex + count <= FleetLayout.portsPerAddress(basePort: basePort) * 254
         else {
             throw ValidationError("\(count) servers from port \(basePort) do not fit in 127.0.0.1 to 127.0.0.254")
         }

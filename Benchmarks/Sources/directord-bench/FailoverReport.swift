@@ -379,7 +379,7 @@ struct FailoverReport {
             "checks: HTTP GET /health every \(every), answer 2xx with \"OK\" within \(settings(counts.first ?? 0).timeout) s, "
                 + "one failure takes a server out (deleted), one success puts it back")
         line(
-            "fleet: N ports below 32768 of 127.0.0.1 (then 127.0.0.2, ...; one process per 15,000), in virtual services of \(realsPerService); faults: refused = "
+            "fleet: N ports below 32768 of 127.0.0.1 (then 127.0.0.2, ...; one process per \(grouped(Double(FleetProcess.perProcess)))), in virtual services of \(realsPerService); faults: refused = "
                 + "listener closed, hanging = accepts and never answers, HTTP 500 = answers 500")
         line(
             "faults: up to \(faults) of each kind per run on servers spread over the configuration, injected "

@@ -21,9 +21,12 @@ struct FleetLayout {
     /// Linux's ephemeral ports start (a port with a listener is never a connection's source
     /// port, and 28,000 listeners there left the checks no source port at all).
     static func endpoint(of index: Int, basePort: Int) -> (address: UInt32, port: UInt16) {
-        let perAddress = (basePort < 32768 ? 32768 : 65536) - basePort
+        let perAddress = portsPerAddress(basePort: basePort)
         return (0x7f00_0001 + UInt32(index / perAddress), UInt16(basePort + index % perAddress))
     }
+
+    /// Ports of one address a fleet from `basePort` uses (up to 32768, or 65536 from above it).
+    static func portsPerAddress(basePort: Int) -> Int { (basePort < 32768 ? 32768 : 65536) - basePort }
 
     static func text(of address: UInt32) -> String {
         "\(address >> 24).\(address >> 16 & 0xff).\(address >> 8 & 0xff).\(address & 0xff)"

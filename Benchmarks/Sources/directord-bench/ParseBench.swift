@@ -8,16 +8,10 @@ struct ParseBench: ParsableCommand {
         commandName: "parse",
         abstract: "Parse a generated ldirectord.cf with many real servers; print time and memory.")
 
-    @Option(help: "Real servers in the generated file.")
-    var reals = 10_000
-
-    @Option(help: "Real servers per virtual service.")
-    var perVirtual = 100
-
-    @Option(help: "Timed parses (the median is reported).")
-    var runs = 9
+    @OptionGroup var file: GeneratedFileOptions
 
     func run() throws {
+        let (reals, perVirtual, runs) = (file.reals, file.perVirtual, file.runs)
         let text = Self.generate(reals: reals, perVirtual: perVirtual)
         let parser = ConfigParser(resolver: StaticNameResolver(services: StaticNameResolver.commonServices))
         let before = ProcessFigures.residentMegabytes
@@ -67,4 +61,16 @@ struct ParseBench: ParsableCommand {
         }
         return lines.joined(separator: "\n")
     }
+}
+
+/// The generated file the parse and reload benchmarks read, and how often they time it.
+struct GeneratedFileOptions: ParsableArguments {
+    @Option(help: "Real servers in the generated file.")
+    var reals = 10_000
+
+    @Option(help: "Real servers per virtual service.")
+    var perVirtual = 100
+
+    @Option(help: "Timed runs (medians are reported).")
+    var runs = 9
 }

@@ -15,16 +15,10 @@ struct ReloadBench: ParsableCommand {
         commandName: "reload",
         abstract: "Time a reload of a generated file with one real server's weight changed, stage by stage.")
 
-    @Option(help: "Real servers in the generated file.")
-    var reals = 10_000
-
-    @Option(help: "Real servers per virtual service.")
-    var perVirtual = 100
-
-    @Option(help: "Timed reloads (medians are reported).")
-    var runs = 9
+    @OptionGroup var file: GeneratedFileOptions
 
     func run() throws {
+        let (reals, perVirtual, runs) = (file.reals, file.perVirtual, file.runs)
         let original = ParseBench.generate(reals: reals, perVirtual: perVirtual)
         // The first real server's weight (masq 1) made 9: the one change.
         var lines = original.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
