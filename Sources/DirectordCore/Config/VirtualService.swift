@@ -142,23 +142,21 @@ public struct VirtualService: Hashable, Sendable, Codable {
     /// The query of a real server's HAProxy agent, when the service has an `agentport`.
     public func agentCheck(for real: RealServer) -> HealthCheck? {
         guard let agentPort else { return nil }
-        var check = healthCheck(for: real)
-        check.agent = true
-        check.port = agentPort
-        check.url = "tcp://\(real.address.bracketed):\(agentPort)"
         // Only what the query uses: agents of the same address and port are one query.
-        (check.type, check.service, check.protocol) = (.connect, .none, .tcp)
-        (check.request, check.receive, check.virtualHost) = ("", "", nil)
-        (check.login, check.password, check.database, check.secret, check.checkCommand) = ("", "", "", "", "")
-        (check.externalArguments, check.caFile, check.sniName, check.headers) = ([], nil, nil, [])
-        (check.negotiateTimeout, check.checkCount, check.httpMethod, check.acceptedStatus) = (
-            check.checkTimeout, 1, .get, .success
-        )
-        return check
+        return HealthCheck(
+            type: .connect, service: .none, protocol: .tcp, address: real.address, port: agentPort,
+            request: "", receive: "", url: "tcp://\(real.address.bracketed):\(agentPort)", virtualHost: nil,
+            httpMethod: .get, checkTimeout: .seconds(checkTimeout), negotiateTimeout: .seconds(checkTimeout),
+            checkCount: 1, login: "", password: "", database: "", secret: "", checkCommand: "",
+            externalArguments: [], caFile: nil, sniName: nil, acceptedStatus: .success, headers: [], agent: true)
     }
 
     /// Everything a checker needs to check one of this service's real servers.
-    public func healthCheck(for real: RealServer) -> HealthCheck {
+    /// - Parameters:
+    ///   - real: One of this service's real servers.
+    ///   - forwardingPath: The way through the kernel's forwarding its checks take
+    ///     (`checkpath=forwarding`); nil: directly.
+    public func healthCheck(for real: RealServer, forwardingPath: ForwardingPath? = nil) -> HealthCheck {
         HealthCheck(
             type: checkType,
             service: service,
@@ -182,7 +180,8 @@ public struct VirtualService: Hashable, Sendable, Codable {
             caFile: caFile,
             sniName: sniName,
             acceptedStatus: httpStatus ?? .success,
-            headers: httpHeaders)
+            headers: httpHeaders,
+            forwardingPath: forwardingPath)
     }
 
     /// ldirectord's arguments to an external check; none for other checks, which are the same
@@ -266,64 +265,6 @@ public enum OwnCheckStrings: String, Hashable, Sendable, Codable {
     /// checks) but loses the receive string and anything after it, and its HTTP check uses the
     /// virtual's URL. directord reads such a line the same way, with a warning.
     case requestOnly
-}
-
-/// Everything needed to check one real server of one virtual service.
-///
-/// Built by ``VirtualService/healthCheck(for:)`` from resolved values only; checkers never look
-/// at the configuration.
-public struct HealthCheck: Hashable, Sendable, Codable {
-    public var type: CheckType
-    public var service: ServiceType
-    /// The protocol of the virtual service: a connect check on a UDP service pings.
-    public var `protocol`: ServiceProtocol
-    public var address: IPAddress
-    public var port: UInt16?
-    public var request: String
-    public var receive: String
-    public var url: String
-    public var virtualHost: String?
-    public var httpMethod: HTTPMethod
-    /// How long a connect, ping or external check may take (checktimeout, at least a second:
-    /// the parser guarantees it, so no checker clamps it again).
-    public var checkTimeout: Duration
-    /// How long a negotiate check may take (negotiatetimeout, at least a second).
-    public var negotiateTimeout: Duration
-    /// Ping attempts.
-    public var checkCount: Int
-    public var login: String
-    public var password: String
-    public var database: String
-    public var secret: String
-    public var checkCommand: String
-    /// ldirectord's arguments to an external check: virtual server (or mark), virtual port,
-    /// real server, real port as written (0 when none was).
-    public var externalArguments: [String]
-    public var caFile: String?
-    public var sniName: String?
-    /// The statuses that pass (`httpstatus`, 2xx when not written).
-    public var acceptedStatus: HTTPStatusSet = .success
-    /// `httpheader` lines, sent as written after the check's own.
-    public var headers: [String] = []
-    /// A query of the real server's HAProxy agent (`agentport`), not a health check: its
-    /// answer is a weight share or a state, within `checkTimeout`.
-    public var agent: Bool = false
-    /// `checkpath=forwarding`: connect to this virtual address, through the private service of
-    /// this firewall mark, instead of to ``address``; nil: directly.
-    public var forwardingPath: ForwardingPath? = nil
-
-    /// Hashes what tells checks apart cheaply (where, how, what kind); equality still
-    /// compares every field. Checks are keys of the schedule's tables, and a reload of 10,000
-    /// real servers hashed every request, receive and URL string of every check twice: a
-    /// quarter of its time. Two checks of the same real server that differ in a string only
-    /// share a hash and are told apart by `==`.
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(address)
-        hasher.combine(port)
-        hasher.combine(type)
-        hasher.combine(agent)
-        hasher.combine(forwardingPath?.mark)
-    }
 }
 
 /// The way to a real server through the kernel's forwarding (`checkpath=forwarding`): a check

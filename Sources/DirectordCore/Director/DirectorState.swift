@@ -163,8 +163,7 @@ public struct DirectorState: Sendable {
             if case .off = virtual.checkType { continue }
             for real in virtual.realServers where real.refusal == nil {
                 let ref = RealServerRef(service: virtual.key, destination: real.destinationKey)
-                var check = virtual.healthCheck(for: real)
-                check.forwardingPath = forwardingPath(ref)
+                let check = virtual.healthCheck(for: real, forwardingPath: forwardingPath(ref))
                 var identities = [
                     CheckIdentity(
                         check: check, interval: .seconds(virtual.checkInterval),

@@ -294,13 +294,14 @@ public actor Director {
         let scheduler = CheckScheduler(loop: loop)
         scheduler.onDue = { [unowned self] id in self.assumeIsolated { $0.runDueCheck(id) } }
         self.scheduler = scheduler
-        scheduler.update(state.scheduledChecks)
+        let scheduled = state.scheduledChecks
+        scheduler.update(scheduled)
         startTimers()
         configWatcher = ConfigWatcher(path: settings.configPath)
 
         let configuration = state.configuration
         let summary =
-            "\(configuration.virtualServices.count) virtual services, \(configuration.realServerCount) real servers, \(state.scheduledChecks.count) checks"
+            "\(configuration.virtualServices.count) virtual services, \(configuration.realServerCount) real servers, \(scheduled.count) checks"
         notifier.ready(status: summary)
         settings.onReady()
         phaseStarted = .now
