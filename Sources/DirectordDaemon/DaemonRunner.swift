@@ -57,6 +57,7 @@ public enum DaemonRunner {
     /// Must be called before any thread exists: it may fork to detach. Detached, the calling
     /// process waits until the daemon is ready (0) or has failed (1) and exits with that status.
     public static func start(_ options: Options) -> Int32 {
+        Allocator.limitArenas()
         let loader = ConfigLoader.standard
         var parseMemory = ParseMemory()
         let outcome = loader.load(path: options.configPath, memory: &parseMemory)

@@ -2,13 +2,15 @@
 #define C_SYSTEM_SHIMS_H
 
 // The operating system as Swift's Glibc module leaves it out, for DirectordSystem (processes)
-// and the check loop (epoll, pidfd). Only what Swift cannot import by itself.
+// and the check loop (epoll, pidfd), and the allocator (mallopt, malloc_trim). Only what Swift
+// cannot import by itself.
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <spawn.h>
+#include <malloc.h>
 
 // WIFEXITED and friends are function-like macros.
 static inline int CSystem_WIFEXITED(int status) { return WIFEXITED(status); }

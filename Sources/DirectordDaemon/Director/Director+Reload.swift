@@ -72,6 +72,9 @@ extension Director {
         log.log(message)
         publishReload(ok: true, message: message)
         notifier.ready()
+        // The old configuration, checks and table are gone: their pages go back to the kernel,
+        // after the reload's time is taken.
+        Allocator.returnFreeMemory()
         if let instances = settings.instances, oldInstances != configuration.globals.execute || !oldInstances.isEmpty {
             let (old, new, log) = (oldInstances, configuration.globals.execute, self.log)
             await Self.offLoop { instances.follow(reloadFrom: old, to: new, log: log) }
