@@ -1,4 +1,5 @@
 import DirectordCore
+import Foundation
 import Testing
 
 @testable import DirectordChecks
@@ -368,5 +369,62 @@ struct HTTPCheckTests {
         let otherName = await run(try https("\tcafile=\(servers.ca)\n\tsniname=wrong.example"))
         #expect(!otherName.isUp)
         #expect(otherName.reason.contains("wrong.example"), "\(otherName.reason)")
+    }
+}
+
+/// How a check's connection ends, seen from the real server.
+@Suite("HTTP checks: the end of the connection")
+struct HTTPConnectionEndTests {
+    /// Accepts one connection on `listener`, answers 200 with "OK" and keeps its end open, then
+    /// reports what came after the answer: "reset" or "end of file".
+    static func answerOnce(_ listener: Int32) async -> String {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let client = accept(listener, nil, nil)
+                var timeout = timeval(tv_sec: 5, tv_usec: 0)
+                setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                _ = recv(client, &buffer, buffer.count, 0)
+                let answer = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK".utf8)
+                _ = send(client, answer, answer.count, Int32(MSG_NOSIGNAL))
+                let count = recv(client, &buffer, buffer.count, 0)
+                let error = errno
+                close(client)
+                let seen =
+                    count == 0 ? "end of file" : count < 0 && error == ECONNRESET ? "reset" : "\(count), errno \(error)"
+                continuation.resume(returning: seen)
+            }
+        }
+    }
+
+    @Test("the direct engine ends with a reset once the answer is in: no TIME_WAIT on either end")
+    func resetOnceAnswered() async throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socket in
+                bind(listener, socket, length) == 0 && listen(listener, 4) == 0
+                    && getsockname(listener, socket, &length) == 0
+            }
+        }
+        try #require(bound)
+        let port = UInt16(bigEndian: address.sin_port)
+        async let seen = Self.answerOnce(listener)
+        let check = try healthCheck(
+            """
+            virtual=10.0.0.1:80
+            \treal=127.0.0.1:\(port) gate
+            \tservice=http
+            \trequest="/health"
+            \treceive="OK"
+            \tnegotiatetimeout=2
+            """)
+        let result = await sharedLoop.check(check)
+        #expect(result.isUp, "\(result.reason)")
+        #expect(await seen == "reset")
     }
 }

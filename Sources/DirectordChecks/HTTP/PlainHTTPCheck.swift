@@ -89,6 +89,10 @@ final class PlainHTTPCheck: CheckOperation {
     }
 
     override func releaseResources() {
+        // The check is over, with the answer in or given up: a reset, as HAProxy ends its
+        // checks, leaves no connection waiting out TIME_WAIT on either end (10,000 checks a
+        // second would hold 600,000) and costs the director's kernel about a tenth less per check.
+        connection.resetOnClose = true
         connection.close()
         takeover?.fail("check ended")
         takeover = nil

@@ -143,6 +143,11 @@ final class StreamConnection {
         if isConnected { flush() }
     }
 
+    /// Close with a reset (`SO_LINGER` of 0) instead of a FIN: for a check whose verdict is in,
+    /// so nothing this end still has to send is lost. Neither end keeps the connection in
+    /// TIME_WAIT or FIN_WAIT, and the exchange costs the kernels two packets fewer.
+    var resetOnClose = false
+
     /// Stops watching and closes the socket. Idempotent.
     func close() {
         guard !isClosed else { return }
@@ -153,6 +158,10 @@ final class StreamConnection {
         onFailure = nil
         if fd >= 0 {
             reactor.forgetBeforeClosing(fd)
+            if resetOnClose {
+                var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            }
             Glibc.close(fd)
             fd = -1
         }
