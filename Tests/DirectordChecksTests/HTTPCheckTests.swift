@@ -375,31 +375,33 @@ struct HTTPCheckTests {
 /// How a check's connection ends, seen from the real server.
 @Suite("HTTP checks: the end of the connection")
 struct HTTPConnectionEndTests {
-    /// Accepts one connection on `listener`, answers 200 with "OK" and keeps its end open, then
-    /// reports what came after the answer: "reset" or "end of file".
-    static func answerOnce(_ listener: Int32) async -> String {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                let client = accept(listener, nil, nil)
-                var timeout = timeval(tv_sec: 5, tv_usec: 0)
-                setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                _ = recv(client, &buffer, buffer.count, 0)
-                let answer = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK".utf8)
-                _ = send(client, answer, answer.count, Int32(MSG_NOSIGNAL))
-                let count = recv(client, &buffer, buffer.count, 0)
-                let error = errno
-                close(client)
-                let seen =
-                    count == 0 ? "end of file" : count < 0 && error == ECONNRESET ? "reset" : "\(count), errno \(error)"
-                continuation.resume(returning: seen)
-            }
+    /// Accepts one connection on `listener` on a thread of its own, started at once (a task
+    /// could wait for the test pool's few threads longer than the check's time limit), answers
+    /// 200 with "OK", keeps its end open and reports what came after the answer: "reset" or
+    /// "end of file".
+    static func answerOnce(_ listener: Int32) -> AsyncStream<String> {
+        let (seen, report) = AsyncStream.makeStream(of: String.self)
+        Thread.detachNewThread {
+            let client = accept(listener, nil, nil)
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            _ = recv(client, &buffer, buffer.count, 0)
+            let answer = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK".utf8)
+            _ = send(client, answer, answer.count, Int32(MSG_NOSIGNAL))
+            let count = recv(client, &buffer, buffer.count, 0)
+            let error = errno
+            close(client)
+            report.yield(
+                count == 0 ? "end of file" : count < 0 && error == ECONNRESET ? "reset" : "\(count), errno \(error)")
+            report.finish()
         }
+        return seen
     }
 
     @Test("the direct engine ends with a reset once the answer is in: no TIME_WAIT on either end")
     func resetOnceAnswered() async throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         defer { close(listener) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -413,7 +415,7 @@ struct HTTPConnectionEndTests {
         }
         try #require(bound)
         let port = UInt16(bigEndian: address.sin_port)
-        async let seen = Self.answerOnce(listener)
+        let seen = Self.answerOnce(listener)
         let check = try healthCheck(
             """
             virtual=10.0.0.1:80
@@ -425,6 +427,7 @@ struct HTTPConnectionEndTests {
             """)
         let result = await sharedLoop.check(check)
         #expect(result.isUp, "\(result.reason)")
-        #expect(await seen == "reset")
+        var report = seen.makeAsyncIterator()
+        #expect(await report.next() == "reset")
     }
 }
