@@ -115,4 +115,48 @@ struct DaemonCommandTests {
         daemon.waitUntilExit()
         #expect(daemon.terminationStatus == 0)
     }
+
+    @Test("an orphan a fallback command leaves behind is reaped once it exits, not left a zombie")
+    func reapsStrayOrphans() async throws {
+        let directory = try CheckConfigCommandTests.write("", name: "unused").deletingLastPathComponent()
+        let pidFile = directory.appendingPathComponent("stray.pid")
+        let script = directory.appendingPathComponent("fallback.sh")
+        try "#!/bin/sh\n[ \"$1\" = start ] || exit 0\nsleep 1 &\necho $! > \(pidFile.path)\n"
+            .write(to: script, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
+        // Nothing listens on port 9: the real server is down, the fallback command starts.
+        let file = try CheckConfigCommandTests.write(
+            "checkinterval=1\nvirtual=10.0.0.10:80\n\treal=127.0.0.1:9 masq\n\tchecktype=connect\n\tfallbackcommand=\(script.path)\n",
+            name: "stray.cf")
+        let daemon = Process()
+        daemon.executableURL = CheckConfigCommandTests.binary
+        daemon.arguments = ["-d", "--dry-run", file.path, "start"]
+        daemon.environment = ["DIRECTORD_RUN_DIR": directory.path, "PATH": "/usr/bin:/bin"]
+        daemon.standardOutput = FileHandle.nullDevice
+        daemon.standardError = FileHandle.nullDevice
+        try daemon.run()
+        defer { if daemon.isRunning { daemon.terminate() } }
+
+        var stray: Int32?
+        for _ in 0..<100 where stray == nil {
+            try await Task.sleep(for: .milliseconds(100))
+            stray = (try? String(contentsOf: pidFile, encoding: .utf8)).flatMap {
+                Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+        }
+        let pid = try #require(stray, "the fallback command did not run")
+        // The shell that started it has exited: the sleep is directord's orphan, then its zombie
+        // once it ends, until directord reaps it (each check interval).
+        var gone = false
+        for _ in 0..<80 where !gone {
+            try await Task.sleep(for: .milliseconds(100))
+            gone = !FileManager.default.fileExists(atPath: "/proc/\(pid)")
+        }
+        let state =
+            (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("State:") } ?? ""
+        #expect(gone, "the orphan \(pid) is still there: \(state)")
+        daemon.terminate()
+        daemon.waitUntilExit()
+    }
 }

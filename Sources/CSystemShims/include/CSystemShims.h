@@ -18,6 +18,15 @@ static inline int CSystem_WEXITSTATUS(int status) { return WEXITSTATUS(status); 
 static inline int CSystem_WIFSIGNALED(int status) { return WIFSIGNALED(status); }
 static inline int CSystem_WTERMSIG(int status) { return WTERMSIG(status); }
 
+// siginfo_t's si_pid is a member of a union of unions: the pid of a child that has exited and
+// waits to be reaped, left as it is (WNOWAIT), or 0 when there is none.
+static inline int CSystem_exited_child(void) {
+    siginfo_t info;
+    info.si_pid = 0;
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return 0;
+    return info.si_pid;
+}
+
 // Declared by glibc only under _GNU_SOURCE / __USE_MISC, which Swift's Glibc module lacks.
 int CSystem_pipe2(int fds[2], int flags);
 int CSystem_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
