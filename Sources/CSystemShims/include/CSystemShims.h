@@ -11,6 +11,10 @@
 #include <sys/wait.h>
 #include <spawn.h>
 #include <malloc.h>
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 // WIFEXITED and friends are function-like macros.
 static inline int CSystem_WIFEXITED(int status) { return WIFEXITED(status); }
@@ -25,6 +29,18 @@ static inline int CSystem_exited_child(void) {
     info.si_pid = 0;
     if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return 0;
     return info.si_pid;
+}
+
+// Sets the calling thread's nice value (Linux schedules threads, not processes, by it) and
+// returns the one it had, or INT32_MIN when the kernel refuses (lowering it needs
+// CAP_SYS_NICE). gettid is declared only under _GNU_SOURCE.
+static inline int CSystem_set_thread_nice(int nice) {
+    pid_t thread = (pid_t)syscall(SYS_gettid);
+    errno = 0;
+    int before = getpriority(PRIO_PROCESS, (id_t)thread);
+    if (before == -1 && errno != 0) return -2147483647 - 1;
+    if (setpriority(PRIO_PROCESS, (id_t)thread, nice) != 0) return -2147483647 - 1;
+    return before;
 }
 
 // Declared by glibc only under _GNU_SOURCE / __USE_MISC, which Swift's Glibc module lacks.

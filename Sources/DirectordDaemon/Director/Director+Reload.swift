@@ -15,9 +15,11 @@ extension Director {
         notifier.reloading()
         let (path, loader, memory) = (settings.configPath, self.loader, parseMemory)
         let (outcome, newMemory) = await Self.offLoop {
-            var memory = memory
-            let outcome = loader.load(path: path, memory: &memory)
-            return (outcome, memory)
+            ThreadPriority.urgent {
+                var memory = memory
+                let outcome = loader.load(path: path, memory: &memory)
+                return (outcome, memory)
+            }
         }
         parseMemory = newMemory
         for warning in outcome.warnings { log.log(warning.description, priority: warning.isSevere ? .error : .warning) }
