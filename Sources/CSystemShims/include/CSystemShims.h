@@ -31,16 +31,21 @@ static inline int CSystem_exited_child(void) {
     return info.si_pid;
 }
 
-// Sets the calling thread's nice value (Linux schedules threads, not processes, by it) and
-// returns the one it had, or INT32_MIN when the kernel refuses (lowering it needs
-// CAP_SYS_NICE). gettid is declared only under _GNU_SOURCE.
-static inline int CSystem_set_thread_nice(int nice) {
+// The calling thread's nice value (Linux schedules threads, not processes, by it), set to
+// `nice` when that is lower; returns the one it had, or INT32_MIN when the kernel refuses
+// (lowering it needs CAP_SYS_NICE). gettid is declared only under _GNU_SOURCE.
+static inline int CSystem_lower_thread_nice(int nice) {
     pid_t thread = (pid_t)syscall(SYS_gettid);
     errno = 0;
     int before = getpriority(PRIO_PROCESS, (id_t)thread);
     if (before == -1 && errno != 0) return -2147483647 - 1;
-    if (setpriority(PRIO_PROCESS, (id_t)thread, nice) != 0) return -2147483647 - 1;
+    if (before > nice && setpriority(PRIO_PROCESS, (id_t)thread, nice) != 0) return -2147483647 - 1;
     return before;
+}
+
+// Gives the calling thread a nice value (raising it needs no privilege).
+static inline int CSystem_set_thread_nice(int nice) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }
 
 // Declared by glibc only under _GNU_SOURCE / __USE_MISC, which Swift's Glibc module lacks.

@@ -239,7 +239,6 @@ public struct HealthCheck: Hashable, Sendable, Codable {
 
     /// The stored fields of a check, as ``HealthCheck`` shows them.
     private struct Fields: Hashable, Sendable, Codable {
-
         var type: CheckType
         var service: ServiceType
         var `protocol`: ServiceProtocol
