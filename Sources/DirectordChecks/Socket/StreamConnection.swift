@@ -184,12 +184,16 @@ final class StreamConnection {
     private func handle(_ events: PollEvents) {
         guard !isClosed else { return }
         if !isConnected {
-            var code: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length)
-            if code != 0 {
-                fail(SystemError("connect", code: code))
-                return
+            // Linux reports a failed connect as an error or hang-up beside writable: only then
+            // is SO_ERROR asked for its reason, not at every connect (one system call a check).
+            if !events.isDisjoint(with: [.error, .hangup]) {
+                var code: Int32 = 0
+                var length = socklen_t(MemoryLayout<Int32>.size)
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length)
+                if code != 0 {
+                    fail(SystemError("connect", code: code))
+                    return
+                }
             }
             guard events.contains(.writable) else { return }
             connectionEstablished()
