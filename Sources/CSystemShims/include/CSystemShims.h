@@ -2,7 +2,7 @@
 #define C_SYSTEM_SHIMS_H
 
 // The operating system as Swift's Glibc module leaves it out, for DirectordSystem (processes)
-// and the check loop (epoll, pidfd), and the allocator (mallopt, malloc_trim). Only what Swift
+// and the check loop (epoll, pidfd), the allocator and thread priorities. Only what Swift
 // cannot import by itself.
 
 #include <sys/epoll.h>
@@ -10,11 +10,6 @@
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <spawn.h>
-#include <malloc.h>
-#include <errno.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 // WIFEXITED and friends are function-like macros.
 static inline int CSystem_WIFEXITED(int status) { return WIFEXITED(status); }
@@ -31,22 +26,20 @@ static inline int CSystem_exited_child(void) {
     return info.si_pid;
 }
 
+// The allocator, from malloc.h, and the thread's nice value, which needs gettid: defined in
+// shims.c, so that this header includes nothing beyond what Swift's Glibc module has (a header
+// included here first makes its declarations this module's, hidden from modules that import
+// only Glibc).
+// mallopt(M_ARENA_MAX, arenas).
+int CSystem_set_arena_max(int arenas);
+// malloc_trim(0): gives the pages of freed memory back to the kernel.
+int CSystem_malloc_trim(void);
 // The calling thread's nice value (Linux schedules threads, not processes, by it), set to
 // `nice` when that is lower; returns the one it had, or INT32_MIN when the kernel refuses
-// (lowering it needs CAP_SYS_NICE). gettid is declared only under _GNU_SOURCE.
-static inline int CSystem_lower_thread_nice(int nice) {
-    pid_t thread = (pid_t)syscall(SYS_gettid);
-    errno = 0;
-    int before = getpriority(PRIO_PROCESS, (id_t)thread);
-    if (before == -1 && errno != 0) return -2147483647 - 1;
-    if (before > nice && setpriority(PRIO_PROCESS, (id_t)thread, nice) != 0) return -2147483647 - 1;
-    return before;
-}
-
+// (lowering it needs CAP_SYS_NICE).
+int CSystem_lower_thread_nice(int nice);
 // Gives the calling thread a nice value (raising it needs no privilege).
-static inline int CSystem_set_thread_nice(int nice) {
-    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
-}
+int CSystem_set_thread_nice(int nice);
 
 // Declared by glibc only under _GNU_SOURCE / __USE_MISC, which Swift's Glibc module lacks.
 int CSystem_pipe2(int fds[2], int flags);

@@ -11,13 +11,13 @@ public enum Allocator {
     /// sharing costs it no waiting.
     /// Call before any thread exists.
     public static func limitArenas() {
-        _ = mallopt(M_ARENA_MAX, 2)
+        _ = CSystem_set_arena_max(2)
     }
 
     /// Gives the pages of freed memory back to the kernel. A reload builds the new
     /// configuration, checks and table beside the old before freeing the old; without this the
     /// process keeps the reload's peak as its size until it needs the memory again.
     public static func returnFreeMemory() {
-        _ = malloc_trim(0)
+        _ = CSystem_malloc_trim()
     }
 }
