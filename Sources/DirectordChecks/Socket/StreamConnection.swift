@@ -145,7 +145,7 @@ final class StreamConnection {
 
     /// Close with a reset (`SO_LINGER` of 0) instead of a FIN: for a check whose verdict is in,
     /// so nothing this end still has to send is lost. Neither end keeps the connection in
-    /// TIME_WAIT or FIN_WAIT, and the exchange costs the kernels two packets fewer.
+    /// TIME_WAIT or FIN_WAIT: one reset segment ends it, not a FIN and its acknowledgement.
     var resetOnClose = false
 
     /// Stops watching and closes the socket. Idempotent.
