@@ -31,6 +31,7 @@ Python standard library only. Runs as root, in the guest (lab/run), never on a h
 
 import argparse
 import ctypes
+import faulthandler
 import os
 import re
 import shlex
@@ -1431,6 +1432,20 @@ def first_line(result):
     return ((result.stdout or result.stderr).splitlines() or [""])[0]
 
 
+def watch_for_hang():
+    """Should the scenario hang, the stack of every thread 70 s before lab/run's time limit ends
+    the run (LAB_TIMEOUT): on the kernel console, after lab/stage2's process list, which lab/run
+    shows when the run times out. The step that hung instead of no output at all."""
+    limit = int(os.environ.get("LAB_TIMEOUT", "0") or 0)
+    if limit < 120:
+        return
+    try:
+        stream = open("/dev/console", "w")  # noqa: SIM115 - held open until the process ends
+    except OSError:
+        stream = sys.stderr
+    faulthandler.dump_traceback_later(limit - 70, file=stream)
+
+
 def main():
     parser = argparse.ArgumentParser(description="A director pair (keepalived or Pacemaker + directord) failing over.")
     parser.add_argument("--engine", choices=("keepalived", "pacemaker"), default="keepalived",
@@ -1450,6 +1465,7 @@ def main():
     if os.environ.get("LAB_GUEST") != "1":
         print("pair.py: runs in the lab's guest only (lab/test-pair)", file=sys.stderr)
         return 2
+    watch_for_hang()
     pair = Pair(args)
     verdict = None
     try:
