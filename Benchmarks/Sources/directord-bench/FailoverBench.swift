@@ -56,6 +56,16 @@ struct FailoverBench: ParsableCommand {
     @Option(help: "Seconds of the steady window (CPU, checks, memory).")
     var steady = 60.0
 
+    @Option(
+        help: """
+            Extra steady windows per tool at each N after the full runs, each after a start of its own; the \
+            tools take turns in ABBA order (the full runs in the order of --tools, then reversed, then forward \
+            again, ...), so that a drift of the machine's speed during the run (the emulated one moved by over \
+            10 % between windows) weighs on every tool alike. The table adds each tool's mean CPU per check \
+            over all its windows, and their spread.
+            """)
+    var steadyRounds = 0
+
     @Option(help: "Seconds of the quiet window counting netlink messages without changes.")
     var quiet = 20.0
 
@@ -222,28 +232,44 @@ struct FailoverBench: ParsableCommand {
             let layout = FleetLayout(reals: count, perService: realsPerService, basePort: basePort)
             let fleet = try FleetProcess(executable: executable, basePort: basePort, count: count)
             defer { fleet.stop() }
-            for tool in toolList {
-                if let reason = stoppedAt[tool] {
-                    report.add(RunResult(tool: tool, reals: count, skipped: reason))
-                    continue
-                }
-                if noKernel && tool == .keepalived {
-                    report.add(
-                        RunResult(tool: tool, reals: count, skipped: "not run: keepalived needs the kernel's IPVS"))
-                    continue
-                }
-                var runner = FailoverRun(
+            func runner(_ tool: FailoverTool) -> FailoverRun {
+                FailoverRun(
                     bench: self, tool: tool, layout: layout, settings: settings[count]!, kinds: kindList,
                     prefilled: prefilled.contains(tool) && kernel != nil, commands: commands, fleet: fleet,
                     kernel: kernel)
-                let result = runner.run()
-                report.add(result)
-                if let results { appendLine(results, result.json) }
+            }
+            var runs: [RunResult] = []
+            for tool in toolList {
+                if let reason = stoppedAt[tool] {
+                    runs.append(RunResult(tool: tool, reals: count, skipped: reason))
+                    continue
+                }
+                if noKernel && tool == .keepalived {
+                    runs.append(
+                        RunResult(tool: tool, reals: count, skipped: "not run: keepalived needs the kernel's IPVS"))
+                    continue
+                }
+                var run = runner(tool)
+                let result = run.run()
+                runs.append(result)
                 // A tool that never got ready is not tried on more servers; one that ran out of
                 // its budget later (in the fault phases) still is, to see where it stops.
                 if !result.completed && result.readySeconds == nil {
                     stoppedAt[tool] = "not run: \(tool.rawValue) did not get ready at N = \(grouped(Double(count)))"
                 }
+            }
+            // The extra steady windows in ABBA order: reversed in the first round, forward in the
+            // second, ... Only tools whose full run got through its steady window take part.
+            let taking = runs.indices.filter { runs[$0].steady != nil }
+            for round in 0..<(taking.isEmpty ? 0 : steadyRounds) {
+                for index in round.isMultiple(of: 2) ? taking.reversed() : taking {
+                    var run = runner(runs[index].tool)
+                    runs[index].roundCPUPerThousand.append(run.steadyRound())
+                }
+            }
+            for result in runs {
+                report.add(result)
+                if let results { appendLine(results, result.json) }
             }
         }
         report.machineAfter = MachineDescription.loadAverage()
@@ -324,6 +350,23 @@ struct FailoverRun {
         }
         finish()
         return result
+    }
+
+    /// One of `--steady-rounds`' extra windows: a start, then the steady window only.
+    /// - Returns: CPU seconds per 1,000 checks in the window; nil when it did not get that far.
+    mutating func steadyRound() -> Double? {
+        result = RunResult(tool: tool, reals: layout.reals)
+        do {
+            try prepare()
+            try startUp()
+            try steadyWindow()
+        } catch let stop as Stop {
+            log("\(name): extra steady window: \(stop.reason)")
+        } catch {
+            log("\(name): extra steady window: \(error)")
+        }
+        finish()
+        return result.steady?.cpuPerThousandChecks
     }
 
     // MARK: Phases

@@ -206,6 +206,30 @@ struct FailoverBenchTests {
         #expect(text.contains("- N = 10,000: not measured"))
     }
 
+    @Test func reportAveragesTheWindowsTakenInTurn() throws {
+        var report = Self.report(tools: [.directord, .keepalived], intervalAt1000: 10)
+        // Steady windows of 1,000 checks a second for 60 s: 60 CPU s is 1 s per 1,000 checks.
+        var ours = Self.run(.directord, reals: 1000, cpu: 60, detection: 0.5, rss: 20)
+        ours.roundCPUPerThousand = [0.6, nil, 0.8]
+        var theirs = Self.run(.keepalived, reals: 1000, cpu: 120, detection: 5, rss: 10)
+        theirs.roundCPUPerThousand = [1.0, 1.2, 0.8]
+        report.add(ours)
+        report.add(theirs)
+        let text = report.render()
+        let rows = text.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        #expect(rows.contains("CPU s per 1,000 checks 1.000 2.000 2.0 x"), "\(text)")
+        // Ours: (1 + 0.6 + 0.8) / 3 = 0.8 (the missed window left out); theirs (2 + 1 + 1.2 + 0.8) / 4 = 1.25.
+        #expect(
+            rows.contains("CPU s per 1,000 checks, mean of the windows taken in turn 0.800 1.250 1.56 x"), "\(text)")
+        #expect(rows.contains("windows: count, lowest / highest 3, 0.600 / 1.000 4, 0.800 / 2.000"), "\(text)")
+        #expect(
+            text.contains(
+                "- N = 1,000: CPU per check at most 0.8 times keepalived's: met (0.64 times: 0.800 against 1.250 CPU s per 1,000 checks, means of 3 and 4 windows)"
+            ), "\(text)")
+        #expect(ours.json.contains("\"roundCpuSecondsPerThousandChecks\": [0.6000, null, 0.8000]"))
+        #expect((try JSONSerialization.jsonObject(with: Data(ours.json.utf8))) is [String: Any])
+    }
+
     @Test func reportJudgesCostAgainstKeepalivedAndTheReload() {
         var report = Self.report(tools: [.directord, .keepalived], intervalAt1000: 10)
         var ours = Self.run(.directord, reals: 1000, cpu: 1, detection: 0.5, rss: 20)
