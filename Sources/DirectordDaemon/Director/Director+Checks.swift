@@ -92,6 +92,7 @@ extension Director {
     }
 
     private func writeMonitorLines(_ refs: [RealServerRef], result: CheckResult) {
+        guard writesMonitorFiles else { return }
         for ref in refs {
             guard state.virtualService(ref.service)?.monitorFile != nil, let (virtual, real) = state.realServer(ref),
                 let path = virtual.monitorFile

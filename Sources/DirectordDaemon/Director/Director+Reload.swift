@@ -60,6 +60,7 @@ extension Director {
                 configName: settings.configName)
         }
         await configureMaintenance()
+        writesMonitorFiles = configuration.virtualServices.contains { $0.monitorFile != nil }
         await prepareCheckPaths()
         scheduler?.update(state.scheduledChecks)
         if configuration.globals.checkInterval != oldInterval { startTimers() }
