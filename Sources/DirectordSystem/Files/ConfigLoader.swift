@@ -7,6 +7,12 @@ public struct ConfigLoader: Sendable {
     /// Why a check cannot run as written (a `receive=` that is no regular expression), from
     /// the checkers, which know; nil when it can. What can be known when the file is read is
     /// said then: a typo does not wait for the running daemon to empty a service.
+    ///
+    /// It must not depend on a real server's address or ports, nor on an external check's
+    /// arguments (which name them): within a virtual service it is asked once for each real
+    /// server whose request or receive differ from the one before, not once per real server
+    /// (it compiles the `receive=` pattern: 10,000 compilations were 45 of the 54 ms a reload of
+    /// a 10,000-real file took to read and parse).
     public var checkProblem: (@Sendable (HealthCheck) -> String?)?
 
     public init(
@@ -86,8 +92,19 @@ public struct ConfigLoader: Sendable {
         for index in configuration.virtualServices.indices {
             let virtual = configuration.virtualServices[index]
             guard virtual.refusal == nil else { continue }
+            // Real servers take their check strings from the service unless they have their own:
+            // one answer serves the run of real servers with the same strings.
+            // (Their check URLs differ: each names its own address; the rest of it is the request.)
+            var last: (request: String, receive: String, problem: String?)?
             for (realIndex, real) in virtual.realServers.enumerated() {
-                guard let problem = checkProblem(virtual.healthCheck(for: real)) else { continue }
+                let problem: String?
+                if let last, last.request == real.request, last.receive == real.receive {
+                    problem = last.problem
+                } else {
+                    problem = checkProblem(virtual.healthCheck(for: real))
+                    last = (real.request, real.receive, problem)
+                }
+                guard let problem else { continue }
                 let own = real.ownCheckStrings == .requestAndReceive && real.receive != virtual.receive
                 let why = "\(problem); \(own ? "this real server is" : "the service is") not run, the rest is"
                 warnings.append(
@@ -106,6 +123,8 @@ public struct ConfigLoader: Sendable {
 
     /// The numbers of the lines holding bytes that are not UTF-8.
     static func linesNotUTF8(_ bytes: [UInt8]) -> [Int] {
+        // Nearly every file is UTF-8 throughout: one pass says so, without a line's copy each.
+        if String(validating: bytes, as: UTF8.self) != nil { return [] }
         var lines: [Int] = []
         for (index, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
         where String(validating: line, as: UTF8.self) == nil {
