@@ -191,6 +191,14 @@ struct ConfigErrorTests {
         let meant = parse("checkinterval=5", "# directord: no virtual services")
         #expect(meant.warnings.isEmpty)
         #expect(meant.configuration?.globals.meansNoServices == true)
+        // The whole line, spaces around it aside; the comment as part of another line is not it.
+        #expect(
+            parse("  \t# directord: no virtual services \t", "checkinterval=5").configuration?.globals.meansNoServices
+                == true)
+        #expect(
+            parse("# directord: no virtual services, yet", "checkinterval=5").configuration?.globals.meansNoServices
+                == false)
+        #expect(parse("# directord: no virtual service").configuration?.globals.meansNoServices == false)
         #expect(parse("").warnings.count == 1)
         #expect(parse("\r\r\r").warnings.map(\.message).contains { $0.contains("CR alone") })
     }
