@@ -1,6 +1,7 @@
 import DirectordCore
 import DirectordSystem
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("Loading files")
@@ -90,9 +91,10 @@ struct ConfigLoaderTests {
         \tservice=http
         \treceive="(broken"
         """.write(to: file, atomically: true, encoding: .utf8)
-        let asked = Asked()
+        // The addresses of the checks the checkers were asked about.
+        let asked = Mutex<[IPAddress]>([])
         let loader = ConfigLoader(checkProblem: { check in
-            asked.add(check.address)
+            asked.withLock { $0.append(check.address) }
             return check.receive.hasPrefix("(") ? "receive \"\(check.receive)\" is no pattern" : nil
         })
         let outcome = loader.load(path: file.path)
@@ -107,7 +109,7 @@ struct ConfigLoaderTests {
                 "receive \"(broken\" is no pattern; the service is not run, the rest is",
             ])
         // The first real server of each run of the same strings, and the first of the broken service.
-        #expect(asked.addresses.map(\.description) == ["10.0.0.2", "10.0.0.4", "10.0.0.5", "10.0.0.2"])
+        #expect(asked.withLock { $0.map(\.description) } == ["10.0.0.2", "10.0.0.4", "10.0.0.5", "10.0.0.2"])
     }
     @Test("the lines holding bytes that are not UTF-8 are warned about, each by its number")
     func notUTF8() throws {
@@ -124,12 +126,4 @@ struct ConfigLoaderTests {
         // Line 5's é is UTF-8; lines 2 and 6 hold a Latin-1 é and two bytes no UTF-8 has.
         #expect(warned == [2, 6])
     }
-}
-
-/// The addresses of the checks the checkers were asked about.
-private final class Asked: @unchecked Sendable {
-    private let lock = NSLock()
-    private var seen: [IPAddress] = []
-    func add(_ address: IPAddress) { lock.withLock { seen.append(address) } }
-    var addresses: [IPAddress] { lock.withLock { seen } }
 }

@@ -100,7 +100,8 @@ public struct GlobalSettings: Hashable, Sendable, Codable {
     /// active one.
     public var connectionSync = ConnectionSync()
     /// The file says, with the comment `# directord: no virtual services`, that it means to
-    /// have none: only then may a reload remove every service.
+    /// have none: only then may a reload remove every service. Read only in a file without
+    /// virtual services (false in any other).
     public var meansNoServices: Bool = false
 
     /// The comment that lets a file without virtual services be reloaded.
