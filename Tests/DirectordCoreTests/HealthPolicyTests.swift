@@ -213,6 +213,89 @@ struct LocalFaultTests {
         #expect(HealthPolicyTests.weights(state) == ["10.0.0.1": 5, "10.0.0.2": 5, "10.0.0.3": 5, "10.0.0.4": 5])
     }
 
+    @Test("a check under way when the fault began passes: its result does not end the round, nothing is taken out")
+    func checkUnderWayPasses() throws {
+        var state = try HealthPolicyTests.fourServers()
+        // 4's check began before the fault; its connection was made in time and it passes.
+        let fourBegan = state.resultsRecorded
+        for index in 1...3 { _ = state.record(Self.unreachable, for: [HealthPolicyTests.ref(index)]) }
+        _ = state.record(HealthPolicyTests.up, for: [HealthPolicyTests.ref(4)], checkBegan: fourBegan)
+        // 1, 2 and 3 fail a second time before 4 is checked again: a round's worth of results
+        // came in, but not a round of checks begun after the fault.
+        for index in 1...3 { _ = state.record(Self.unreachable, for: [HealthPolicyTests.ref(index)]) }
+        #expect((1...4).allSatisfy { state.health(of: HealthPolicyTests.ref($0))?.state == .up })
+        let began = state.record(Self.unreachable, for: [HealthPolicyTests.ref(4)])
+        #expect(began.map(\.message).first?.hasPrefix("Checks of 4 of 4 real servers fail") == true)
+        #expect(HealthPolicyTests.weights(state) == ["10.0.0.1": 5, "10.0.0.2": 5, "10.0.0.3": 5, "10.0.0.4": 5])
+    }
+
+    @Test(
+        "a check under way when the fault began ends only at its timeout: the others wait for its server's next check")
+    func checkUnderWayHangs() throws {
+        var state = try HealthPolicyTests.fourServers()
+        let fourBegan = state.resultsRecorded
+        // Three rounds of the others while 4's check hangs.
+        for _ in 1...3 {
+            for index in 1...3 { _ = state.record(Self.unreachable, for: [HealthPolicyTests.ref(index)]) }
+        }
+        #expect((1...3).allSatisfy { state.health(of: HealthPolicyTests.ref($0))?.state == .up })
+        // Its timeout is its own failure, and counts; its next check shows the director's fault.
+        let timedOut = CheckResult.down("no answer within 5 s from http://10.0.0.4/", latency: .seconds(5))
+        _ = state.record(timedOut, for: [HealthPolicyTests.ref(4)], checkBegan: fourBegan)
+        #expect(state.health(of: HealthPolicyTests.ref(4))?.state == .down)
+        let began = state.record(Self.unreachable, for: [HealthPolicyTests.ref(4)])
+        #expect(began.map(\.message).first?.hasPrefix("Checks of 4 of 4 real servers fail") == true)
+        #expect(HealthPolicyTests.weights(state) == ["10.0.0.1": 5, "10.0.0.2": 5, "10.0.0.3": 5])
+    }
+
+    @Test("a server put in maintenance during the round is not waited for")
+    func maintenanceInRound() throws {
+        var state = try HealthPolicyTests.fourServers()
+        _ = state.record(Self.unreachable, for: [HealthPolicyTests.ref(2)])
+        state.setMaintenance(true, for: HealthPolicyTests.ref(4))
+        for index in [1, 3] { _ = state.record(HealthPolicyTests.up, for: [HealthPolicyTests.ref(index)]) }
+        _ = state.record(Self.unreachable, for: [HealthPolicyTests.ref(2)])
+        #expect(state.health(of: HealthPolicyTests.ref(2))?.state == .down)
+        #expect(state.localFaultFreeze == nil)
+    }
+
+    @Test("servers no check decides (checktype=on) are not in the share: the others' fault still freezes the table")
+    func uncheckedServers() throws {
+        let lines =
+            ["virtual=10.0.0.10:80"] + (1...4).map { "\treal=10.0.0.\($0):80 gate 5" } + ["\tservice=http"]
+            + ["virtual=10.0.0.11:80"] + (5...7).map { "\treal=10.0.0.\($0):80 gate 5" } + ["\tchecktype=on"]
+        let configuration = try testParser.configuration(from: lines.joined(separator: "\n"), file: "u.cf").0
+        var state = DirectorState(configuration: configuration, observed: IPVSTable())
+        for index in 1...4 { _ = state.record(HealthPolicyTests.up, for: [HealthPolicyTests.ref(index)]) }
+        var events: [DirectorEvent] = []
+        for index in 1...4 { events += state.record(Self.unreachable, for: [HealthPolicyTests.ref(index)]) }
+        #expect(events.map(\.message).first?.hasPrefix("Checks of 4 of 4 real servers fail") == true)
+        #expect((1...4).allSatisfy { state.health(of: HealthPolicyTests.ref($0))?.state == .up })
+    }
+
+    @Test("a reload forgets the last results of servers it removes: they are not in the share")
+    func reloadForgets() throws {
+        var state = try HealthPolicyTests.fourServers()
+        for index in 3...4 { _ = state.record(Self.unreachable, for: [HealthPolicyTests.ref(index)]) }
+        // 3 and 4 leave; 10.0.0.5 and 10.0.0.6 come.
+        let lines =
+            ["fallback=127.0.0.1:80", "virtual=10.0.0.10:80"] + [1, 2, 5, 6].map { "\treal=10.0.0.\($0):80 gate 5" }
+            + ["\tservice=http"]
+        state.reload(try testParser.configuration(from: lines.joined(separator: "\n"), file: "p.cf").0)
+        for index in [1, 2, 5, 6] { _ = state.record(HealthPolicyTests.up, for: [HealthPolicyTests.ref(index)]) }
+        // Two of the four servers now fail so: half, not nine in ten, with or without the old
+        // two. Their failures count once a round begun after their first has ended: 1's after
+        // one round, 2's (whose first came in that round) after the next.
+        var events: [DirectorEvent] = []
+        for _ in 1...3 {
+            for index in [1, 2] { events += state.record(Self.unreachable, for: [HealthPolicyTests.ref(index)]) }
+            for index in [5, 6] { events += state.record(HealthPolicyTests.up, for: [HealthPolicyTests.ref(index)]) }
+        }
+        #expect(events.allSatisfy { !$0.message.hasPrefix("Checks of") })
+        #expect(state.localFaultFreeze == nil)
+        #expect(HealthPolicyTests.weights(state) == ["10.0.0.5": 5, "10.0.0.6": 5])
+    }
+
     @Test("a refused connection is the server's fault, not the director's: counted at once")
     func notLocal() throws {
         var state = try HealthPolicyTests.fourServers()

@@ -7,6 +7,7 @@ local), each in one mode, changed at run time without restarting anything:
     up      answers every request "HTTP/1.0 200 OK" with the body "OK ADDRESS:PORT\\n"
     error   answers "HTTP/1.0 500 Internal Server Error"
     wrong   answers 200 with a body that does not contain "OK" (a receive= mismatch)
+    slow    answers as `up`, SLOW_SECONDS after the request (a check is under way meanwhile)
     hang    accepts the connection and never answers (until the client gives up)
     refuse  does not listen at all: connects are refused (the socket is closed)
 
@@ -28,8 +29,10 @@ import os
 import socket
 import sys
 import threading
+import time
 
-MODES = ("up", "error", "wrong", "hang", "refuse")
+MODES = ("up", "slow", "error", "wrong", "hang", "refuse")
+SLOW_SECONDS = 0.8
 CLONE_NEWNET = 0x40000000
 
 
@@ -58,6 +61,8 @@ class Listener:
         self.mode = "refuse"
         self.socket = None
         self.hits = 0
+        # Requests read and not yet answered (a `slow` server's checks under way).
+        self.serving = 0
         self.hanging = set()
         self.lock = threading.Lock()
 
@@ -123,8 +128,16 @@ class Listener:
                 return
             if mode == "refuse":
                 return
+            if mode == "slow":
+                with self.lock:
+                    self.serving += 1
+                try:
+                    time.sleep(SLOW_SECONDS)
+                finally:
+                    with self.lock:
+                        self.serving -= 1
             self.hits += 1
-            if mode == "up":
+            if mode in ("up", "slow"):
                 status, body = "200 OK", f"OK {self.name}\n"
             elif mode == "wrong":
                 status, body = "200 OK", f"MAINTENANCE {self.name}\n"

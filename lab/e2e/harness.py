@@ -386,6 +386,10 @@ class Backends:
     def hits(self, endpoint):
         return self.servers.hits(endpoint)
 
+    def serving(self, endpoint):
+        """Requests `endpoint` has read and not yet answered (a `slow` server)."""
+        return self.servers.listener(endpoint).serving
+
     def close(self):
         self.servers.close()
 

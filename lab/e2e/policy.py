@@ -3,6 +3,7 @@ policy beyond every anchor"): risecount, downinterval, maxejection, slowstart, d
 httpstatus, judged by `ipvsadm -Ln` and the monitor file's record of every check.
 """
 
+import contextlib
 import os
 import re
 import socket
@@ -109,26 +110,59 @@ def local_fault_keeps_the_table(t):
     t.kernel.wait_weights(SVC, {R2: 1, R3: 2, R4: 3}, FIRST, "the three real servers after start")
     poll = t.kernel.poller()
     mark = d.mark()
-    subprocess.run(["ip", "route", "del", *LOOPBACK_ROUTE], check=True)
-    try:
-        d.wait_log(
-            re.compile(r'^Checks of 3 of 3 real servers fail with "Network is unreachable": a fault of this director'),
-            DETECT + INTERVAL, since=mark)
-        # Three more rounds of failing checks: the table does not move.
-        since = len(d.monitor())
-        d.wait_checks("127.0.0.2 8080", 3, since=since, timeout=3 * (INTERVAL + TIMEOUT) + 3 * SLACK)
+    with loopback_route_deleted(d, mark):
         table = t.kernel.table()
         check(
             {address: weight for address, (_, weight) in table.services[SVC].dests.items()} == {R2: 1, R3: 2, R4: 3},
             f"the table changed while the director's own network was down:\n{table}")
         log("no route to 127.0.0.0/8: every check fails with \"Network is unreachable\", the table is kept")
-    finally:
-        subprocess.run(["ip", "route", "add", *LOOPBACK_ROUTE], check=True)
-    d.wait_log(re.compile(r'^Checks no longer fail with "Network is unreachable"'), DETECT + INTERVAL, since=mark)
     poll.stop()
     for real in (R2, R3, R4):
         check(len(poll.history(SVC, real)) == 1, f"{real} flapped: {poll.history(SVC, real)}\n{poll.describe()}")
     check(not d.find(re.compile(r"^Deleted real server")), "a real server was deleted")
+
+
+@scenario("policy")
+def local_fault_during_a_check(t):
+    """The director's network fails while a check is under way (127.0.0.4 answers 0.8 s after
+    the request, and the route goes while directord waits for it). That check began before the
+    fault: whether it passes on its connection or times out, it does not end the round of
+    checks the other servers' failures wait for, so 127.0.0.2 and 127.0.0.3 stay in and the
+    fallback never comes; 127.0.0.4 stays in too, or goes by its own timeout. The timeout is
+    4 s: the others fail twice or more before that check ends."""
+    backends, d = started(t, web(quiescent="no", timeout=4), {R2: "up", R3: "up", R4: "slow"})
+    d.start()
+    t.kernel.wait_weights(SVC, {R2: 1, R3: 2, R4: 3}, FIRST, "the three real servers after start")
+    poll = t.kernel.poller()
+    mark = d.mark()
+    wait_until(lambda: backends.serving(R4), 2 * INTERVAL + SLACK, "a check of 127.0.0.4 under way", interval=0.01)
+    with loopback_route_deleted(d, mark, within=DETECT + INTERVAL + 2):
+        weights = {address: weight for address, (_, weight) in t.kernel.table().services[SVC].dests.items()}
+        check(weights.get(R2) == 1 and weights.get(R3) == 2, f"127.0.0.2 or 127.0.0.3 left: {weights}")
+        log(f"the route went while a check of 127.0.0.4 was under way; the table: {weights}")
+    poll.stop()
+    for real in (R2, R3):
+        check(len(poll.history(SVC, real)) == 1, f"{real} flapped: {poll.history(SVC, real)}\n{poll.describe()}")
+    check(poll.history(SVC, "127.0.0.9:8080") == [None], f"the fallback server showed:\n{poll.describe()}")
+    log(f"127.0.0.4 as sampled: {poll.history(SVC, R4)}")
+
+
+@contextlib.contextmanager
+def loopback_route_deleted(d, mark, within=DETECT + INTERVAL):
+    """The route to 127.0.0.0/8 deleted (every check fails with "Network is unreachable") until
+    the block ends, after directord said so and three more rounds of checks; then back, and
+    directord says its checks count again."""
+    subprocess.run(["ip", "route", "del", *LOOPBACK_ROUTE], check=True)
+    try:
+        d.wait_log(
+            re.compile(r'^Checks of 3 of 3 real servers fail with "Network is unreachable": a fault of this director'),
+            within, since=mark)
+        since = len(d.monitor())
+        d.wait_checks("127.0.0.2 8080", 3, since=since, timeout=3 * (INTERVAL + TIMEOUT) + 3 * SLACK)
+        yield
+    finally:
+        subprocess.run(["ip", "route", "add", *LOOPBACK_ROUTE], check=True)
+    d.wait_log(re.compile(r'^Checks no longer fail with "Network is unreachable"'), DETECT + INTERVAL, since=mark)
 
 
 @scenario("policy")

@@ -4,14 +4,29 @@
 /// all back with a flap when the director recovers, although no real server changed. Such
 /// results are set aside instead, with one error line, until most checks stop failing so.
 ///
-/// A local failure of one real server still counts, about one round of checks late: its local
-/// failures in a row are held back until as many results as there are real servers have come
-/// in after the first. A fault of the whole director that begins in the middle of a round is
-/// then seen in every server's check (at the first failure of the server checked just before
-/// it began) before any server is taken out.
+/// A local failure of one up real server still counts, about one round of checks late: its
+/// local failures in a row are held back until a round of checks has ended, one in which
+/// nearly every server (nine in ten, the share that begins the freeze) was checked by a check
+/// begun after its first. A fault of the whole director is then seen in nearly every server's
+/// check before any server is taken out, wherever in a round it began. The round counts only
+/// checks begun after it: a check already under way when the fault began may still pass (its
+/// connection was made before), or end only at its timeout, and counting it would close the
+/// round before the servers checked after it were seen (a lab run saw two of three servers
+/// taken out so before the freeze began).
 extension DirectorState {
     /// With one real server a share says nothing of the director: its local failures count.
     static let localFaultMinimum = 2
+
+    /// A round of checks that held local failures wait for.
+    struct LocalFaultRound: Sendable {
+        var id: Int
+        /// ``resultsRecorded`` when it began: a check begun at that count or later is in it.
+        var began: Int
+        /// The checked servers not in maintenance when it began; it ends when nine in ten have
+        /// been checked in it.
+        var servers: Int
+        var checked: Set<RealServerRef> = []
+    }
 
     /// The error text of a check result that says the fault is this director's, or nil.
     public static func localFault(of result: CheckResult) -> String? {
@@ -27,19 +42,41 @@ extension DirectorState {
     mutating func setAsideLocalFault(_ result: CheckResult, for ref: RealServerRef, isUp: Bool) -> Bool {
         guard let fault = Self.localFault(of: result) else {
             if localFaults.removeValue(forKey: ref) != nil { localFaultsChanged = true }
-            localFaultHeld[ref] = nil
+            releaseLocalFaultHold(ref)
             return false
         }
         if localFaults.updateValue(fault, forKey: ref) != fault { localFaultsChanged = true }
-        guard isUp else {
-            localFaultHeld[ref] = nil
+        guard isUp, health.count - uncheckedServers.count >= Self.localFaultMinimum else {
+            releaseLocalFaultHold(ref)
             return false
         }
         if localFaultFreeze == fault { return true }
-        // Held until a round's worth of results came in after the first; then the server's own.
-        let first = localFaultHeld[ref] ?? resultsRecorded
-        localFaultHeld[ref] = first
-        return resultsRecorded - first < health.count
+        if let round = localFaultHeld[ref] { return localFaultRoundsEnded < round }
+        // Its first: held until a round begun after it has ended.
+        let round = localFaultRound.map { $0.id + 1 } ?? beginLocalFaultRound()
+        localFaultHeld[ref] = round
+        return true
+    }
+
+    /// Counts `ref`'s result in the round under way when its check began in it; ends the round
+    /// when nine in ten servers were checked in it, and begins the next when a held failure
+    /// waits for it.
+    mutating func noteInLocalFaultRound(_ ref: RealServerRef, checkBegan: Int?) {
+        guard var round = localFaultRound, (checkBegan ?? resultsRecorded) >= round.began else { return }
+        round.checked.insert(ref)
+        guard round.checked.count * 10 >= round.servers * 9 else {
+            localFaultRound = round
+            return
+        }
+        localFaultRoundsEnded = round.id
+        localFaultRound = nil
+        if localFaultHeld.values.contains(where: { $0 > round.id }) { _ = beginLocalFaultRound() }
+    }
+
+    /// A server in maintenance is not checked: the round under way no longer waits for it.
+    mutating func noteMaintenanceInLocalFaultRound(_ ref: RealServerRef) {
+        guard localFaultRound != nil else { return }
+        noteInLocalFaultRound(ref, checkBegan: nil)
     }
 
     /// Starts or ends the freeze from the last results of every server.
@@ -48,9 +85,9 @@ extension DirectorState {
         // nothing per check, whatever the number of servers.
         guard localFaultsChanged else { return [] }
         localFaultsChanged = false
-        let total = health.values.count { !$0.inMaintenance }
+        let total = checkedServerCount
         var counts: [String: Int] = [:]
-        for fault in localFaults.values { counts[fault, default: 0] += 1 }
+        for (ref, fault) in localFaults where health[ref]?.inMaintenance == false { counts[fault, default: 0] += 1 }
         if let fault = localFaultFreeze {
             let failing = counts[fault] ?? 0
             guard total < Self.localFaultMinimum || failing * 2 < total else { return [] }
@@ -62,7 +99,37 @@ extension DirectorState {
             failing * 10 >= total * 9
         else { return [] }
         localFaultFreeze = fault
-        localFaultHeld = [:]
+        forgetLocalFaultHolds()
         return [.localFaultBegan(fault: fault, failing: failing, total: total)]
+    }
+
+    /// After a reload: the last results of servers no longer configured are forgotten, and
+    /// holds begin again with the next failure (the round's share was of the old servers).
+    mutating func keepLocalFaultsStillConfigured() {
+        let before = localFaults.count
+        localFaults = localFaults.filter { health[$0.key] != nil }
+        if localFaults.count != before { localFaultsChanged = true }
+        forgetLocalFaultHolds()
+    }
+
+    /// Checked servers not in maintenance: those a fault of the director shows in.
+    private var checkedServerCount: Int {
+        health.count { ref, health in !health.inMaintenance && !uncheckedServers.contains(ref) }
+    }
+
+    private mutating func beginLocalFaultRound() -> Int {
+        let id = max(localFaultRoundsEnded, localFaultRound?.id ?? 0) + 1
+        localFaultRound = LocalFaultRound(id: id, began: resultsRecorded, servers: checkedServerCount)
+        return id
+    }
+
+    private mutating func releaseLocalFaultHold(_ ref: RealServerRef) {
+        guard localFaultHeld.removeValue(forKey: ref) != nil, localFaultHeld.isEmpty else { return }
+        localFaultRound = nil
+    }
+
+    private mutating func forgetLocalFaultHolds() {
+        localFaultHeld = [:]
+        localFaultRound = nil
     }
 }

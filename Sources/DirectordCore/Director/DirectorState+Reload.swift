@@ -40,6 +40,7 @@ extension DirectorState {
         managedServices = managedServices.union(newKeys)
         fallbackCommandStatus = fallbackCommandStatus.filter { newKeys.contains($0.key) }
         configuration = newConfiguration
+        keepLocalFaultsStillConfigured()
         managedServices.formUnion(checkPathServiceKeys)
         keepDrainsStillConfigured()
         keepRampsStillConfigured()

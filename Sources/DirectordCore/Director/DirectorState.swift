@@ -54,15 +54,23 @@ public struct DirectorState: Sendable {
     /// maintenance, a reload. Cleared by ``takeReconciliation(phase:)``.
     public internal(set) var needsReconcile = true
     /// The local error of each server's last check, where it was one (DirectorState+LocalFault);
-    /// the servers whose local failures in a row are held back, by the result count at the first;
-    /// the error whose results are set aside while nearly every check fails with it.
+    /// the up servers whose local failures in a row are held back, by the round of checks that
+    /// must end before they count; that round while it runs, and the last one ended; the
+    /// error whose results are set aside while nearly every check fails with it.
     var localFaults: [RealServerRef: String] = [:]
     var localFaultHeld: [RealServerRef: Int] = [:]
-    /// Results recorded so far, one per real server a result decides: a held local failure
-    /// waits until a round's worth of results (one per server) has come in after it.
-    var resultsRecorded = 0
+    var localFaultRound: LocalFaultRound?
+    var localFaultRoundsEnded = 0
     var localFaultsChanged = false
     public internal(set) var localFaultFreeze: String?
+    /// Results recorded so far, one per real server a result decides: the director's logical
+    /// clock. A check notes it when it begins and gives it back with its result
+    /// (``record(_:for:checkBegan:)``), which tells a result of a check begun before some other
+    /// result from one begun after it.
+    public internal(set) var resultsRecorded = 0
+    /// Real servers no check decides (checktype=on or off, refused ones): a round of checks
+    /// does not wait for them, and they are not in the share of failing checks.
+    var uncheckedServers: Set<RealServerRef> = []
     /// When each real server was last taken out by its checks, in order (`maxejection` holds
     /// in the ones that failed last).
     var wentDownOrder: [RealServerRef: Int] = [:]
@@ -206,12 +214,17 @@ public struct DirectorState: Sendable {
     }
 
     /// Records a check result for the real servers it decides.
+    /// - Parameter checkBegan: ``resultsRecorded`` when the check began; nil: after every
+    ///   result recorded so far.
     /// - Returns: log lines that need no table change (soft failures, resets); state changes
     ///   show in the next ``reconcile(phase:)``.
-    public mutating func record(_ result: CheckResult, for refs: [RealServerRef]) -> [DirectorEvent] {
+    public mutating func record(
+        _ result: CheckResult, for refs: [RealServerRef], checkBegan: Int? = nil
+    ) -> [DirectorEvent] {
         var events: [DirectorEvent] = []
         for ref in refs {
             resultsRecorded += 1
+            if localFaultRound != nil { noteInLocalFaultRound(ref, checkBegan: checkBegan) }
             guard var current = health[ref], let virtual = virtualService(ref.service),
                 !setAsideLocalFault(result, for: ref, isUp: current.state == .up)
             else { continue }
@@ -275,6 +288,7 @@ public struct DirectorState: Sendable {
         let wasPending = current.isPending
         if inMaintenance {
             _ = current.enterMaintenance()
+            noteMaintenanceInLocalFaultRound(ref)
         } else {
             current.leaveMaintenance()
             if case .on? = virtualService(ref.service)?.checkType {
@@ -307,6 +321,17 @@ public struct DirectorState: Sendable {
         checkPathOwners = Dictionary(
             checkPaths.map { (ServiceKey.firewallMark($0.value, $0.key.service.family), $0.key) },
             uniquingKeysWith: { first, _ in first })
+        uncheckedServers = []
+        for virtual in configuration.virtualServices {
+            let checked: Bool
+            switch virtual.checkType {
+            case .on, .off: checked = false
+            default: checked = virtual.refusal == nil
+            }
+            for real in virtual.realServers where !checked || real.refusal != nil {
+                uncheckedServers.insert(RealServerRef(service: virtual.key, destination: real.destinationKey))
+            }
+        }
     }
 }
 

@@ -40,12 +40,19 @@ extension Director {
         guard let check = scheduler.begin(id) else { return }
         let checked = refs
         let healthCheck = entry.scheduled.check
+        // Where the state's logical clock stood: results of checks begun before a fault are
+        // told from those begun after it (DirectorState+LocalFault).
+        let began = state.resultsRecorded
         loop.startOnLoop(check) { [unowned self] result in
-            self.assumeIsolated { $0.checkFinished(id, refs: checked, check: healthCheck, result: result) }
+            self.assumeIsolated {
+                $0.checkFinished(id, refs: checked, check: healthCheck, began: began, result: result)
+            }
         }
     }
 
-    private func checkFinished(_ id: UInt64, refs: [RealServerRef], check: HealthCheck, result: CheckResult) {
+    private func checkFinished(
+        _ id: UInt64, refs: [RealServerRef], check: HealthCheck, began: Int, result: CheckResult
+    ) {
         guard lifecycle != .stopping else {
             scheduler?.finished(id, result: result)
             return
@@ -64,7 +71,7 @@ extension Director {
         // verdict is none); the states before are kept only when metrics are on.
         let before = metrics == nil ? [] : refs.map { state.health(of: $0) }
         // Soft failures: logged, and followed by `directord events`.
-        for event in state.record(result, for: refs) { report(event) }
+        for event in state.record(result, for: refs, checkBegan: began) { report(event) }
         // Scheduled after the verdict: a server now down is checked every `downinterval`.
         scheduler?.finished(id, result: result, down: state.allDown(refs))
         if let metrics {
