@@ -205,6 +205,26 @@ struct HTTPCheckTests {
         #expect(!twice.isUp)
     }
 
+    @Test("a check prepared once sends, at every start, the request it sends unprepared")
+    func preparedCheck() async throws {
+        let extra = "\thttpheader=X-Check: directord"
+        for wanted in ["(?m)^User-Agent: directord$", "(?m)^X-Check: directord$", "^Host: 127\\.0\\.0\\.1\\s"] {
+            let check = try http("/header-lines", receive: wanted, extra: extra)
+            let prepared = sharedLoop.prepare(check)
+            #expect(
+                prepared.plan.request
+                    == PlainHTTPCheck.request(for: check, target: "/header-lines", userAgent: "directord"))
+            for _ in 1...3 {
+                let result = await withCheckedContinuation { continuation in
+                    sharedLoop.execute { sharedLoop.startOnLoop(prepared) { continuation.resume(returning: $0) } }
+                }
+                #expect(result.isUp, "\(wanted): \(result.reason)")
+            }
+        }
+        // Through libcurl nothing is written ahead: libcurl writes its own request.
+        #expect(libcurlLoop.prepare(try http("/header-lines")).plan.request == nil)
+    }
+
     @Test("a huge body is read up to the cap and judged on that", arguments: HTTPEngine.allCases)
     func hugeBody(engine: HTTPEngine) async throws {
         let early = await engine.run(try http("/huge", receive: "^aaaa"))

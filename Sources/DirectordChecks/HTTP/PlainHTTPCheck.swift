@@ -13,16 +13,16 @@ import DirectordSystem
 /// check starts again in libcurl, which follows it as LWP does, within the time that is left.
 final class PlainHTTPCheck: CheckOperation {
     private let check: HealthCheck
-    private let target: String
+    private let request: [UInt8]
     private let connection: StreamConnection
     private var parser: HTTPResponseParser
     /// The libcurl check that took over at a redirect.
     private var takeover: HTTPCheck?
 
-    /// `target`: the request target, from ``requestTarget(for:)``.
-    init(context: LoopContext, check: HealthCheck, target: String) {
+    /// `request`: the whole request, from ``request(for:target:userAgent:)``.
+    init(context: LoopContext, check: HealthCheck, request: [UInt8]) {
         self.check = check
-        self.target = target
+        self.request = request
         connection = StreamConnection(reactor: context.reactor, check: check, port: check.port ?? 0)
         parser = HTTPResponseParser(
             bodyLimit: context.options.maximumBodyBytes, isHeadRequest: check.httpMethod == .head)
@@ -62,18 +62,24 @@ final class PlainHTTPCheck: CheckOperation {
             guard let self else { return }
             self.act(on: self.parser.endOfInput())
         }
+        connection.send(request)
+        connection.connect {}
+    }
+
+    /// The request `check` sends to `target` (from ``requestTarget(for:)``): the same at every
+    /// start, so a check that runs many times has it written once (``CheckLoop/prepare(_:)``).
+    static func request(for check: HealthCheck, target: String, userAgent: String) -> [UInt8] {
         let method = check.httpMethod == .head ? "HEAD" : "GET"
         let host = check.virtualHost ?? check.address.bracketed
         // `httpheader` lines come after the check's own, and replace a User-Agent or Accept of
         // the check's own, as libcurl's custom headers replace its own.
         let written = Set(check.headers.map { $0.prefix { $0 != ":" }.lowercased() })
         var head = "\(method) \(target) HTTP/1.1\r\nHost: \(host)\r\n"
-        if !written.contains("user-agent") { head += "User-Agent: \(context.options.userAgent)\r\n" }
+        if !written.contains("user-agent") { head += "User-Agent: \(userAgent)\r\n" }
         if !written.contains("accept") { head += "Accept: */*\r\n" }
         head += "Connection: close\r\n"
         for header in check.headers { head += header + "\r\n" }
-        connection.send(Array((head + "\r\n").utf8))
-        connection.connect {}
+        return Array((head + "\r\n").utf8)
     }
 
     override func timedOut() {

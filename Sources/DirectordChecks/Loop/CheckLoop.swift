@@ -144,8 +144,25 @@ public actor CheckLoop {
     /// Starts one check now from code already running on the loop's thread (an actor that
     /// shares this loop's executor), without the hop ``submit(_:completion:)`` makes.
     public nonisolated func startOnLoop(_ check: HealthCheck, completion: @escaping @Sendable (CheckResult) -> Void) {
+        startOnLoop(prepare(check), completion: completion)
+    }
+
+    /// ``startOnLoop(_:completion:)`` for a check prepared once (``prepare(_:)``) and run many
+    /// times, as the daemon runs each of its checks every interval.
+    public nonisolated func startOnLoop(
+        _ prepared: PreparedCheck, completion: @escaping @Sendable (CheckResult) -> Void
+    ) {
         let id = nextID.add(1, ordering: .relaxed).newValue
-        assumeIsolated { $0.start(check, id: id, completion: completion) }
+        assumeIsolated { $0.start(prepared, id: id, completion: completion) }
+    }
+
+    /// What running `check` means, worked out once: which checker and, for plain HTTP, the
+    /// request's bytes. Before, every start did it again: about 16 of the 55 allocations of a
+    /// plain HTTP check (perf probe on malloc, 40 checks a second).
+    public nonisolated func prepare(_ check: HealthCheck) -> PreparedCheck {
+        var plan = CheckPlan(check, plainHTTPThroughLibcurl: options.plainHTTPThroughLibcurl)
+        plan.prepareRequest(userAgent: options.userAgent)
+        return PreparedCheck(plan: plan)
     }
 
     /// Checks started and not yet finished.
@@ -165,11 +182,18 @@ public actor CheckLoop {
     // MARK: On the loop
 
     private func start(_ check: HealthCheck, id: UInt64, completion: @escaping (CheckResult) -> Void) {
+        start(
+            PreparedCheck(plan: CheckPlan(check, plainHTTPThroughLibcurl: options.plainHTTPThroughLibcurl)), id: id,
+            completion: completion)
+    }
+
+    private func start(_ prepared: PreparedCheck, id: UInt64, completion: @escaping (CheckResult) -> Void) {
         guard !isShutDown else {
             completion(.down("check loop shut down", latency: .zero))
             return
         }
-        let plan = CheckPlan(check, plainHTTPThroughLibcurl: context.options.plainHTTPThroughLibcurl)
+        let plan = prepared.plan
+        let check = plan.check
         guard let operation = plan.makeOperation(context: context) else {
             let result = plan.immediateResult ?? .down("nothing to check", latency: .zero)
             trace(check, result)
@@ -332,4 +356,12 @@ final class LoopContext {
         icmp.removeAll()
         remains.close()
     }
+}
+
+/// A check ready to start many times on the loop that prepared it (``CheckLoop/prepare(_:)``).
+public struct PreparedCheck: Sendable {
+    let plan: CheckPlan
+
+    /// The check it runs.
+    public var check: HealthCheck { plan.check }
 }

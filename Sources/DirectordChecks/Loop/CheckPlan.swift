@@ -2,7 +2,7 @@ import DirectordCore
 
 /// What running a ``HealthCheck`` means: which checker, with which time limit, or a result
 /// that needs no I/O at all. ldirectord's `_check_real` dispatch, as a value.
-struct CheckPlan {
+struct CheckPlan: Sendable {
     enum Kind: Equatable {
         /// Known without any I/O.
         case immediate(CheckResult)
@@ -42,6 +42,9 @@ struct CheckPlan {
 
     let check: HealthCheck
     let kind: Kind
+    /// A plain HTTP check's request, written once by ``prepareRequest(userAgent:)`` for a
+    /// check that runs many times; nil: written at each start.
+    private(set) var request: [UInt8]?
 
     /// - Parameter plainHTTPThroughLibcurl: run plain `http://` checks through libcurl too
     ///   (``CheckLoop/Options/plainHTTPThroughLibcurl``).
@@ -59,6 +62,12 @@ struct CheckPlan {
                     latency: .zero))
         }
         self.kind = kind
+    }
+
+    /// Writes a plain HTTP check's request now, for every start of this plan to send.
+    mutating func prepareRequest(userAgent: String) {
+        guard case .plainHTTP(let target) = kind else { return }
+        request = PlainHTTPCheck.request(for: check, target: target, userAgent: userAgent)
     }
 
     /// The time limit the loop enforces. libcurl and the ping attempts keep their own, finer
@@ -151,7 +160,9 @@ struct CheckPlan {
         case .http:
             return HTTPCheck(context: context, check: check)
         case .plainHTTP(let target):
-            return PlainHTTPCheck(context: context, check: check, target: target)
+            let request =
+                request ?? PlainHTTPCheck.request(for: check, target: target, userAgent: context.options.userAgent)
+            return PlainHTTPCheck(context: context, check: check, request: request)
         case .mysql:
             return MySQLCheck(context: context, check: check)
         case .pgsql:

@@ -38,16 +38,34 @@ extension Director {
             return
         }
         guard let check = scheduler.begin(id) else { return }
+        let prepared = preparedCheck(check, for: id, scheduled: entry.scheduled.check)
         let checked = refs
         let healthCheck = entry.scheduled.check
         // Where the state's logical clock stood: results of checks begun before a fault are
         // told from those begun after it (DirectorState+LocalFault).
         let began = state.resultsRecorded
-        loop.startOnLoop(check) { [unowned self] result in
+        loop.startOnLoop(prepared) { [unowned self] result in
             self.assumeIsolated {
                 $0.checkFinished(id, refs: checked, check: healthCheck, began: began, result: result)
             }
         }
+    }
+
+    /// `check` made ready to start (``CheckLoop/prepare(_:)``), kept per schedule entry: an
+    /// entry runs the same check every interval. A combined check's connect and negotiate
+    /// turns differ from the check scheduled; they are prepared at each start.
+    private func preparedCheck(_ check: HealthCheck, for id: UInt64, scheduled: HealthCheck) -> PreparedCheck {
+        if let known = preparedChecks[id] { return known }
+        let prepared = loop.prepare(check)
+        if check.type == scheduled.type { preparedChecks[id] = prepared }
+        return prepared
+    }
+
+    /// After the schedule changed: entries it dropped drop their prepared check. An entry it
+    /// kept runs the same check (the schedule keeps an entry only for an equal check).
+    func forgetPreparedChecksNoLongerScheduled() {
+        guard let scheduler else { return }
+        preparedChecks = preparedChecks.filter { scheduler.entries[$0.key] != nil }
     }
 
     private func checkFinished(

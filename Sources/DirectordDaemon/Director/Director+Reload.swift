@@ -63,6 +63,7 @@ extension Director {
         writesMonitorFiles = configuration.virtualServices.contains { $0.monitorFile != nil }
         await prepareCheckPaths()
         scheduler?.update(state.scheduledChecks)
+        forgetPreparedChecksNoLongerScheduled()
         if configuration.globals.checkInterval != oldInterval { startTimers() }
         configWatcher = ConfigWatcher(path: settings.configPath)
         await reconcile(phase: .start)

@@ -127,6 +127,8 @@ public actor Director {
     /// For `status -v`: each real server's last check (how long, when) and last change in the
     /// table (its log line, when), in seconds since 1970.
     var lastChecks: [RealServerRef: (seconds: Double, at: Double)] = [:]
+    /// Each schedule entry's check, prepared once (Director+Checks).
+    var preparedChecks: [UInt64: PreparedCheck] = [:]
     var lastChanges: [RealServerRef: (message: String, at: Double)] = [:]
     /// The drains as last written to ``Settings/drainFile``.
     var savedDrains: [DirectorState.SavedDrain] = []
