@@ -214,16 +214,15 @@ struct HTTPResponseParser {
 
     /// Reads a status line and headers; returns the problem, if any.
     private mutating func readHead(_ block: ArraySlice<UInt8>) -> String? {
-        var lines = Self.lines(block)
-        guard let statusLine = lines.first else { return "an empty response head" }
-        lines.removeFirst()
+        var lines = Lines(block)
+        guard let statusLine = lines.next() else { return "an empty response head" }
         guard let (status, reason) = Self.statusLine(statusLine) else {
             return "not an HTTP/1 status line: '\(Self.text(statusLine.prefix(60)))'"
         }
         var contentLength: Int?
         var chunked = false
         var location: String?
-        for line in lines {
+        while let line = lines.next() {
             // A folded continuation line belongs to the previous header; none of ours needs it.
             if let first = line.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { continue }
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
@@ -313,15 +312,31 @@ struct HTTPResponseParser {
         return (contentEnd, newline + 1)
     }
 
-    private static func lines(_ block: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
-        block.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
-            line.last == UInt8(ascii: "\r") ? line.dropLast() : line
+    /// The lines of a head, without their line ends, as `split` on LF would give them (an
+    /// empty one included), one at a time: a head is read at every check, and the arrays of
+    /// lines `split` and `map` made were two allocations of it.
+    private struct Lines {
+        private var rest: ArraySlice<UInt8>?
+
+        init(_ block: ArraySlice<UInt8>) { rest = block }
+
+        mutating func next() -> ArraySlice<UInt8>? {
+            guard let current = rest else { return nil }
+            let line: ArraySlice<UInt8>
+            if let newline = current.firstIndex(of: UInt8(ascii: "\n")) {
+                line = current[..<newline]
+                rest = current[(newline + 1)...]
+            } else {
+                line = current
+                rest = nil
+            }
+            return line.last == UInt8(ascii: "\r") ? line.dropLast() : line
         }
     }
 
     /// "HTTP/1.1 200 OK" → (200, "OK").
     private static func statusLine(_ line: ArraySlice<UInt8>) -> (Int, String)? {
-        let prefix = Array("HTTP/1.".utf8)
+        let prefix = "HTTP/1.".utf8
         guard line.count >= 12, line.starts(with: prefix) else { return nil }
         var index = line.startIndex + prefix.count
         guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(line[index]) else { return nil }
@@ -388,6 +403,8 @@ struct HTTPResponseParser {
 
     /// Bytes as text for reasons and Location; bytes outside ASCII become "?".
     static func text(_ bytes: ArraySlice<UInt8>) -> String {
-        String(decoding: bytes.map { $0 < 0x80 ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
+        // Nearly always ASCII ("OK"): decoded as it is, without a copy to mend it first.
+        if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+        return String(decoding: bytes.map { $0 < 0x80 ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
     }
 }
