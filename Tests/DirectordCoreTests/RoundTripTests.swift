@@ -163,6 +163,16 @@ struct RoundTripTests {
         #expect(service.realServers.last?.refusal == nil)
     }
 
+    /// Found by the fuzz run of CI on 2026-12-07: a block's `risecount=1` under a global
+    /// `risecount=2` was not written, and read back as 2; `checkcount` had the same flaw.
+    @Test(
+        "a block's value at the built-in default under another global value is written",
+        arguments: [("risecount=2", "risecount=1"), ("checkcount=3", "checkcount=1")])
+    func blockBackToDefault(global: String, own: String) throws {
+        let text = "\(global)\nvirtual=10.0.0.1:80\n\treal=10.0.0.2:80 gate\n\tchecktype=ping\n\t\(own)\n"
+        try Self.assertRoundTrip(text, name: own)
+    }
+
     @Test("generated configurations round-trip", arguments: 0..<40)
     func generated(seed: UInt64) throws {
         var generator = ConfigGenerator(seed: seed)

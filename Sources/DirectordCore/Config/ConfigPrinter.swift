@@ -134,11 +134,13 @@ public enum ConfigPrinter {
 
         add("checktimeout=\(service.checkTimeout)")
         add("negotiatetimeout=\(service.negotiateTimeout)")
-        if service.checkCount != 1 { add("checkcount=\(service.checkCount)") }
+        // Written also at the built-in value when a global one differs: the block's own 1 would
+        // otherwise read back as the global value (the fuzzer found risecount so).
+        if service.checkCount != 1 || (defaults.checkCount ?? 1) != 1 { add("checkcount=\(service.checkCount)") }
         add("failurecount=\(service.failureCount)")
         // directord's own: written only where set, so that a file without them prints to one
         // ldirectord reads.
-        if service.riseCount != 1 { add("risecount=\(service.riseCount)") }
+        if service.riseCount != 1 || defaults.policy.riseCount != nil { add("risecount=\(service.riseCount)") }
         if let value = service.downInterval { add("downinterval=\(value)") }
         if let value = service.maxEjection { add("maxejection=\(value)") }
         if let value = service.slowStart { add("slowstart=\(value)") }
