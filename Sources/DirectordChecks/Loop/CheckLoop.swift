@@ -160,9 +160,9 @@ public actor CheckLoop {
     /// request's bytes. Before, every start did it again: about 16 of the 55 allocations of a
     /// plain HTTP check (perf probe on malloc, 40 checks a second).
     public nonisolated func prepare(_ check: HealthCheck) -> PreparedCheck {
-        var plan = CheckPlan(check, plainHTTPThroughLibcurl: options.plainHTTPThroughLibcurl)
-        plan.prepareRequest(userAgent: options.userAgent)
-        return PreparedCheck(plan: plan)
+        PreparedCheck(
+            plan: CheckPlan(
+                check, plainHTTPThroughLibcurl: options.plainHTTPThroughLibcurl, userAgent: options.userAgent))
     }
 
     /// Checks started and not yet finished.
@@ -182,9 +182,7 @@ public actor CheckLoop {
     // MARK: On the loop
 
     private func start(_ check: HealthCheck, id: UInt64, completion: @escaping (CheckResult) -> Void) {
-        start(
-            PreparedCheck(plan: CheckPlan(check, plainHTTPThroughLibcurl: options.plainHTTPThroughLibcurl)), id: id,
-            completion: completion)
+        start(prepare(check), id: id, completion: completion)
     }
 
     private func start(_ prepared: PreparedCheck, id: UInt64, completion: @escaping (CheckResult) -> Void) {

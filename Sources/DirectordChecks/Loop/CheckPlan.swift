@@ -42,13 +42,16 @@ struct CheckPlan: Sendable {
 
     let check: HealthCheck
     let kind: Kind
-    /// A plain HTTP check's request, written once by ``prepareRequest(userAgent:)`` for a
-    /// check that runs many times; nil: written at each start.
-    private(set) var request: [UInt8]?
+    /// A plain HTTP check's request, written with the plan: a plan made once
+    /// (``CheckLoop/prepare(_:)``) sends the same bytes at every start. Nil for other kinds.
+    let request: [UInt8]?
 
-    /// - Parameter plainHTTPThroughLibcurl: run plain `http://` checks through libcurl too
-    ///   (``CheckLoop/Options/plainHTTPThroughLibcurl``).
-    init(_ check: HealthCheck, plainHTTPThroughLibcurl: Bool = false) {
+    /// - Parameters:
+    ///   - plainHTTPThroughLibcurl: run plain `http://` checks through libcurl too
+    ///     (``CheckLoop/Options/plainHTTPThroughLibcurl``).
+    ///   - userAgent: the User-Agent a plain HTTP request sends (``CheckLoop/Options/userAgent``).
+    init(_ check: HealthCheck, plainHTTPThroughLibcurl: Bool = false, userAgent: String = CheckLoop.Options().userAgent)
+    {
         self.check = check
         var kind = Self.kind(of: check)
         if kind == .http, !plainHTTPThroughLibcurl || check.forwardingPath != nil,
@@ -62,12 +65,11 @@ struct CheckPlan: Sendable {
                     latency: .zero))
         }
         self.kind = kind
-    }
-
-    /// Writes a plain HTTP check's request now, for every start of this plan to send.
-    mutating func prepareRequest(userAgent: String) {
-        guard case .plainHTTP(let target) = kind else { return }
-        request = PlainHTTPCheck.request(for: check, target: target, userAgent: userAgent)
+        if case .plainHTTP(let target) = kind {
+            request = PlainHTTPCheck.request(for: check, target: target, userAgent: userAgent)
+        } else {
+            request = nil
+        }
     }
 
     /// The time limit the loop enforces. libcurl and the ping attempts keep their own, finer
@@ -159,10 +161,9 @@ struct CheckPlan: Sendable {
             return PingCheck(context: context, check: check, label: nil)
         case .http:
             return HTTPCheck(context: context, check: check)
-        case .plainHTTP(let target):
-            let request =
-                request ?? PlainHTTPCheck.request(for: check, target: target, userAgent: context.options.userAgent)
-            return PlainHTTPCheck(context: context, check: check, request: request)
+        case .plainHTTP:
+            // Written by init for this kind, always.
+            return PlainHTTPCheck(context: context, check: check, request: request ?? [])
         case .mysql:
             return MySQLCheck(context: context, check: check)
         case .pgsql:
